@@ -1,0 +1,104 @@
+"""RainEngine: the small public API over the stream (numpy pose images in, numpy frames out)."""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from rain_vtuber.engine.noise import NoiseSource, SeededNoise
+from rain_vtuber.engine.reference import ReferenceFuser, ReferenceStates
+from rain_vtuber.engine.stream import Decoder, RainStream
+from rain_vtuber.model.config import PACKAGED_CONFIG, RainConfig
+from rain_vtuber.model.release import RainModels, parse_dtype
+from rain_vtuber.paths import cache_home
+
+log = logging.getLogger(__name__)
+
+
+def default_cache_dir() -> Path:
+    return cache_home() / "reference-states"
+
+
+class RainEngine:
+    """Animate a character from a stream of 26-dot pose images.
+
+        engine = RainEngine.load(weights_dir)
+        engine.set_reference(engine.fuse_reference(image))   # image: HxWx3 uint8 RGB
+        engine.push(pose)                                     # HxWx3 uint8 at engine.height x engine.width
+        frame = engine.pull()                                 # HxWx3 uint8 RGB or None
+
+    Every `group_size` pushed poses run one iteration; frames come out `groups` iterations later.
+    """
+
+    def __init__(self, models: RainModels, *, decoder: Decoder = "taesdv", noise: NoiseSource | None = None,
+                 cache_dir: Path | None = None):
+        cfg = models.config
+        weight = models.motion_unet.conv_in.weight
+        self.models = models
+        self.height, self.width = cfg.height, cfg.width
+        self.group_size, self.groups = cfg.group_size, cfg.groups
+        self.device = weight.device
+        self.noise = noise or SeededNoise(cfg.seed, weight.device, weight.dtype)
+        self.stream = RainStream(models, self.noise, decoder)
+        self.fuser = ReferenceFuser(models, cache_dir)
+        self._pending: list[np.ndarray] = []
+        self._out: deque[np.ndarray] = deque()
+
+    @classmethod
+    def load(cls, weights_dir: Path, config: Path | None = None, *, device: str = "cpu", dtype: str = "fp32",
+             decoder: Decoder = "taesdv", seed: int | None = None, cache_dir: Path | None | bool = True) -> "RainEngine":
+        """Load the release from `weights_dir` (config: `weights_dir/config.yaml`, else the packaged one).
+
+        cache_dir: where fused reference states are kept (True: the user cache, None/False: no cache).
+        """
+        weights_dir = Path(weights_dir)
+        if config is None:
+            config = weights_dir / "config.yaml" if (weights_dir / "config.yaml").is_file() else PACKAGED_CONFIG
+        cfg = RainConfig.load(Path(config), weights_dir)
+        if seed is not None:
+            cfg = replace(cfg, seed=seed)
+        log.info("loading RAIN %dx%d on %s (%s) from %s", cfg.width, cfg.height, device, dtype, weights_dir)
+        models = RainModels.load(cfg, torch.device(device), parse_dtype(dtype))
+        cache = default_cache_dir() if cache_dir is True else (cache_dir or None)
+        return cls(models, decoder=decoder, cache_dir=cache)
+
+    def fuse_reference(self, image: np.ndarray) -> ReferenceStates:
+        """Character image (HxWx3 uint8 RGB, any size) -> its reference states (disk-cached by content)."""
+        return self.fuser.fuse(image)
+
+    def set_reference(self, states: ReferenceStates) -> None:
+        """Make `states` the active character; instant, the stream carries on."""
+        self.stream.set_reference(states.to(self.device))
+
+    def reset(self) -> None:
+        """Drop everything in flight and start over with a soft start."""
+        self.stream.reset()
+        self._pending.clear()
+        self._out.clear()
+
+    def step(self, poses: np.ndarray) -> np.ndarray:
+        """(G, H, W, 3) uint8 pose images -> (0 or G, H, W, 3) uint8 RGB frames."""
+        expected = (self.group_size, self.height, self.width, 3)
+        if poses.shape != expected or poses.dtype != np.uint8:
+            raise ValueError(f"pose images must be {expected} uint8, got {poses.shape} {poses.dtype}")
+        pose = torch.from_numpy(poses).to(self.device).permute(0, 3, 1, 2).float() / 255
+        frames = self.stream.iterate(pose)
+        if frames is None:
+            return np.zeros((0, self.height, self.width, 3), np.uint8)
+        return (frames * 255).round().to(torch.uint8).cpu().numpy()
+
+    def push(self, pose: np.ndarray) -> None:
+        """Queue one pose image; every `group_size` of them run an iteration."""
+        self._pending.append(pose)
+        if len(self._pending) == self.group_size:
+            batch, self._pending = np.stack(self._pending), []
+            self._out.extend(self.step(batch))
+
+    def pull(self) -> np.ndarray | None:
+        """The next output frame, or None when none is ready."""
+        return self._out.popleft() if self._out else None

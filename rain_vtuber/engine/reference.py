@@ -1,0 +1,136 @@
+"""Reference fusion: a character image -> CLIP token + the 16 ReferenceNet states, cached on disk."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from safetensors.torch import load_file, save_file
+
+from rain_vtuber.model import reference_attention
+from rain_vtuber.model.release import RainModels
+
+log = logging.getLogger(__name__)
+
+VAE_SCALE = 0.18215
+CLIP_SIZE = 224
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+
+
+@dataclass(frozen=True)
+class ReferenceStates:
+    """What the denoiser needs from a character: CLIP context (1, 1, D) and 16 states (1, h*w, C) in fp16
+
+    (fp16 is what upstream hands to the denoiser in every precision, so the goldens use it too).
+    """
+
+    context: torch.Tensor
+    states: dict[str, torch.Tensor]
+
+    def to(self, device: torch.device | str) -> "ReferenceStates":
+        return ReferenceStates(self.context.to(device), {k: v.to(device) for k, v in self.states.items()})
+
+    def save(self, path: Path) -> None:
+        tensors = {"context": self.context, **{f"state.{k}": v for k, v in self.states.items()}}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp))
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: Path, device: torch.device | str) -> "ReferenceStates":
+        tensors = load_file(str(path), device=str(device))
+        states = {k.removeprefix("state."): v for k, v in tensors.items() if k.startswith("state.")}
+        return cls(tensors["context"], states)
+
+
+def resize_reference(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """HxWx3 uint8 RGB -> height x width x 3 uint8 (PIL Lanczos, as the upstream image processor)."""
+    if image.shape[:2] == (height, width):
+        return image
+    return np.asarray(Image.fromarray(image).resize((width, height), Image.LANCZOS))
+
+
+def clip_pixels(image: np.ndarray) -> torch.Tensor:
+    """HxWx3 uint8 RGB -> (1, 3, 224, 224) float32: bicubic short side 224, centre crop, CLIP normalise."""
+    h, w = image.shape[:2]
+    scale = CLIP_SIZE / min(h, w)
+    size = (max(CLIP_SIZE, int(round(w * scale))), max(CLIP_SIZE, int(round(h * scale))))
+    resized = np.asarray(Image.fromarray(image).resize(size, Image.BICUBIC))
+    top, left = (resized.shape[0] - CLIP_SIZE) // 2, (resized.shape[1] - CLIP_SIZE) // 2
+    crop = resized[top : top + CLIP_SIZE, left : left + CLIP_SIZE]
+    x = (crop.astype(np.float64) * (1 / 255)).astype(np.float32)
+    x = (x - np.asarray(CLIP_MEAN, np.float32)) / np.asarray(CLIP_STD, np.float32)
+    return torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))[None]
+
+
+class ReferenceFuser:
+    """Runs CLIP, the VAE encoder and ReferenceNet (t = 0) once per character image."""
+
+    def __init__(self, models: RainModels, cache_dir: Path | None = None):
+        self.models = models
+        self.cache_dir = cache_dir
+        self.bank = reference_attention.ReferenceBank()
+        reference_attention.install(models.reference_unet, self.bank, reference_attention.WriteReferenceProcessor)
+        self._weights_key = _weights_fingerprint(models)
+
+    @property
+    def _device(self) -> torch.device:
+        return self.models.motion_unet.conv_in.weight.device
+
+    @property
+    def _dtype(self) -> torch.dtype:
+        return self.models.motion_unet.conv_in.weight.dtype
+
+    def cache_path(self, image: np.ndarray) -> Path | None:
+        if self.cache_dir is None:
+            return None
+        cfg = self.models.config
+        h = hashlib.sha256(np.ascontiguousarray(image).tobytes())
+        h.update(f"{image.shape}|{self._weights_key}|{cfg.reference_height}x{cfg.reference_width}|{self._dtype}".encode())
+        return self.cache_dir / f"{h.hexdigest()[:32]}.safetensors"
+
+    def fuse(self, image: np.ndarray) -> ReferenceStates:
+        """HxWx3 uint8 RGB, any size -> ReferenceStates on the engine device (from the cache when possible)."""
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise ValueError(f"reference image must be HxWx3 uint8 RGB, got {image.shape} {image.dtype}")
+        path = self.cache_path(image)
+        if path is not None and path.is_file():
+            try:
+                log.info("reference states from cache %s", path.name)
+                return ReferenceStates.load(path, self._device)
+            except Exception as err:  # a torn cache file: recompute
+                log.warning("ignoring unreadable reference cache %s: %s", path, err)
+        states = self.compute(image)
+        if path is not None:
+            states.save(path)
+        return states
+
+    @torch.no_grad()
+    def compute(self, image: np.ndarray) -> ReferenceStates:
+        cfg, m, device, dtype = self.models.config, self.models, self._device, self._dtype
+        pixels = resize_reference(image, cfg.reference_height, cfg.reference_width)
+        embeds = m.image_encoder(clip_pixels(pixels).to(device, dtype)).image_embeds
+        context = embeds[:, None, :]
+        vae_in = torch.from_numpy(pixels.astype(np.float32) / 255 * 2 - 1).permute(2, 0, 1)[None].contiguous()
+        latents = m.vae.encode(vae_in.to(device, dtype)).latent_dist.mean * VAE_SCALE
+        self.bank.states = {}
+        m.reference_unet(latents, torch.zeros(1, device=device), encoder_hidden_states=context, return_dict=False)
+        states = {k: v.to(torch.float16) for k, v in self.bank.states.items()}
+        self.bank.states = {}
+        return ReferenceStates(context, states)
+
+
+def _weights_fingerprint(models: RainModels) -> str:
+    """Identifies the weight files cheaply (path, size, mtime) so a new download invalidates the cache."""
+    parts = []
+    for path in models.config.files.values():
+        files = sorted(path.rglob("*")) if path.is_dir() else [path]
+        parts += [f"{f}:{f.stat().st_size}:{f.stat().st_mtime_ns}" for f in files if f.is_file()]
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]

@@ -1,0 +1,92 @@
+"""The RAIN stream (paper Algorithm 1): a pile of latent groups at staggered noise levels.
+
+Each iteration takes one group of pose frames, runs the pose guider on them, pushes a group of
+fresh noise, runs ONE UNet call over the whole pile with per-frame timesteps, applies one LCM step
+to every frame, and once the pile is full pops the now-clean oldest group and decodes it. The pile
+grows one group per iteration at the start (soft start) instead of being pre-filled.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+
+from rain_vtuber.engine.noise import NoiseSource
+from rain_vtuber.engine.reference import VAE_SCALE, ReferenceStates
+from rain_vtuber.model import reference_attention
+from rain_vtuber.model.lcm import StreamScheduler, guidance_embedding
+from rain_vtuber.model.release import RainModels
+from rain_vtuber.model.taesdv import StreamingDecoder
+
+Decoder = Literal["taesdv", "vae"]
+
+
+class RainStream:
+    """Tensor-level stream state and step; `RainEngine` wraps it with numpy in/out."""
+
+    def __init__(self, models: RainModels, noise: NoiseSource, decoder: Decoder = "taesdv"):
+        cfg = models.config
+        self.models, self.noise, self.decoder_kind = models, noise, decoder
+        self.groups, self.group_size = cfg.groups, cfg.group_size
+        weight = models.motion_unet.conv_in.weight
+        self.device, self.dtype = weight.device, weight.dtype
+        self.scheduler = StreamScheduler(cfg.scheduler, cfg.num_inference_steps).to(self.device)
+        self.ladder = torch.tensor(self.scheduler.ladder, device=self.device)
+        self.w_embedding = guidance_embedding(cfg.guidance_scale).to(self.device, self.dtype)
+        self.bank = reference_attention.ReferenceBank()
+        reference_attention.install(models.motion_unet, self.bank, reference_attention.ReadReferenceProcessor)
+        self.taesdv = StreamingDecoder(models.taesdv)
+        self.reference: ReferenceStates | None = None
+        self.latents: list[torch.Tensor] = []
+        self.poses: list[torch.Tensor] = []
+
+    def set_reference(self, states: ReferenceStates) -> None:
+        """Switch character: the next UNet call attends to these states (no recompute, no reset)."""
+        self.reference = states
+        self.bank.states = states.states
+
+    def reset(self) -> None:
+        self.latents, self.poses = [], []
+        self.taesdv.reset()
+        self.noise.reset()
+
+    @torch.no_grad()
+    def iterate(self, pose: torch.Tensor, record: dict[str, torch.Tensor] | None = None) -> torch.Tensor | None:
+        """pose (G, 3, H, W) in [0, 1] -> decoded frames (G, H, W, 3) float in [0, 1], or None while filling."""
+        if self.reference is None:
+            raise RuntimeError("set_reference() before streaming")
+        g = self.group_size
+        assert pose.shape[0] == g, f"expected {g} pose frames, got {pose.shape[0]}"
+        feature = self.models.pose_guider(pose.to(self.device, self.dtype))  # (G, C0, h, w)
+        self.poses = (self.poses + [feature.transpose(0, 1)[None]])[-self.groups :]
+        h, w = feature.shape[-2:]
+        self.latents = (self.latents + [self.noise((1, 4, g, h, w))])[-self.groups :]
+
+        n = len(self.latents)
+        timesteps = self.ladder[-n:].repeat_interleave(g)[None]
+        x = torch.cat(self.latents, dim=2)
+        pose_features = torch.cat(self.poses, dim=2)
+        v = self.models.motion_unet(x, timesteps, self.reference.context.to(self.dtype), pose_features, self.w_embedding)
+        z = self.noise(tuple(x.shape))
+        prev, denoised = self.scheduler.step(v, timesteps, x, z)
+        self.latents = list(prev.split(g, dim=2))
+        if record is not None:
+            record.update(pose_guider_out=feature.transpose(0, 1)[None], timesteps=timesteps, latent_model_input=x,
+                          noise_pred=v, scheduler_prev_sample=prev, scheduler_denoised=denoised)
+        if n < self.groups:
+            return None
+        clean = self.latents.pop(0)
+        self.poses.pop(0)
+        if record is not None:
+            record["popped_latents"] = clean
+        return self.decode(clean)
+
+    def decode(self, latents: torch.Tensor) -> torch.Tensor:
+        """(1, 4, G, h, w) clean latents -> (G, H, W, 3) float in [0, 1]."""
+        if self.decoder_kind == "taesdv":
+            frames = self.taesdv.decode(latents.transpose(1, 2))[0]  # (G, 3, H, W)
+        else:
+            scaled = (latents * (1 / VAE_SCALE))[0].transpose(0, 1)
+            frames = self.models.vae.decode(scaled).sample / 2 + 0.5
+        return frames.clamp(0, 1).permute(0, 2, 3, 1)

@@ -1,0 +1,1 @@
+"""The RAIN networks, one per file, plus the release config and strict checkpoint loading."""

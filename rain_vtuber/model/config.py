@@ -1,0 +1,135 @@
+"""The RAIN release config (upstream `rain_morpher.yaml` schema) as a validated, frozen object."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from rain_vtuber.errors import RainError
+
+# Every key of the release schema; the model shapes come from these, so tiny and full size share code.
+RELEASE_KEYS = {
+    "batch_size", "height", "width", "reference_image_height", "reference_image_width",
+    "temporal_adaptive_step", "temporal_window_size", "num_inference_steps", "dtype", "threshold",
+    "guidance_scale", "tensorrt", "onnx_tensorrt", "onnx_opset", "fps", "landmark_detector",
+    "dwpose_detection_model_path", "dwpose_landmark_model_path", "dwpose_tensorrt", "vae_model_path",
+    "image_encoder_path", "reference_unet_weight_path", "denoising_unet_weight_path",
+    "pose_guider_weight_path", "taesdv_weight_path", "unet_config_path", "tensorrt_target_model", "seed",
+    "onnx_path", "onnx_opt_path", "vae_encoder_onnx_path", "clip_onnx_path", "reference_net_onnx_path",
+    "unet_additional_kwargs", "noise_scheduler_kwargs",
+}
+REQUIRED_KEYS = {
+    "height", "width", "reference_image_height", "reference_image_width", "temporal_adaptive_step",
+    "temporal_window_size", "num_inference_steps", "guidance_scale", "seed", "unet_config_path",
+    "unet_additional_kwargs", "noise_scheduler_kwargs",
+}
+# Pose guider channels are fixed upstream; its output width is the UNet's first block width.
+POSE_GUIDER_BLOCKS = (16, 32, 96, 256)
+PACKAGED_CONFIG = Path(__file__).with_name("release_config.yaml")
+
+
+@dataclass(frozen=True)
+class RainConfig:
+    """What the engine needs from a release config + its unet.json, paths resolved."""
+
+    root: Path
+    height: int
+    width: int
+    reference_height: int
+    reference_width: int
+    groups: int  # noise-level groups in the pile (p)
+    group_size: int  # frames per group (K / p)
+    num_inference_steps: int
+    guidance_scale: float
+    seed: int
+    unet: dict[str, Any]
+    motion: dict[str, Any]
+    scheduler: dict[str, Any]
+    files: dict[str, Path]
+
+    @property
+    def latent_height(self) -> int:
+        return self.height // 8
+
+    @property
+    def latent_width(self) -> int:
+        return self.width // 8
+
+    @classmethod
+    def load(cls, path: Path, weights_dir: Path | None = None) -> "RainConfig":
+        """Read a release config; relative weight paths resolve against weights_dir (else the file's folder).
+
+        The release config names weights as `./weights/<file>`; a weights folder passed explicitly
+        wins, so one config serves any download location.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise RainError(f"RAIN config not found: {path}")
+        try:
+            raw = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as err:
+            raise RainError(f"{path}: not valid YAML ({err})") from err
+        if not isinstance(raw, dict):
+            raise RainError(f"{path}: expected a mapping of config keys")
+        unknown = sorted(set(raw) - RELEASE_KEYS)
+        missing = sorted(REQUIRED_KEYS - set(raw))
+        if unknown or missing:
+            raise RainError(f"{path}: unknown keys {unknown}, missing keys {missing}")
+        root = path.parent
+        files = {
+            "reference_unet": raw.get("reference_unet_weight_path", "./weights/reference_unet.pth"),
+            "motion_unet": raw.get("denoising_unet_weight_path", "./weights/motion_unet.pth"),
+            "pose_guider": raw.get("pose_guider_weight_path", "./weights/pose_guider.pth"),
+            "taesdv": raw.get("taesdv_weight_path", "./weights/taesdv.pth"),
+            "vae": raw.get("vae_model_path", "./weights/sd-vae-ft-mse"),
+            "image_encoder": raw.get("image_encoder_path", "./weights/image_encoder"),
+        }
+        resolved = {k: _resolve(root, v, weights_dir) for k, v in files.items()}
+        unet_path = _resolve(root, raw["unet_config_path"], None)
+        if not unet_path.is_file() and weights_dir is not None:
+            unet_path = Path(weights_dir) / unet_path.name
+        if not unet_path.is_file():
+            unet_path = Path(__file__).with_name("release_unet.json")
+        unet = json.loads(unet_path.read_text())
+        cfg = cls(
+            root=root,
+            height=int(raw["height"]),
+            width=int(raw["width"]),
+            reference_height=int(raw["reference_image_height"]),
+            reference_width=int(raw["reference_image_width"]),
+            groups=int(raw["temporal_adaptive_step"]),
+            group_size=int(raw["temporal_window_size"]),
+            num_inference_steps=int(raw["num_inference_steps"]),
+            guidance_scale=float(raw["guidance_scale"]),
+            seed=int(raw["seed"]),
+            unet=unet,
+            motion=dict(raw["unet_additional_kwargs"]),
+            scheduler=dict(raw["noise_scheduler_kwargs"]),
+            files=resolved,
+        )
+        cfg._check(path)
+        return cfg
+
+    def _check(self, path: Path) -> None:
+        for name in ("height", "width", "reference_height", "reference_width"):
+            value = getattr(self, name)
+            if value <= 0 or value % 64:
+                raise RainError(f"{path}: {name} must be a positive multiple of 64, got {value}")
+        if self.num_inference_steps != self.groups:
+            raise RainError(
+                f"{path}: the stream runs one LCM step per noise-level group, so num_inference_steps "
+                f"({self.num_inference_steps}) must equal temporal_adaptive_step ({self.groups})"
+            )
+        if self.groups * self.group_size > 32:
+            raise RainError(f"{path}: {self.groups} x {self.group_size} frames exceed the 32-frame motion window")
+
+
+def _resolve(root: Path, value: str, weights_dir: Path | None) -> Path:
+    rel = Path(value)
+    if weights_dir is not None:
+        return Path(weights_dir) / rel.name
+    return rel if rel.is_absolute() else (root / rel).resolve()

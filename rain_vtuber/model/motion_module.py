@@ -1,0 +1,98 @@
+"""AnimateDiff-style motion module: temporal self-attention across the frames of the window.
+
+Key layout follows the published checkpoint (`temporal_transformer.transformer_blocks.0.attention_blocks.N`).
+Frames are folded into the batch everywhere else, so every call takes `num_frames` to unfold them.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from diffusers.models.attention import FeedForward
+from diffusers.models.attention_processor import Attention
+from torch import nn
+
+
+def sinusoid_table(channels: int, length: int = 32) -> torch.Tensor:
+    """(1, length, channels) float32: sin on even channels, cos on odd (upstream float32 recipe)."""
+    position = torch.arange(length, dtype=torch.float32).unsqueeze(1)
+    div = torch.exp(torch.arange(0, channels, 2, dtype=torch.float32) * (-math.log(10000.0) / channels))
+    table = torch.zeros(1, length, channels)
+    table[0, :, 0::2] = torch.sin(position * div)
+    table[0, :, 1::2] = torch.cos(position * div)
+    return table
+
+
+class PositionalEncoding(nn.Module):
+    """Adds the frame-index sinusoid; frame 0 is the oldest frame of the current window."""
+
+    def __init__(self, channels: int, max_len: int = 32):
+        super().__init__()
+        self.register_buffer("pe", sinusoid_table(channels, max_len))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.pe[:, : x.shape[1]].to(x.dtype)
+
+
+class TemporalSelfAttention(Attention):
+    """Attention over frames at each pixel: (B*F, HW, C) -> (B*F, HW, C), no mask."""
+
+    def __init__(self, channels: int, heads: int, max_len: int):
+        super().__init__(query_dim=channels, heads=heads, dim_head=channels // heads, bias=False)
+        self.pos_encoder = PositionalEncoding(channels, max_len)
+
+    def forward(self, hidden_states: torch.Tensor, num_frames: int) -> torch.Tensor:  # type: ignore[override]
+        bf, hw, c = hidden_states.shape
+        b = bf // num_frames
+        x = hidden_states.reshape(b, num_frames, hw, c).permute(0, 2, 1, 3).reshape(b * hw, num_frames, c)
+        x = super().forward(self.pos_encoder(x))
+        return x.reshape(b, hw, num_frames, c).permute(0, 2, 1, 3).reshape(bf, hw, c)
+
+
+class TemporalTransformerBlock(nn.Module):
+    def __init__(self, channels: int, heads: int, attention_layers: int, max_len: int):
+        super().__init__()
+        self.attention_blocks = nn.ModuleList(
+            TemporalSelfAttention(channels, heads, max_len) for _ in range(attention_layers)
+        )
+        self.norms = nn.ModuleList(nn.LayerNorm(channels) for _ in range(attention_layers))
+        self.ff = FeedForward(channels, activation_fn="geglu")
+        self.ff_norm = nn.LayerNorm(channels)
+
+    def forward(self, x: torch.Tensor, num_frames: int) -> torch.Tensor:
+        for attention, norm in zip(self.attention_blocks, self.norms):
+            x = attention(norm(x), num_frames) + x
+        return self.ff(self.ff_norm(x)) + x
+
+
+class TemporalTransformer(nn.Module):
+    def __init__(self, channels: int, heads: int, attention_layers: int, blocks: int, max_len: int):
+        super().__init__()
+        self.norm = nn.GroupNorm(32, channels, eps=1e-6)
+        self.proj_in = nn.Linear(channels, channels)
+        self.transformer_blocks = nn.ModuleList(
+            TemporalTransformerBlock(channels, heads, attention_layers, max_len) for _ in range(blocks)
+        )
+        self.proj_out = nn.Linear(channels, channels)
+
+    def forward(self, x: torch.Tensor, num_frames: int) -> torch.Tensor:
+        """(B*F, C, H, W) -> same; GroupNorm statistics are per frame."""
+        bf, c, h, w = x.shape
+        tokens = self.norm(x).permute(0, 2, 3, 1).reshape(bf, h * w, c)
+        tokens = self.proj_in(tokens)
+        for block in self.transformer_blocks:
+            tokens = block(tokens, num_frames)
+        tokens = self.proj_out(tokens)
+        return tokens.reshape(bf, h, w, c).permute(0, 3, 1, 2) + x
+
+
+class MotionModule(nn.Module):
+    """Checkpoint wrapper (`motion_modules.N.temporal_transformer`)."""
+
+    def __init__(self, channels: int, heads: int = 8, attention_layers: int = 2, blocks: int = 1, max_len: int = 32):
+        super().__init__()
+        self.temporal_transformer = TemporalTransformer(channels, heads, attention_layers, blocks, max_len)
+
+    def forward(self, x: torch.Tensor, num_frames: int) -> torch.Tensor:
+        return self.temporal_transformer(x, num_frames)
