@@ -1,0 +1,245 @@
+"""Per-character calibration (calibration/<name>.yaml): strict model, loading, atomic saving.
+
+Every field has a default, so an empty section (or file) means "the spec's defaults". Unknown keys,
+wrong types and out-of-range values are errors that name the file, the key and the allowed range.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import annotated_types
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from rain_vtuber.errors import RainError
+
+log = logging.getLogger(__name__)
+
+_RATIO = {"ge": 0.1, "le": 4.0}
+_SHORT_RATIO = {"ge": 0.1, "le": 1.5}
+_CORRECTION = {"ge": -0.25, "le": 0.25}
+
+
+class _Strict(BaseModel):
+    """Base for every section: unknown keys and wrong types are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class ShapeParams(_Strict):
+    """The 13 named character parameters of the spec (defaults and slider ranges of the reference demo)."""
+
+    face_length_ratio: float = Field(0.75, **_SHORT_RATIO)
+    eye_height_ratio: float = Field(3.0, **_RATIO)
+    eye_width_ratio: float = Field(1.6, **_RATIO)
+    mouth_height_ratio: float = Field(1.2, **_RATIO)
+    mouth_width_ratio: float = Field(0.67, **_RATIO)
+    jaw_width_ratio: float = Field(0.9, **_SHORT_RATIO)
+    eye_horizontal_correction: float = Field(0.15, **_CORRECTION)
+    eye_distance_correction: float = Field(0.05, **_CORRECTION)
+    eye_vertical_correction: float = Field(0.10, **_CORRECTION)
+    mouth_horizontal_correction: float = Field(0.15, **_CORRECTION)
+    mouth_vertical_correction: float = Field(0.0, **_CORRECTION)
+    nose_horizontal_correction: float = Field(0.0, **_CORRECTION)
+    nose_vertical_correction: float = Field(0.0, **_CORRECTION)
+
+
+class Framing(_Strict):
+    """Where the user's face lands in the pose image: p_out = (p - neutral) * scale + center.
+
+    neutral_x/y is the user's head position (mean of the 68 points) in the tracked frame, set by
+    "recenter"; center_x/y is where that position lands in the output, normalised to the output
+    size, so the face sits over the character's face in the reference image. mirror flips the
+    face left/right first (the character then moves like a mirror image of the user).
+    """
+
+    center_x: float = Field(0.5, ge=0.0, le=1.0)
+    center_y: float = Field(0.5, ge=0.0, le=1.0)
+    scale: float = Field(1.0, ge=0.1, le=4.0)
+    neutral_x: float = Field(0.5, ge=0.0, le=1.0)
+    neutral_y: float = Field(0.5, ge=0.0, le=1.0)
+    mirror: bool = False
+
+
+class ExpressionRanges(_Strict):
+    """The user's own eye and mouth openness range (see face/expressions.py for the measures).
+
+    Openness at or below *_closed renders fully closed, at or above *_open fully open.
+    """
+
+    enabled: bool = True
+    eye_closed: float = Field(0.10, ge=0.0, le=1.0)
+    eye_open: float = Field(0.28, ge=0.0, le=1.0)
+    mouth_closed: float = Field(0.03, ge=0.0, le=2.0)
+    mouth_open: float = Field(0.45, ge=0.0, le=2.0)
+
+    @model_validator(mode="after")
+    def _open_above_closed(self) -> "ExpressionRanges":
+        for part in ("eye", "mouth"):
+            closed, opened = getattr(self, f"{part}_closed"), getattr(self, f"{part}_open")
+            if opened <= closed + 0.01:
+                raise ValueError(
+                    f"{part}_open ({opened}) must be above {part}_closed ({closed}) by at least 0.01"
+                )
+        return self
+
+
+class FilterOptions(_Strict):
+    """One-Euro smoothing of the 68 points and the behaviour on tracking loss."""
+
+    enabled: bool = True
+    min_cutoff: float = Field(1.5, ge=0.01, le=30.0)
+    beta: float = Field(8.0, ge=0.0, le=100.0)
+    d_cutoff: float = Field(1.0, ge=0.01, le=30.0)
+    loss_delay_s: float = Field(0.3, ge=0.0, le=10.0)
+    loss_ease_s: float = Field(0.8, ge=0.0, le=10.0)
+    recover_s: float = Field(0.25, ge=0.0, le=5.0)
+
+
+class SourceOptions(_Strict):
+    """Face-source settings this user/character needs; None leaves the source config's value."""
+
+    crop_ratio: float | None = Field(None, gt=0.0, le=1.0)
+    camera: int | None = Field(None, ge=0)
+
+    def overrides(self) -> dict[str, Any]:
+        """The fields that are set, to update a SourceConfig: cfg.model_copy(update=...)."""
+        return self.model_dump(exclude_none=True)
+
+
+class Calibration(_Strict):
+    """Everything that turns one user's face into one character's pose images."""
+
+    shape: ShapeParams = ShapeParams()
+    framing: Framing = Framing()
+    expressions: ExpressionRanges = ExpressionRanges()
+    filter: FilterOptions = FilterOptions()
+    source: SourceOptions = SourceOptions()
+
+    @classmethod
+    def exact(cls, shape: ShapeParams | None = None) -> "Calibration":
+        """The spec path only: identity framing, no expression normalisation, no filtering."""
+        return cls(
+            shape=shape or ShapeParams(),
+            expressions=ExpressionRanges(enabled=False),
+            filter=FilterOptions(enabled=False),
+        )
+
+
+def load_calibration(path: Path) -> Calibration:
+    """Read and validate calibration/<name>.yaml; raises RainError naming file, key and allowed range."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as err:
+        raise RainError(f"cannot read calibration {path}: {err.strerror or err}") from err
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise RainError(f"{path}: not valid YAML ({err}); fix the file or restore {path}.bak") from err
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise RainError(f"{path}: expected a mapping of sections (shape, framing, ...), got {type(data).__name__}")
+    try:
+        return Calibration.model_validate(data)
+    except ValidationError as err:
+        raise RainError(f"{path}: {_describe(err)}") from err
+
+
+def save_calibration(calib: Calibration, path: Path) -> None:
+    """Write atomically (temp file + rename); the previous file is kept as <name>.yaml.bak."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = "# rain-vtuber calibration (see docs); edited by `rain-vtuber calibrate`\n" + yaml.safe_dump(
+        calib.model_dump(mode="json"), sort_keys=False
+    )
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o644)  # mkstemp makes 0600
+        if path.exists():
+            shutil.copy2(path, path.with_name(path.name + ".bak"))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def reload_calibration(path: Path, previous: Calibration) -> tuple[Calibration, str | None]:
+    """Reload for a running daemon: (new, None) on success, (previous, message) when the file is bad."""
+    try:
+        return load_calibration(path), None
+    except RainError as err:
+        log.warning("keeping the previous calibration: %s", err)
+        return previous, str(err)
+
+
+def _describe(err: ValidationError) -> str:
+    """One line per problem: the dotted key, what is wrong, and what is allowed."""
+    lines = []
+    for problem in err.errors():
+        loc = [str(part) for part in problem["loc"]]
+        key = ".".join(loc) or "(top level)"
+        kind = problem["type"]
+        if kind == "extra_forbidden":
+            allowed = ", ".join(_section_keys(loc[:-1]))
+            lines.append(f"unknown key '{key}'; allowed keys here: {allowed}")
+        elif kind == "value_error":
+            lines.append(f"{key or 'section'}: {problem['msg'].removeprefix('Value error, ')}")
+        else:
+            allowed = _allowed(loc)
+            got = problem.get("input")
+            lines.append(f"'{key}' = {got!r}: {problem['msg']}" + (f"; allowed: {allowed}" if allowed else ""))
+    return "; ".join(lines)
+
+
+def _field(loc: list[str]) -> Any:
+    """The pydantic FieldInfo at a dotted location, or None if the path leaves the model."""
+    model: Any = Calibration
+    info = None
+    for part in loc:
+        fields = getattr(model, "model_fields", None)
+        if not fields or part not in fields:
+            return None
+        info = fields[part]
+        model = info.annotation
+    return info
+
+
+def _section_keys(loc: list[str]) -> list[str]:
+    if not loc:
+        return list(Calibration.model_fields)
+    info = _field(loc)
+    return list(getattr(info.annotation, "model_fields", {})) if info else []
+
+
+def _allowed(loc: list[str]) -> str:
+    """Human text for a field's type and range, e.g. 'a number from 0.1 to 4.0'."""
+    info = _field(loc)
+    if info is None:
+        return ""
+    if info.annotation is bool:
+        return "true or false"
+    if isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel):
+        return f"a mapping with keys {', '.join(info.annotation.model_fields)}"
+    bounds = []
+    for meta in info.metadata:
+        for kind, word in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
+            if isinstance(meta, getattr(annotated_types, kind.capitalize())):
+                bounds.append((kind, word, getattr(meta, kind)))
+    limits = {kind: value for kind, _, value in bounds}
+    nullable = " (or null)" if "None" in str(info.annotation) else ""
+    if "ge" in limits and "le" in limits:
+        return f"a number from {limits['ge']} to {limits['le']}{nullable}"
+    if bounds:
+        return "a number " + " and ".join(f"{word} {value}" for _, word, value in bounds) + nullable
+    return str(info.annotation).replace("typing.", "")

@@ -1,0 +1,80 @@
+"""Find characters: characters/<name>/reference.png (+ character.yaml) with calibration/<name>.yaml."""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from rain_vtuber.errors import RainError
+from rain_vtuber.landmarks.calibration import Calibration, save_calibration
+
+log = logging.getLogger(__name__)
+
+IMAGE_NAMES = ("reference.png", "reference.jpg", "reference.jpeg", "reference.webp")
+"""Accepted reference image names, first match wins."""
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+@dataclass(frozen=True)
+class Character:
+    """One character on disk. meta_path is None when there is no character.yaml."""
+
+    name: str
+    image_path: Path
+    calibration_path: Path
+    meta_path: Path | None = None
+
+
+class CharacterMeta(BaseModel):
+    """character.yaml: who made the image and under which licence (shown in status and docs)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    name: str
+    author: str = ""
+    license: str = ""
+    description: str = ""
+    background: str = Field("#000000", pattern=r"^#[0-9a-fA-F]{6}$")
+
+
+def discover_characters(characters_dir: Path, calibration_dir: Path) -> list[Character]:
+    """Every folder of characters_dir with a reference image, sorted by name.
+
+    A character without calibration/<name>.yaml gets one written with the defaults, so a new
+    character works at once and its file is there to tune.
+    """
+    characters_dir, calibration_dir = Path(characters_dir), Path(calibration_dir)
+    if not characters_dir.is_dir():
+        raise RainError(f"characters folder {characters_dir} not found; create it or pass --characters-dir")
+    found = []
+    for folder in sorted(p for p in characters_dir.iterdir() if p.is_dir()):
+        image = next((folder / n for n in IMAGE_NAMES if (folder / n).is_file()), None)
+        if image is None or not _NAME.match(folder.name):
+            log.warning("skipping %s: needs a simple name and one of %s", folder, ", ".join(IMAGE_NAMES))
+            continue
+        calibration = calibration_dir / f"{folder.name}.yaml"
+        if not calibration.exists():
+            try:
+                save_calibration(Calibration(), calibration)
+                log.info("wrote default calibration %s; tune it with `rain-vtuber calibrate`", calibration)
+            except OSError as err:
+                log.warning("cannot write default calibration %s: %s", calibration, err)
+        meta = folder / "character.yaml"
+        found.append(Character(folder.name, image, calibration, meta if meta.is_file() else None))
+    return found
+
+
+def load_character_meta(character: Character) -> CharacterMeta:
+    """character.yaml validated; defaults (name only) when the file is absent."""
+    if character.meta_path is None:
+        return CharacterMeta(name=character.name)
+    try:
+        data = yaml.safe_load(character.meta_path.read_text(encoding="utf-8")) or {}
+        return CharacterMeta.model_validate(data)
+    except (OSError, yaml.YAMLError, ValidationError) as err:
+        raise RainError(f"{character.meta_path}: {err}".replace("\n", " ")) from err

@@ -1,0 +1,121 @@
+"""FaceState -> 26-dot pose image: framing -> expressions -> filter -> 17 transforms -> dots.
+
+With Calibration.exact() (identity framing, expressions and filter off) this is exactly the spec's
+pipeline, pixel for pixel.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+import numpy as np
+
+from rain_vtuber.face.expressions import IBUG68_MIRROR, NEUTRAL_FACE, normalise_expressions
+from rain_vtuber.face.filter import LandmarkFilter
+from rain_vtuber.face.state import FaceState
+from rain_vtuber.landmarks.calibration import Calibration, Framing
+from rain_vtuber.landmarks.dots import dot_radius, draw_dots, group_centers, group_pixels
+from rain_vtuber.landmarks.transforms import Translation, apply_translations, build_translations
+
+
+def frame_points(points: np.ndarray, framing: Framing) -> np.ndarray:
+    """Tracked-frame points -> output points: (p - neutral) * scale + center, exact for the identity.
+
+    Mirroring (framing.mirror) is applied before, in PoseRenderer._input.
+    """
+    scale = framing.scale
+    offset = np.array([framing.center_x - framing.neutral_x * scale, framing.center_y - framing.neutral_y * scale])
+    return points * scale + offset
+
+
+def face_center(points: np.ndarray, valid: np.ndarray | None = None) -> tuple[float, float]:
+    """The face's position: the mean of its (valid) points."""
+    use = points if valid is None or not valid.any() else points[valid]
+    x, y = use.mean(axis=0)
+    return float(x), float(y)
+
+
+def render_points(points: np.ndarray, translations: tuple[Translation, ...], height: int, width: int) -> np.ndarray:
+    """The spec's pose image from (68, 2) output-normalised points (radius, transforms, dots)."""
+    radius = dot_radius(points)
+    pixels = group_pixels(group_centers(apply_translations(points, translations)), height, width)
+    return draw_dots(pixels, radius, height, width)
+
+
+class PoseRenderer:
+    """Turns FaceState (or None while no face is tracked) into HxWx3 uint8 pose images.
+
+    Not thread-safe: one renderer per render loop. `clock` gives the time used while no face arrives.
+    """
+
+    def __init__(
+        self,
+        calib: Calibration,
+        height: int,
+        width: int,
+        clock: Callable[[], int] = time.monotonic_ns,
+    ) -> None:
+        self.height, self.width = height, width
+        self._clock = clock
+        self._last: np.ndarray | None = None
+        self._filter = LandmarkFilter(calib.filter, NEUTRAL_FACE)
+        self.set_calibration(calib)
+
+    @property
+    def calibration(self) -> Calibration:
+        """The calibration in force (recenter() changes its framing; save it to keep that)."""
+        return self._calib
+
+    @property
+    def last_points(self) -> np.ndarray | None:
+        """The (68, 2) output-normalised points of the last image, before the character transforms."""
+        return None if self._last is None else self._last.copy()
+
+    def set_calibration(self, calib: Calibration) -> None:
+        """Switch calibration (character change or reload) without restarting the filter."""
+        self._calib = calib
+        self._translations = build_translations(calib.shape)
+        f = calib.framing
+        self._neutral = (NEUTRAL_FACE - face_center(NEUTRAL_FACE)) * f.scale + [f.center_x, f.center_y]
+        if calib.filter != self._filter.options:
+            self._filter = LandmarkFilter(calib.filter, self._neutral)
+        self._filter.neutral = self._neutral
+
+    def recenter(self, face: FaceState | None) -> None:
+        """Store the face's current position as neutral, so it lands on the framing centre."""
+        if face is None:
+            return
+        x, y = face_center(*self._input(face))
+        framing = self._calib.framing.model_copy(
+            update={"neutral_x": min(max(x, 0.0), 1.0), "neutral_y": min(max(y, 0.0), 1.0)}
+        )
+        self.set_calibration(self._calib.model_copy(update={"framing": framing}))
+
+    def render(self, face: FaceState | None) -> np.ndarray:
+        """The pose image for this face; None (no face) eases to the neutral face and holds it."""
+        points = self._points(face)
+        self._last = points
+        return render_points(points, self._translations, self.height, self.width)
+
+    def _points(self, face: FaceState | None) -> np.ndarray:
+        """Output-normalised 68 points: framed, expression-normalised, filtered (or eased to neutral)."""
+        if face is not None:
+            raw, valid = self._input(face)
+            if valid.any():
+                framed = frame_points(raw, self._calib.framing)
+                if not valid.all():  # fill holes from the last image so partial tracking does not twitch
+                    framed[~valid] = (self._neutral if self._last is None else self._last)[~valid]
+                shaped = normalise_expressions(framed, self._calib.expressions)
+                return self._filter.update(shaped, face.timestamp_ns)
+        return self._filter.update(None, self._clock())
+
+    def _input(self, face: FaceState) -> tuple[np.ndarray, np.ndarray]:
+        """float64 points and validity (NaN/inf and absurd coordinates are invalid), mirrored if asked."""
+        points = np.asarray(face.points, dtype=np.float64)
+        valid = np.asarray(face.valid, dtype=bool) & np.isfinite(points).all(axis=1)
+        valid &= (np.abs(np.where(np.isfinite(points), points, 0.0)) < 100.0).all(axis=1)
+        points = np.where(valid[:, None], points, 0.0)
+        if self._calib.framing.mirror:
+            return points[IBUG68_MIRROR] * [-1.0, 1.0] + [1.0, 0.0], valid[IBUG68_MIRROR]
+        return points, valid
