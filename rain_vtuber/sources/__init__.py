@@ -1,0 +1,93 @@
+"""Face sources: webcam, video, image folder/image, screen (mediapipe), iFacialMocap and VMC (rig).
+
+    src = open_source(SourceConfig(kind="webcam", camera=0))
+    src.start(); face = src.latest(); src.state; src.stop()
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from rain_vtuber.errors import RainError
+from rain_vtuber.sources.base import FaceSource, RateLimitedLog, SourceCounters
+
+SourceKind = Literal["webcam", "video", "folder", "image", "screen", "ifacialmocap", "vmc"]
+DEFAULT_PORTS = {"ifacialmocap": 49983, "vmc": 39539}
+_PATH_KINDS = ("video", "folder", "image")
+
+class SourceConfig(BaseModel):
+    """Where faces come from and how to read them (one model for config files and CLI flags)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: SourceKind = "webcam"
+    # camera-like sources
+    camera: int = Field(default=0, ge=0, description="webcam index")
+    capture_width: int | None = Field(default=1280, gt=0)
+    capture_height: int | None = Field(default=720, gt=0)
+    crop_ratio: float = Field(default=0.9, gt=0.0, le=1.0, description="side of the centred square / min(h, w)")
+    frame_size: int = Field(default=512, ge=64, le=4096, description="the square is resized to this before tracking")
+    # recorded faces
+    path: Path | None = None
+    loop: bool = False
+    realtime: bool = Field(default=False, description="play video/folder at its frame rate instead of flat out")
+    fps: float = Field(default=30.0, gt=0.0, le=240.0, description="folder playback and screen grab rate")
+    # screen
+    monitor: int = Field(default=1, ge=0, description="mss monitor: 1 = primary, 0 = all monitors")
+    region: tuple[int, int, int, int] | None = Field(default=None, description="left, top, width, height")
+    # network trackers
+    host: str = Field(default="0.0.0.0", description="address to listen on")
+    port: int | None = Field(default=None, ge=0, le=65535, description="default: 49983 iFacialMocap, 39539 VMC")
+    phone_host: str | None = Field(default=None, description="iFacialMocap: the phone's address for the handshake")
+    phone_port: int = Field(default=49983, ge=1, le=65535)
+    protocol: Literal["v1", "v2"] = "v2"
+    lost_after_s: float = Field(default=0.5, gt=0.0, le=60.0, description="no data this long means LOST")
+
+    @model_validator(mode="after")
+    def _check(self) -> SourceConfig:
+        if self.kind in _PATH_KINDS and self.path is None:
+            raise ValueError(f"source kind {self.kind!r} needs a path")
+        if self.region is not None and (self.region[2] <= 0 or self.region[3] <= 0):
+            raise ValueError(f"screen region width and height must be > 0, got {self.region}")
+        return self
+
+    @property
+    def listen_port(self) -> int:
+        """The UDP port a network source listens on (its protocol's default unless set)."""
+        return self.port if self.port is not None else DEFAULT_PORTS.get(self.kind, 0)
+
+
+def open_source(cfg: SourceConfig) -> FaceSource:
+    """Build the source `cfg` describes (not started); RainError if its file or folder is missing."""
+    if cfg.kind in _PATH_KINDS and not cfg.path.exists():  # type: ignore[union-attr]
+        raise RainError(f"{cfg.kind} source: {cfg.path} does not exist; check the path")
+    if cfg.kind == "webcam":
+        from rain_vtuber.sources.webcam import WebcamSource
+
+        return WebcamSource(cfg.camera, cfg.capture_width, cfg.capture_height, cfg.crop_ratio, cfg.frame_size)
+    if cfg.kind == "video":
+        from rain_vtuber.sources.video import VideoSource
+
+        return VideoSource(cfg.path, cfg.crop_ratio, cfg.frame_size, cfg.realtime, cfg.loop)  # type: ignore[arg-type]
+    if cfg.kind in ("folder", "image"):
+        from rain_vtuber.sources.video import ImageFolderSource
+
+        return ImageFolderSource(cfg.path, cfg.crop_ratio, cfg.frame_size, cfg.realtime, cfg.loop, cfg.fps)  # type: ignore[arg-type]
+    if cfg.kind == "screen":
+        from rain_vtuber.sources.screen import ScreenSource
+
+        return ScreenSource(cfg.monitor, cfg.region, cfg.crop_ratio, cfg.frame_size, cfg.fps)
+    if cfg.kind == "ifacialmocap":
+        from rain_vtuber.sources.ifacialmocap import IFacialMocapSource
+
+        return IFacialMocapSource(cfg.host, cfg.listen_port, cfg.phone_host, cfg.phone_port, cfg.protocol,
+                                  cfg.lost_after_s)
+    from rain_vtuber.sources.vmc import VmcSource
+
+    return VmcSource(cfg.host, cfg.listen_port, cfg.lost_after_s)
+
+
+__all__ = ["FaceSource", "RateLimitedLog", "SourceConfig", "SourceCounters", "open_source"]

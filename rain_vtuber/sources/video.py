@@ -1,0 +1,86 @@
+"""Recorded faces: a video file, a folder of images, or one image; for offline rendering and tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import cv2
+import numpy as np
+
+from rain_vtuber.errors import RainError
+from rain_vtuber.sources.frames import FrameSource
+
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"})
+
+
+def _read_rgb(path: Path) -> np.ndarray | None:
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    return None if image is None else cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+class VideoSource(FrameSource):
+    """A video file; with `realtime` it plays at the file's frame rate, with `loop` it starts over."""
+
+    def __init__(self, path: Path, crop_ratio: float, frame_size: int, realtime: bool = False,
+                 loop: bool = False) -> None:
+        super().__init__(path.name, crop_ratio, frame_size)
+        self.path, self.realtime, self.loop = path, realtime, loop
+
+    def frames(self) -> Iterator[np.ndarray]:
+        capture = cv2.VideoCapture(str(self.path))
+        try:
+            if not capture.isOpened():
+                raise RainError(f"cannot open video {self.path}: check the path and that it is a video OpenCV can read")
+            fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
+            yield from self._paced(self._decoded(capture), fps if self.realtime else None)
+        finally:
+            capture.release()
+
+    def _decoded(self, capture: cv2.VideoCapture) -> Iterator[np.ndarray]:
+        while True:
+            count = 0
+            ok, frame = capture.read()
+            while ok:
+                count += 1
+                yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+                ok, frame = capture.read()
+            if not (self.loop and count and capture.set(cv2.CAP_PROP_POS_FRAMES, 0)):
+                return
+
+
+class ImageFolderSource(FrameSource):
+    """Images in a folder in name order (or one image), at `fps` when `realtime`; `loop` repeats them."""
+
+    def __init__(self, path: Path, crop_ratio: float, frame_size: int, realtime: bool = False, loop: bool = False,
+                 fps: float = 30.0) -> None:
+        single = path.is_file()
+        super().__init__(path.name, crop_ratio, frame_size, static_images=single)
+        self.path, self.realtime, self.loop, self.fps = path, realtime, loop, fps
+
+    def image_paths(self) -> list[Path]:
+        if self.path.is_file():
+            return [self.path]
+        if not self.path.is_dir():
+            raise RainError(f"{self.path} is neither an image nor a folder of images: check the path")
+        paths = sorted(p for p in self.path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not paths:
+            raise RainError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in {self.path}")
+        return paths
+
+    def _images(self) -> Iterator[np.ndarray]:
+        paths = self.image_paths()
+        while True:
+            for path in paths:
+                image = _read_rgb(path)
+                if image is None:
+                    self.counters.rejected += 1
+                    self.warn.warning("unreadable", "source %s: cannot read image %s, skipped", self.name, path)
+                    continue
+                yield image
+            if not self.loop:
+                return
+
+    def frames(self) -> Iterator[np.ndarray]:
+        yield from self._paced(self._images(), self.fps if self.realtime else None)
+

@@ -1,0 +1,155 @@
+"""Real mediapipe on scikit-image's astronaut photo: tracker, video file, image folder, single image."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from skimage import data
+
+from rain_vtuber.errors import RainError
+from rain_vtuber.face.mediapipe68 import MEDIAPIPE_TO_IBUG68
+from rain_vtuber.face.state import TrackingState
+from rain_vtuber.sources import SourceConfig, open_source
+from rain_vtuber.sources.frames import FrameSource
+from rain_vtuber.sources.tracker import FaceTracker, crop_square
+from tests.sources.source_helpers import assert_anatomical, dot_pixels, wait_until
+
+SPEC_COLOURS = {
+    (0, 255, 255), (128, 0, 255), (255, 0, 128), (0, 0, 255), (255, 0, 255), (255, 128, 128), (128, 128, 255),
+}
+
+
+@pytest.fixture(scope="module")
+def astronaut() -> np.ndarray:
+    return data.astronaut()
+
+
+@pytest.fixture(scope="module")
+def tracked(astronaut: np.ndarray):
+    with FaceTracker(static_images=True) as tracker:
+        return tracker.track(crop_square(astronaut, 0.9, 512), source="astronaut")
+
+
+def test_mapping_covers_68_points_with_mesh_indices() -> None:
+    assert len(MEDIAPIPE_TO_IBUG68) == 68
+    assert all(1 <= len(pair) <= 2 and all(0 <= i < 468 for i in pair) for pair in MEDIAPIPE_TO_IBUG68)
+
+
+def test_crop_square_is_the_centred_square(astronaut: np.ndarray) -> None:
+    wide = np.zeros((720, 1280, 3), dtype=np.uint8)
+    wide[:, 640:] = 255  # right half white: the centred square is half black, half white
+    square = crop_square(wide, 0.9, 512)
+    assert square.shape == (512, 512, 3)
+    assert square[:, :250].max() == 0 and square[:, 262:].min() == 255
+    assert np.array_equal(crop_square(astronaut, 1.0, 512), astronaut)
+
+
+def test_astronaut_gives_68_valid_anatomical_points(tracked) -> None:
+    assert tracked is not None
+    assert tracked.points.shape == (68, 2) and tracked.valid.all()
+    assert ((tracked.points > 0) & (tracked.points < 1)).all()
+    assert_anatomical(tracked.points)
+
+
+def test_astronaut_expressions_and_head_pose(tracked) -> None:
+    expressions = tracked.expressions
+    assert expressions["eyeBlinkLeft"] < 0.3 and expressions["eyeBlinkRight"] < 0.3  # eyes open
+    assert expressions["mouthSmileLeft"] > 0.3  # she smiles
+    assert tracked.rotation is not None and all(abs(a) < 30 for a in tracked.rotation)
+    assert tracked.position is not None and tracked.position[2] > 0.1  # in front of the camera
+
+
+def test_astronaut_pose_image_has_the_spec_colours(tracked, render) -> None:
+    image = render(tracked)
+    colours = {tuple(int(c) for c in px) for px in image.reshape(-1, 3)} - {(0, 0, 0)}
+    assert colours == SPEC_COLOURS
+    assert all(len(dot_pixels(image, colour)) for colour in SPEC_COLOURS)
+
+
+def test_no_face_gives_none() -> None:
+    with FaceTracker(static_images=True) as tracker:
+        assert tracker.track(np.full((512, 512, 3), 127, dtype=np.uint8)) is None
+
+
+@pytest.fixture(scope="module")
+def face_video(astronaut: np.ndarray, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """8 frames of the astronaut sliding sideways, mp4v."""
+    path = tmp_path_factory.mktemp("video") / "face.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 25.0, (512, 512))
+    assert writer.isOpened()
+    bgr = cv2.cvtColor(astronaut, cv2.COLOR_RGB2BGR)
+    for shift in range(0, 16, 2):
+        writer.write(np.roll(bgr, shift, axis=1))
+    writer.release()
+    return path
+
+
+def tracked_frames(source: FrameSource) -> list:
+    return list(source.iter_tracked())
+
+
+def test_video_file_every_frame_tracked(face_video: Path) -> None:
+    source = open_source(SourceConfig(kind="video", path=face_video))
+    frames = tracked_frames(source)
+    assert len(frames) == 8 and source.counters.received == 8
+    assert all(f.face is not None and f.image.shape == (512, 512, 3) for f in frames)
+    # the face slides right with the frames
+    assert frames[-1].face.points[30, 0] > frames[0].face.points[30, 0] + 0.01
+
+
+def test_video_thread_loops_in_real_time_and_stops(face_video: Path) -> None:
+    source = open_source(SourceConfig(kind="video", path=face_video, loop=True, realtime=True))
+    source.start()
+    source.start()  # idempotent
+    try:
+        assert wait_until(lambda: source.counters.received > 10, timeout=10)  # past the end: it looped
+        assert source.state is TrackingState.TRACKING
+        assert source.latest() is not None and source.latest_frame().shape == (512, 512, 3)
+        assert source.error is None
+    finally:
+        source.stop()
+        source.stop()
+    assert not source.running
+    assert source.counters.received < 8 * 25  # paced at 25 fps, not flat out
+
+
+def test_image_folder_in_name_order_skips_unreadable(astronaut: np.ndarray, tmp_path: Path) -> None:
+    bgr = cv2.cvtColor(astronaut, cv2.COLOR_RGB2BGR)
+    for index in range(3):
+        cv2.imwrite(str(tmp_path / f"frame_{index:03d}.png"), np.roll(bgr, 8 * index, axis=1))
+    (tmp_path / "frame_001b.jpg").write_bytes(b"not an image")
+    (tmp_path / "notes.txt").write_text("ignored")
+    source = open_source(SourceConfig(kind="folder", path=tmp_path))
+    frames = tracked_frames(source)
+    assert len(frames) == 3 and all(f.face is not None for f in frames)
+    assert source.counters.rejected == 1
+    xs = [f.face.points[30, 0] for f in frames]
+    assert xs == sorted(xs)
+
+
+def test_single_image_source(astronaut: np.ndarray, tmp_path: Path) -> None:
+    path = tmp_path / "face.jpg"
+    cv2.imwrite(str(path), cv2.cvtColor(astronaut, cv2.COLOR_RGB2BGR))
+    frames = tracked_frames(open_source(SourceConfig(kind="image", path=path)))
+    assert len(frames) == 1 and frames[0].face is not None and frames[0].face.valid.all()
+
+
+def test_missing_and_broken_inputs(tmp_path: Path) -> None:
+    with pytest.raises(RainError, match="does not exist"):
+        open_source(SourceConfig(kind="video", path=tmp_path / "missing.mp4"))
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"\x00" * 100)
+    source = open_source(SourceConfig(kind="video", path=broken))
+    with pytest.raises(RainError, match="cannot open video"):
+        tracked_frames(source)
+    source.start()  # in a thread the same failure becomes state ERROR with the message, never an exception
+    assert wait_until(lambda: source.state is TrackingState.ERROR)
+    assert "cannot open video" in source.error
+    source.stop()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(RainError, match="no images"):
+        tracked_frames(open_source(SourceConfig(kind="folder", path=empty)))

@@ -1,0 +1,134 @@
+"""VMC over real OSC/UDP on 127.0.0.1: single messages, bundles, vocabularies, bone composition."""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+import pytest
+from pythonosc import osc_bundle_builder, osc_message_builder
+from pythonosc.osc_bundle import OscBundle
+from pythonosc.udp_client import SimpleUDPClient
+
+from rain_vtuber.face.state import TrackingState
+from rain_vtuber.sources import SourceConfig, open_source
+from rain_vtuber.sources.blendshapes import to_arkit
+from rain_vtuber.sources.vmc import BLEND_APPLY, BLEND_VAL, BONE_POS, VmcSource
+from tests.sources.source_helpers import check_blink, check_jaw_open, check_nose_moves, send_until, wait_until
+
+
+def yaw_quaternion(degrees: float) -> tuple[float, float, float, float]:
+    half = math.radians(degrees) / 2
+    return (0.0, math.sin(half), 0.0, math.cos(half))
+
+
+def message(address: str, *args) -> osc_message_builder.OscMessageBuilder:
+    builder = osc_message_builder.OscMessageBuilder(address=address)
+    for arg in args:
+        builder.add_arg(arg)
+    return builder
+
+
+def bundle(blend: dict[str, float], bones: dict[str, tuple[float, float, float, float]] | None = None) -> OscBundle:
+    """One VSeeFace-like frame: bones, all blend values, then Apply, in one bundle."""
+    builder = osc_bundle_builder.OscBundleBuilder(osc_bundle_builder.IMMEDIATELY)
+    for name, q in (bones or {}).items():
+        builder.add_content(message(BONE_POS, name, 0.0, 0.1, 0.0, *q).build())
+    for name, value in blend.items():
+        builder.add_content(message(BLEND_VAL, name, float(value)).build())
+    builder.add_content(message(BLEND_APPLY).build())
+    return builder.build()
+
+
+@pytest.fixture
+def vmc(free_udp_port):
+    port = free_udp_port()
+    source = open_source(SourceConfig(kind="vmc", host="127.0.0.1", port=port))
+    assert isinstance(source, VmcSource)
+    source.start()
+    client = SimpleUDPClient("127.0.0.1", port)
+    frame_after(source, lambda: client.send_message(BLEND_APPLY, []), lambda f: True)  # listening now
+    yield source, client
+    source.stop()
+
+
+def frame_after(source: VmcSource, send, predicate):
+    assert send_until(send, lambda: (f := source.latest()) is not None and predicate(f))
+    return source.latest()
+
+
+def test_bundles_drive_blink_jaw_and_yaw(vmc, render) -> None:
+    source, client = vmc
+    send = lambda content: (lambda: client.send(content))  # noqa: E731
+    neutral = frame_after(source, send(bundle({"EyeBlinkLeft": 0.0})), lambda f: "eyeBlinkLeft" in f.expressions)
+    blinked = frame_after(source, send(bundle({"EyeBlinkLeft": 1.0, "EyeBlinkRight": 1.0})),
+                          lambda f: f.expressions.get("eyeBlinkRight") == 1.0)
+    opened = frame_after(source, send(bundle({"EyeBlinkLeft": 0.0, "EyeBlinkRight": 0.0, "JawOpen": 1.0})),
+                         lambda f: f.expressions.get("jawOpen") == 1.0)
+    turned = frame_after(source, send(bundle({"JawOpen": 0.0}, {"Head": yaw_quaternion(30)})),
+                         lambda f: f.rotation is not None)
+    image = render(neutral)
+    check_blink(neutral, blinked, image, render(blinked))
+    check_jaw_open(neutral, opened, image, render(opened))
+    assert turned.rotation == pytest.approx((0.0, 30.0, 0.0), abs=1e-4)  # Unity +Y: avatar's right
+    check_nose_moves(neutral, turned, image, render(turned), direction=-1)
+    assert source.state is TrackingState.TRACKING and source.counters.rejected == 0
+
+
+def test_single_messages_apply_only_on_apply(vmc) -> None:
+    source, client = vmc
+    published = source.counters.published
+    client.send_message(BLEND_VAL, ["jawopen", 0.7])  # lower case: names match case-insensitively
+    client.send_message("/VMC/Ext/Root/Pos", ["root", 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0])  # not needed: ignored
+    client.send_message("/some/unknown/address", [1, 2, 3])
+    assert not wait_until(lambda: source.counters.published > published, timeout=0.3)
+    face = frame_after(source, lambda: client.send_message(BLEND_APPLY, []),
+                       lambda f: f.expressions.get("jawOpen") == pytest.approx(0.7))
+    assert face.valid.all() and face.points.shape == (68, 2)
+
+
+def test_neck_and_head_compose(vmc) -> None:
+    source, client = vmc
+    frame = bundle({}, {"Neck": yaw_quaternion(10), "Head": yaw_quaternion(15), "Chest": yaw_quaternion(80)})
+    face = frame_after(source, lambda: client.send(frame), lambda f: f.rotation is not None)
+    assert face.rotation == pytest.approx((0.0, 25.0, 0.0), abs=1e-4)  # OSC floats are float32
+
+
+def test_pitch_and_roll_signs(vmc) -> None:
+    source, client = vmc
+    half = math.radians(20) / 2
+    down = (math.sin(half), 0.0, 0.0, math.cos(half))  # Unity +X: forward tips down
+    clockwise = (0.0, 0.0, math.sin(half), math.cos(half))  # Unity +Z: avatar's right side up
+    face = frame_after(source, lambda: client.send(bundle({}, {"Head": down})),
+                       lambda f: f.rotation is not None)
+    assert face.rotation == pytest.approx((20.0, 0.0, 0.0), abs=1e-4)  # OSC floats are float32
+    face = frame_after(source, lambda: client.send(bundle({}, {"Head": clockwise})),
+                       lambda f: f.rotation is not None and abs(f.rotation[2]) > 1)
+    assert face.rotation == pytest.approx((0.0, 0.0, 20.0), abs=1e-4)  # OSC floats are float32
+
+
+def test_wrong_types_are_rejected_with_a_warning(vmc, caplog: pytest.LogCaptureFixture) -> None:
+    source, client = vmc
+    caplog.set_level(logging.WARNING, logger="rain_vtuber.sources")
+    client.send_message(BLEND_VAL, ["JawOpen", "wide"])
+    client.send_message(BLEND_VAL, [3, 0.5])
+    client.send_message(BONE_POS, ["Head", 0.0, 0.0])
+    client.send_message(BONE_POS, ["Head", 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0])  # zero quaternion
+    assert wait_until(lambda: source.counters.rejected >= 4, timeout=3)
+    assert any("/VMC/Ext/Blend/Val expects" in r.getMessage() for r in caplog.records)
+    face = frame_after(source, lambda: client.send_message(BLEND_APPLY, []), lambda f: True)
+    assert face.rotation is None and "jawOpen" not in face.expressions
+
+
+def test_vocabularies_map_to_arkit() -> None:
+    assert to_arkit({"Blink_L": 1.0, "blinkRight": 0.5}) == {"eyeBlinkLeft": 1.0, "eyeBlinkRight": 0.5}
+    assert to_arkit({"A": 1.0})["jawOpen"] == pytest.approx(0.9)
+    assert to_arkit({"aa": 1.0}) == to_arkit({"A": 1.0})
+    assert to_arkit({"Blink": 0.8}) == {"eyeBlinkLeft": 0.8, "eyeBlinkRight": 0.8}
+    assert to_arkit({"happy": 1.0}) == to_arkit({"Joy": 1.0}) and to_arkit({"joy": 1.0})["mouthSmileLeft"] == 1.0
+    assert to_arkit({"MOUTHSMILELEFT": 2.0, "mouthSmile_R": -1.0, "NoSuchShape": 1.0, "JawOpen": float("nan")}) == {
+        "mouthSmileLeft": 1.0, "mouthSmileRight": 0.0}
+    # several names for one shape: the strongest wins
+    assert to_arkit({"EyeBlinkLeft": 0.2, "Blink_L": 0.9})["eyeBlinkLeft"] == 0.9
+    assert np.isclose(to_arkit({"ou": 1.0})["mouthPucker"], 0.9)
