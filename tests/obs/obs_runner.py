@@ -1,0 +1,210 @@
+"""Runs real OBS Studio headless for tests: Xvfb, a pre-written OBS config, process bookkeeping.
+
+See ../shared/spec/obs-headless.md for the facts this relies on (OBS 29 from Debian).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from contextlib import closing
+from pathlib import Path
+from typing import Any, Callable, Optional, TypeVar
+
+T = TypeVar("T")
+
+OBS_VERSION_29_0_2 = (29 << 24) + 2
+PROFILE = "RainTest"
+COLLECTION = "RainTest"
+
+
+def missing_tools() -> list[str]:
+    """Names of the executables the real-OBS test needs that are not installed."""
+    return [tool for tool in ("obs", "Xvfb") if shutil.which(tool) is None]
+
+
+def free_port(kind: int) -> int:
+    """A port the OS just handed out on 127.0.0.1 (SOCK_DGRAM or SOCK_STREAM)."""
+    with closing(socket.socket(socket.AF_INET, kind)) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def write_obs_config(root: Path, scripts: list[tuple[Path, dict[str, Any]]], ws_port: int) -> Path:
+    """A fresh $XDG_CONFIG_HOME in which OBS skips its wizard and loads `scripts` (path, settings) in order."""
+    obs_dir = root / "obs-studio"
+    profile = obs_dir / "basic" / "profiles" / PROFILE
+    scenes = obs_dir / "basic" / "scenes"
+    profile.mkdir(parents=True)
+    scenes.mkdir(parents=True)
+    (obs_dir / "global.ini").write_text(
+        "[General]\nFirstRun=true\n"
+        f"LastVersion={OBS_VERSION_29_0_2}\n"
+        "Pre19Defaults=false\nPre21Defaults=false\nPre23Defaults=false\nPre24.1Defaults=false\n\n"
+        f"[Basic]\nProfile={PROFILE}\nProfileDir={PROFILE}\n"
+        f"SceneCollection={COLLECTION}\nSceneCollectionFile={COLLECTION}\n\n"
+        "[OBSWebSocket]\nFirstLoad=false\nServerEnabled=true\n"
+        f"ServerPort={ws_port}\nAlertsEnabled=false\nAuthRequired=false\n"
+    )
+    (profile / "basic.ini").write_text(
+        f"[General]\nName={PROFILE}\n\n[Video]\nBaseCX=640\nBaseCY=360\nOutputCX=640\nOutputCY=360\n"
+        "FPSType=1\nFPSInt=10\n"
+    )
+    scene = {"id": "scene", "versioned_id": "scene", "name": "Scene", "uuid": "rain-test-scene",
+             "settings": {"items": [], "id_counter": 0}}
+    collection = {
+        "name": COLLECTION,
+        "current_scene": "Scene",
+        "current_program_scene": "Scene",
+        "scene_order": [{"name": "Scene"}],
+        "sources": [scene],
+        "modules": {"scripts-tool": [{"path": str(path), "settings": settings} for path, settings in scripts]},
+    }
+    (scenes / f"{COLLECTION}.json").write_text(json.dumps(collection, indent=2))
+    return root
+
+
+def saved_script_settings(xdg: Path) -> dict[str, Any]:
+    """The script settings OBS wrote back into the scene collection on a clean exit."""
+    data = json.loads((xdg / "obs-studio" / "basic" / "scenes" / f"{COLLECTION}.json").read_text())
+    return data["modules"]["scripts-tool"][0]["settings"]
+
+
+def start_xvfb() -> tuple[subprocess.Popen, str]:
+    """Xvfb on a free display number it picks itself; returns (process, ':N')."""
+    read_fd, write_fd = os.pipe()
+    proc = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1280x720x24", "-nolisten", "tcp"],
+        pass_fds=(write_fd,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(write_fd)
+    number = b""
+    with os.fdopen(read_fd, "rb") as pipe:  # read to the newline: closing early can kill Xvfb
+        while not number.endswith(b"\n"):
+            chunk = pipe.read(1)
+            if not chunk:
+                stop_process(proc)
+                raise RuntimeError("Xvfb exited before it reported its display number")
+            number += chunk
+    return proc, f":{number.decode().strip()}"
+
+
+def start_obs(xdg: Path, display: str, log_path: Path, extra_env: Optional[dict[str, str]] = None) -> subprocess.Popen:
+    """OBS with its own config folder, on `display`, output to `log_path`."""
+    # importing cv2 points QT_QPA_PLATFORM_PLUGIN_PATH at its own Qt plugins, which OBS cannot load
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QT_")}
+    env.update(XDG_CONFIG_HOME=str(xdg), DISPLAY=display, LIBGL_ALWAYS_SOFTWARE="1")
+    env.update(extra_env or {})
+    with open(log_path, "wb") as log:
+        return subprocess.Popen(
+            ["obs", "--multi", "--disable-missing-files-check"],
+            cwd=xdg,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def children(pid: int) -> list[int]:
+    """PIDs of the live (non-zombie) children of `pid`, from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    """True while `pid` exists and is not a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"
+
+
+def wait_for(what: str, probe: Callable[[], Optional[T]], timeout: float, every: float = 0.2) -> T:
+    """Poll `probe` until it returns something truthy; AssertionError naming `what` on timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(every)
+
+
+def stop_process(proc: subprocess.Popen, timeout: float = 5.0) -> None:
+    """End a process we started, by its PID: SIGTERM, then SIGKILL; always reaped."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout)
+
+
+def kill_pid(pid: int) -> None:
+    """SIGKILL a process that is not our child (a daemon OBS started), if it still exists."""
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+class HeadlessObs:
+    """Xvfb + OBS for one test; `close()` ends every process it caused, by PID."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.ws_port = free_port(socket.SOCK_STREAM)
+        self.log = root / "obs.log"
+        self.xdg = root / "xdg"
+        self.others: set[int] = set()  # PIDs OBS's children had (daemons): killed in close()
+        self._popen: list[subprocess.Popen] = []
+
+    def start(self, scripts: list[tuple[Path, dict[str, Any]]], extra_env: Optional[dict[str, str]] = None) -> subprocess.Popen:
+        """OBS on its own Xvfb display, loading `scripts`; returns the OBS process."""
+        write_obs_config(self.xdg, scripts, self.ws_port)
+        xvfb, display = start_xvfb()
+        self._popen.append(xvfb)
+        self.proc = start_obs(self.xdg, display, self.log, extra_env)
+        self._popen.append(self.proc)
+        return self.proc
+
+    def wait(self, what: str, probe: Callable[[], Optional[T]], timeout: float) -> T:
+        """wait_for, failing at once with OBS's log if OBS exits meanwhile."""
+
+        def checked() -> Optional[T]:
+            code = self.proc.poll()
+            assert code is None, f"OBS exited ({code}) while waiting for {what}; its log ends:\n{self.said()[-3000:]}"
+            return probe()
+
+        return wait_for(what, checked, timeout)
+
+    def said(self) -> str:
+        """Everything OBS logged so far (script prints included)."""
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def close(self) -> None:
+        for pid in self.others:
+            kill_pid(pid)
+        for proc in reversed(self._popen):
+            stop_process(proc)

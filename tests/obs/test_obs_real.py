@@ -1,0 +1,207 @@
+"""THE OBS test: real OBS Studio 29 (headless, Xvfb) loads the script, which runs the real daemon.
+
+OBS loads rain_vtuber_obs.py from a pre-written scene collection; the script starts
+`rain-vtuber daemon` (tiny CPU weights, VMC source, 128x128, two generated characters); the test
+sees the daemon answer /rain/status, fires a character hotkey through obs-websocket, kills the
+daemon and sees the script restart it, then stops OBS with SIGINT and checks no daemon is left.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import sys
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
+import pytest
+
+from obs_runner import HeadlessObs, alive, children, free_port, kill_pid, missing_tools, saved_script_settings
+
+REPO = Path(__file__).resolve().parents[2]
+SCRIPT = REPO / "obs_scripts" / "rain_vtuber_obs.py"
+BACKGROUNDS = {"alice": (240, 240, 240), "bob": (30, 160, 90)}  # generated characters
+CHARACTERS = tuple(BACKGROUNDS)
+DAEMON_UP_S = 180.0  # torch import + tiny engine + fusing two references on 2 shared CPU cores
+MISSING = missing_tools()
+
+pytestmark = [
+    pytest.mark.obs,
+    pytest.mark.skipif(
+        bool(MISSING),
+        reason=f"real OBS test needs {' and '.join(MISSING)}: "
+        "apt-get install -y --no-install-recommends obs-studio xvfb xauth",
+    ),
+]
+
+
+def _write_daemon_setup(root: Path, control_port: int, tiny: Path) -> Path:
+    """Two generated characters and a daemon config: tiny weights, VMC source, 128x128."""
+    from rain_vtuber.daemon.soak import make_demo_characters
+
+    make_demo_characters(root, BACKGROUNDS)
+    config = root / "daemon.yaml"
+    config.write_text(
+        json.dumps(  # JSON is YAML; relative folders resolve against this file's folder
+            {
+                "weights": str(tiny / "weights"),
+                "engine_config": str(tiny / "config.yaml"),
+                "characters_dir": "characters",
+                "calibration_dir": "calibration",
+                "character": CHARACTERS[0],
+                "source": {"kind": "vmc", "host": "127.0.0.1", "port": free_port(socket.SOCK_DGRAM)},
+                "resolution": 128,
+                "device": "cpu",
+                "dtype": "fp32",
+                "ndi_name": f"rain-obs-test-{control_port}",
+                "control_port": control_port,
+                "log_file": str(root / "daemon.log"),
+            },
+            indent=2,
+        )
+    )
+    return config
+
+
+def _status(port: int) -> Optional[dict[str, Any]]:
+    """The daemon's status, or None while nobody answers on `port`."""
+    from rain_vtuber.daemon.control import send_command
+    from rain_vtuber.errors import RainError
+
+    try:
+        state, text = send_command("/rain/status", port=port, timeout=0.5)
+    except RainError:
+        return None
+    assert state == "ok", text
+    return json.loads(text)
+
+
+def _all_ready(port: int) -> bool:
+    """True once the daemon reports every character fused (switching to them is instant)."""
+    status = _status(port)
+    return status is not None and all(c["state"] == "ready" for c in status["characters"].values())
+
+
+def _daemon_pid(obs_pid: int, exclude: tuple[int, ...] = ()) -> Optional[int]:
+    kids = [pid for pid in children(obs_pid) if pid not in exclude]
+    return kids[0] if len(kids) == 1 else None
+
+
+@pytest.fixture
+def headless_obs(tmp_path: Path) -> Iterator[HeadlessObs]:
+    run = HeadlessObs(tmp_path)
+    try:
+        yield run
+    finally:
+        run.close()
+
+
+def test_obs_runs_the_daemon_and_switches_characters_by_hotkey(
+    tmp_path: Path, headless_obs: HeadlessObs, shared: Path
+) -> None:
+    import obsws_python
+
+    control_port = free_port(socket.SOCK_DGRAM)
+    config = _write_daemon_setup(tmp_path / "rig", control_port, shared / "golden" / "tiny")
+    script_settings = {"executable": sys.executable, "config": str(config), "port": control_port}
+    env = {"PYTHONPATH": str(REPO), "RAIN_VTUBER_HOME": str(tmp_path / "home")}  # OBS passes both to the daemon
+    obs = headless_obs.start([(SCRIPT, script_settings)], env)
+
+    # 1. OBS loaded the script, the script started the daemon, the daemon answers
+    daemon = headless_obs.wait("OBS to start the daemon", lambda: _daemon_pid(obs.pid), 30.0)
+    headless_obs.others.add(daemon)
+
+    def first_status() -> Optional[dict[str, Any]]:
+        died = [line for line in headless_obs.said().splitlines() if "daemon exited with code" in line]
+        assert not died, f"the daemon OBS started died: {died[0]}"
+        return _status(control_port)
+
+    status = headless_obs.wait(
+        f"the daemon to answer /rain/status (OBS log: {headless_obs.log}, daemon log: {config.parent / 'daemon.log'})",
+        first_status,
+        DAEMON_UP_S,
+    )
+    assert status["character"] == CHARACTERS[0]
+
+    # 2. the script registered a hotkey per character; firing one switches the daemon
+    client = obsws_python.ReqClient(host="127.0.0.1", port=headless_obs.ws_port, timeout=10)
+    try:
+        hotkeys = headless_obs.wait(
+            "character hotkeys in GetHotkeyList",
+            lambda: [h for h in client.get_hotkey_list().hotkeys if h.startswith("rain_vtuber.")]
+            if "rain_vtuber.character.bob" in client.get_hotkey_list().hotkeys
+            else None,
+            15.0,
+        )
+        assert {f"rain_vtuber.character.{c}" for c in CHARACTERS} <= set(hotkeys)
+        assert {"rain_vtuber.next", "rain_vtuber.prev", "rain_vtuber.pause", "rain_vtuber.resume"} <= set(hotkeys)
+        headless_obs.wait("both characters to be fused", lambda: _all_ready(control_port), DAEMON_UP_S)
+        client.trigger_hotkey_by_name("rain_vtuber.character.bob")
+        headless_obs.wait("the hotkey to switch to bob", lambda: (_status(control_port) or {}).get("character") == "bob", 10.0)
+    finally:
+        client.disconnect()  # a connected client makes OBS wait 5 s for the close handshake on exit
+
+    # 3. a killed daemon is restarted by the script
+    kill_pid(daemon)
+    second = headless_obs.wait("the script to restart the daemon", lambda: _daemon_pid(obs.pid, (daemon,)), 30.0)
+    headless_obs.others.add(second)
+    headless_obs.wait("the restarted daemon to answer", lambda: _status(control_port), DAEMON_UP_S)
+    assert "daemon exited with code -9" in headless_obs.said()
+
+    # 4. SIGINT stops OBS cleanly, and the script stops the daemon with it
+    obs.send_signal(signal.SIGINT)
+    obs.wait(30)
+    assert not alive(second), "the daemon outlived OBS"
+    said = headless_obs.said()
+    assert ", graceful)" in said, said[-3000:]  # /rain/shutdown was enough: no terminate, no kill
+    assert "Traceback" not in said, said[-3000:]
+    saved = saved_script_settings(headless_obs.xdg)
+    assert json.loads(saved["known_characters"]) == list(CHARACTERS)
+    assert "rain_vtuber.character.bob" in saved["hotkeys"]
+
+
+PROBE = """
+import json
+import obspython as obs
+
+
+def probe():
+    import rain_vtuber_obs as script  # the module OBS loaded just before this one
+    if script._script is None or script._script.controller.status is None:
+        return
+    obs.timer_remove(probe)
+    props = script.script_properties()
+    refreshed = obs.obs_property_button_clicked(obs.obs_properties_get(props, "refresh"), None)
+    combo = obs.obs_properties_get(props, "character")
+    items = [obs.obs_property_list_item_string(combo, i) for i in range(obs.obs_property_list_item_count(combo))]
+    obs.obs_properties_apply_settings(props, script._script.settings)  # runs the modified callbacks
+    status = obs.obs_data_get_string(script._script.settings, "status")
+    stopped = obs.obs_property_button_clicked(obs.obs_properties_get(props, "stop"), None)
+    obs.obs_properties_destroy(props)
+    print("PROBE " + json.dumps({"refreshed": refreshed, "items": items, "status": status, "stopped": stopped}))
+
+
+def script_load(settings):
+    obs.timer_add(probe, 200)
+"""
+
+
+def test_properties_work_in_real_obs(tmp_path: Path, headless_obs: HeadlessObs, fake_daemon_exe: Path, port: int) -> None:
+    """script_properties and its buttons under OBS's real obspython (against the fake daemon)."""
+    probe = tmp_path / "probe_rain_props.py"
+    probe.write_text(PROBE)
+    obs = headless_obs.start([(SCRIPT, {"executable": str(fake_daemon_exe), "port": port}), (probe, {})])
+    line = headless_obs.wait(
+        f"the probe's report in {headless_obs.log}",
+        lambda: next((l for l in headless_obs.said().splitlines() if "PROBE {" in l), None),
+        30.0,
+    )
+    report = json.loads(line.split("PROBE ", 1)[1])
+    assert report["refreshed"] is True and report["stopped"] is True
+    assert report["items"] == ["", "alice", "bob"]
+    assert report["status"].startswith("running | streaming | alice | 12.5 fps")
+    headless_obs.wait("the stop button to stop the daemon", lambda: "daemon stopped (code 0, graceful)" in headless_obs.said(), 10.0)
+    obs.send_signal(signal.SIGINT)
+    obs.wait(30)
+    assert "Traceback" not in headless_obs.said(), headless_obs.said()[-3000:]
