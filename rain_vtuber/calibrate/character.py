@@ -1,0 +1,164 @@
+"""Create or reopen a character on disk: characters/<name>/ and calibration/<name>.yaml.
+
+Creation stages everything in a temporary folder next to the target and moves it into place only
+when it is complete, so a failure never leaves a half-written character behind. The user's image
+is only read; the character gets its own copy.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+from PIL import Image, UnidentifiedImageError
+
+from rain_vtuber.errors import RainError
+from rain_vtuber.landmarks import Calibration, load_calibration, save_calibration
+from rain_vtuber.landmarks.characters import IMAGE_NAMES
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")  # the same names discover_characters accepts
+MIN_SIDE = 64
+
+
+@dataclass(frozen=True)
+class CharacterFiles:
+    """Where one character lives under a root folder (the project root by default)."""
+
+    root: Path
+    name: str
+
+    @property
+    def folder(self) -> Path:
+        return self.root / "characters" / self.name
+
+    @property
+    def calibration(self) -> Path:
+        return self.root / "calibration" / f"{self.name}.yaml"
+
+    @property
+    def neutral(self) -> Path:
+        """The user's recorded neutral face (68 tracked points) the framing was fitted to."""
+        return self.root / "calibration" / f"{self.name}.neutral.yaml"
+
+    def image(self) -> Path | None:
+        """The character's reference image, None if the folder has none."""
+        return next((self.folder / n for n in IMAGE_NAMES if (self.folder / n).is_file()), None)
+
+    def exists(self) -> bool:
+        return self.folder.exists() or self.calibration.exists()
+
+
+def character_files(root: Path, name: str) -> CharacterFiles:
+    """Validated name -> its paths; RainError for names the daemon could not load."""
+    if not _NAME.match(name) or name in (".", ".."):
+        raise RainError(f"invalid character name {name!r}: use letters, digits, '_', '-' or '.', starting with a letter or digit")
+    return CharacterFiles(Path(root), name)
+
+
+def read_image(path: Path) -> np.ndarray:
+    """An image file -> HxWx3 uint8 RGB; RainError for a missing, unreadable or tiny file."""
+    path = Path(path)
+    if not path.is_file():
+        raise RainError(f"image {path} not found; pass the character's picture with --image")
+    try:
+        with Image.open(path) as img:
+            img.load()
+            rgb = np.asarray(img.convert("RGB"))
+    except (UnidentifiedImageError, OSError, ValueError) as err:
+        raise RainError(f"{path} is not an image Pillow can read (PNG, JPEG, WebP, ...): {err}") from err
+    if min(rgb.shape[:2]) < MIN_SIDE:
+        raise RainError(f"{path} is {rgb.shape[1]}x{rgb.shape[0]}; use an image at least {MIN_SIDE} pixels on each side")
+    return rgb
+
+
+def create_character(files: CharacterFiles, image: Path, calib: Calibration, force: bool = False) -> None:
+    """Write characters/<name>/ (reference.png + character.yaml) and calibration/<name>.yaml.
+
+    Refuses an existing character unless force. With force the old folder is replaced only once the
+    new one is complete, the old calibration is kept as <name>.yaml.bak and the recorded neutral
+    face is dropped (the framing starts over).
+    """
+    check_new(files, force)
+    read_image(image)  # a clear error before anything is written
+    parent = files.folder.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    staged = Path(tempfile.mkdtemp(prefix=f".{files.name}.", suffix=".new", dir=parent))
+    try:
+        _write_folder(staged, files.name, Path(image))
+        save_calibration(calib, files.calibration)
+        _swap_in(staged, files.folder)
+        files.neutral.unlink(missing_ok=True)  # fitted to the old character's framing
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)
+
+
+def check_new(files: CharacterFiles, force: bool) -> None:
+    """RainError if the character exists and force is off."""
+    if files.exists() and not force:
+        raise RainError(
+            f"character '{files.name}' already exists ({files.folder}, {files.calibration}); "
+            "add --force to replace it, or leave out --image to adjust it"
+        )
+
+
+def open_character(files: CharacterFiles) -> tuple[np.ndarray, Calibration]:
+    """An existing character's reference image and calibration (defaults if it has no file yet)."""
+    image = files.image()
+    if image is None:
+        raise RainError(
+            f"character '{files.name}' not found under {files.folder.parent}; create it with --image REF.png"
+        )
+    calib = load_calibration(files.calibration) if files.calibration.exists() else Calibration()
+    return read_image(image), calib
+
+
+def load_neutral(files: CharacterFiles) -> np.ndarray | None:
+    """The recorded neutral face, None if never recorded or unreadable (the page then uses the default face)."""
+    try:
+        points = np.array(yaml.safe_load(files.neutral.read_text(encoding="utf-8"))["points"], dtype=np.float64)
+    except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError):
+        return None
+    return points if points.shape == (68, 2) and np.isfinite(points).all() else None
+
+
+def save_neutral(files: CharacterFiles, points: np.ndarray) -> None:
+    """Keep the recorded neutral face beside the calibration, so reopening shows the same face box."""
+    text = "# rain-vtuber calibrate: your neutral face (68 iBUG points, tracked-frame fractions)\n"
+    text += yaml.safe_dump({"points": np.round(points, 6).tolist()}, default_flow_style=None)
+    tmp = files.neutral.with_name(files.neutral.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(files.neutral)
+
+
+def _write_folder(folder: Path, name: str, image: Path) -> None:
+    """reference.png (a byte copy of a PNG, else a PNG conversion) and character.yaml."""
+    target = folder / "reference.png"
+    with Image.open(image) as img:
+        if img.format == "PNG":
+            shutil.copyfile(image, target)
+        else:
+            img.convert("RGB").save(target, format="PNG")
+    meta = {"name": name, "description": f"created by rain-vtuber calibrate from {image.name}"}
+    (folder / "character.yaml").write_text(yaml.safe_dump(meta, sort_keys=False), encoding="utf-8")
+
+
+def _swap_in(staged: Path, folder: Path) -> None:
+    """Move the complete staged folder to `folder`, replacing an old one only after the move worked."""
+    old = None
+    if folder.exists():
+        old = folder.with_name(f".{folder.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        folder.rename(old)
+    try:
+        staged.rename(folder)
+    except OSError:
+        if old is not None:
+            old.rename(folder)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

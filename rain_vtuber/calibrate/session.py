@@ -1,0 +1,278 @@
+"""One calibration being edited: the calibration, the live face, recordings, images for the page.
+
+The HTTP server calls these methods from its request threads; the guided recording runs on its
+own thread. One lock guards the editable state; each renderer has its own lock because a
+PoseRenderer is not thread-safe.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+from pydantic import ValidationError
+
+from rain_vtuber.calibrate import params
+from rain_vtuber.calibrate.character import CharacterFiles, load_neutral, save_neutral
+from rain_vtuber.calibrate.preview import NoPreview, RainPreview
+from rain_vtuber.calibrate.recording import STEPS, expression_ranges, measure_step
+from rain_vtuber.calibrate.solver import FaceFrame, measure
+from rain_vtuber.errors import RainError
+from rain_vtuber.face.expressions import NEUTRAL_FACE
+from rain_vtuber.face.state import FaceState
+from rain_vtuber.landmarks import Calibration, PoseRenderer, save_calibration
+from rain_vtuber.landmarks.render import face_center
+from rain_vtuber.sources import FaceSource
+
+log = logging.getLogger(__name__)
+
+OVERLAY_SIDE = 640
+"""Longest side of the overlay sent to the page (the dots are drawn at this size)."""
+_GROW = np.ones((3, 3), np.uint8)
+
+
+@dataclass
+class Recording:
+    """Progress of the guided recording shown on the page."""
+
+    step: str = ""
+    phase: str = "idle"  # idle | countdown | recording | done | failed
+    ends_at: float = 0.0
+    message: str = ""
+    measured: dict[str, float] = field(default_factory=dict)  # expression-range values recorded so far
+
+
+class CalibrationSession:
+    """The state behind one calibration page; every public method is safe to call from any thread."""
+
+    def __init__(
+        self,
+        files: CharacterFiles,
+        calibration: Calibration,
+        reference: np.ndarray,
+        source: FaceSource | None = None,
+        preview: RainPreview | NoPreview | None = None,
+        pose_size: tuple[int, int] = (512, 512),
+        countdown_s: float = 3.0,
+        hold_s: float = 1.0,
+        saved: Calibration | None = None,
+    ) -> None:
+        """reference: HxWx3 uint8 RGB (the character's image); pose_size: (height, width) of the model;
+        saved: what the file holds now (default: `calibration`), so the page can flag unsaved changes."""
+        self.files, self.name, self.path = files, files.name, files.calibration
+        self.source, self.preview = source, preview
+        self.countdown_s, self.hold_s = countdown_s, hold_s
+        self.closed = threading.Event()  # set by the page's Close button
+        self._lock = threading.RLock()
+        self._calib, self._saved = calibration, calibration if saved is None else saved
+        recorded = load_neutral(files)
+        self._neutral = np.array(NEUTRAL_FACE) if recorded is None else recorded  # the user's, once recorded
+        self._neutral_recorded = recorded is not None
+        self._recording = Recording()
+        self._saved_count = 0
+        h, w = reference.shape[:2]
+        self._ref_size = (w, h)
+        scale = OVERLAY_SIDE / max(h, w)
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        self._overlay_base = cv2.resize(reference, size, interpolation=cv2.INTER_AREA)
+        self._overlay = _Renderer(calibration, size[1], size[0])
+        self._pose = _Renderer(calibration, *pose_size)
+
+    # ---- reading -----------------------------------------------------------------------------
+    @property
+    def calibration(self) -> Calibration:
+        with self._lock:
+            return self._calib
+
+    @property
+    def dirty(self) -> bool:
+        """True when the calibration differs from the file on disk."""
+        with self._lock:
+            return self._calib != self._saved
+
+    def frame(self) -> FaceFrame:
+        """Where the neutral face's dots land now (the page's face box and anchors)."""
+        with self._lock:
+            return measure(params.output_points(self._calib, self._neutral))
+
+    def state(self) -> dict:
+        """Everything the page shows, as JSON-ready data."""
+        with self._lock:
+            calib, rec = self._calib, self._recording
+            values = params.values(calib)
+            left = max(0.0, rec.ends_at - time.monotonic()) if rec.phase in ("countdown", "recording") else 0.0
+            source = None
+            if self.source is not None:
+                source = {"name": self.source.name, "state": self.source.state.value, "error": self.source.error}
+            preview = {"available": False, "reason": "no GPU preview configured"}
+            if self.preview is not None:
+                preview = {"available": self.preview.available, "reason": self.preview.reason}
+            return {
+                "name": self.name,
+                "path": str(self.path),
+                "reference": {"width": self._ref_size[0], "height": self._ref_size[1]},
+                "params": [
+                    {"key": p.key, "label": p.label, "group": p.group, "min": p.low, "max": p.high,
+                     "step": p.step, "value": values[p.key]}
+                    for p in params.PARAMS
+                ],
+                "frame": self.frame().to_json(),
+                "expressions": calib.expressions.model_dump(),
+                "recording": {"step": rec.step, "phase": rec.phase, "seconds_left": left, "message": rec.message},
+                "source": source,
+                "preview": preview,
+                "saved_count": self._saved_count,
+                "dirty": calib != self._saved,
+            }
+
+    # ---- images --------------------------------------------------------------------------------
+    def overlay_jpeg(self) -> bytes:
+        """The reference image with the live dots drawn over it."""
+        dots = cv2.dilate(self._overlay.render(self.calibration, self._face()), _GROW)  # visible on any art
+        out = np.where(dots.any(axis=2, keepdims=True), dots, self._overlay_base)
+        return _encode(".jpg", out)
+
+    def pose_png(self) -> bytes:
+        """The landmark image alone, at the model's resolution, as the model receives it."""
+        return _encode(".png", self._pose.render(self.calibration, self._face()))
+
+    def preview_jpeg(self) -> bytes | None:
+        if self.preview is None or not self.preview.available:
+            return None
+        self.preview.update(self.calibration, self._face())
+        return self.preview.latest_jpeg()
+
+    # ---- editing -------------------------------------------------------------------------------
+    def set_params(self, body: dict) -> dict:
+        """{"values": {"shape.eye_width_ratio": 1.4, ...}} -> new state."""
+        updates = body.get("values")
+        if not isinstance(updates, dict):
+            raise RainError('expected {"values": {"section.field": number, ...}}')
+        with self._lock:
+            self._calib = params.with_values(self._calib, updates)
+        return self.state()
+
+    def set_frame(self, body: dict) -> dict:
+        """The user's face box and anchors -> solved framing and shape values -> new state."""
+        target = FaceFrame.from_json(body)
+        with self._lock:
+            self._calib = params.fit(self._calib, target, self._neutral)
+        return self.state()
+
+    def recenter(self) -> dict:
+        """Use the current head position as neutral (what the daemon's /rain/recenter does)."""
+        face = self._face()
+        if face is None or not np.asarray(face.valid).any():
+            raise RainError("no face tracked right now; look at the camera and try again")
+        x, y = face_center(np.asarray(face.points, dtype=np.float64), np.asarray(face.valid, dtype=bool))
+        with self._lock:
+            framing = self._calib.framing.model_copy(update={"neutral_x": _unit(x), "neutral_y": _unit(y)})
+            self._calib = self._calib.model_copy(update={"framing": framing})
+        return self.state()
+
+    def record(self, body: dict) -> dict:
+        """Start a guided recording step ("neutral", "eyes_closed" or "mouth_open") after a countdown."""
+        step = body.get("step")
+        if step not in STEPS:
+            raise RainError(f"unknown recording step {step!r}; use one of {', '.join(STEPS)}")
+        if self.source is None:
+            raise RainError("no face source: start calibrate with --source to record your expressions")
+        with self._lock:
+            if self._recording.phase in ("countdown", "recording"):
+                raise RainError("a recording is already running; wait for it to finish")
+            rec = self._recording
+            rec.step, rec.phase, rec.ends_at = step, "countdown", time.monotonic() + self.countdown_s
+            rec.message = f"{STEPS[step]} in {self.countdown_s:g} s"
+        threading.Thread(target=self._record, args=(step,), name=f"calibrate-record-{step}", daemon=True).start()
+        return self.state()
+
+    def save(self) -> dict:
+        """Write the calibration (atomically, previous kept as .bak)."""
+        with self._lock:
+            save_calibration(self._calib, self.path)
+            if self._neutral_recorded:
+                save_neutral(self.files, self._neutral)
+            self._saved = self._calib
+            self._saved_count += 1
+        log.info("saved %s", self.path)
+        return {"path": str(self.path), "state": self.state()}
+
+    def quit(self) -> dict:
+        self.closed.set()
+        return {"ok": True}
+
+    # ---- internals -----------------------------------------------------------------------------
+    def _face(self) -> FaceState | None:
+        return self.source.latest() if self.source is not None else None
+
+    def _record(self, step: str) -> None:
+        """Countdown, then collect faces for hold_s, then apply; never raises (runs on a thread)."""
+        rec = self._recording
+        try:
+            time.sleep(max(0.0, rec.ends_at - time.monotonic()))
+            with self._lock:
+                rec.phase, rec.ends_at, rec.message = "recording", time.monotonic() + self.hold_s, f"{STEPS[step]}: hold it"
+            faces = self._collect(rec.ends_at)
+            if not faces:
+                raise RainError("no face was tracked while recording; check the face source and try again")
+            measured, neutral = measure_step(step, faces)
+            with self._lock:
+                target = self.frame()
+                merged = {**rec.measured, **measured}
+                ranges = expression_ranges(self._calib.expressions, merged)
+                self._calib = self._calib.model_copy(update={"expressions": ranges})
+                if neutral is not None:
+                    self._neutral, self._neutral_recorded = neutral, True
+                    x, y = face_center(neutral)
+                    framing = self._calib.framing.model_copy(update={"neutral_x": _unit(x), "neutral_y": _unit(y)})
+                    self._calib = self._calib.model_copy(update={"framing": framing})
+                    self._calib = params.fit(self._calib, target, self._neutral)  # keep the dots where the user placed the face
+                rec.measured = merged
+                rec.phase = "done"
+                rec.message = f"recorded {STEPS[step].lower()} from {len(faces)} frames"
+        except (RainError, ValidationError, ValueError) as err:
+            with self._lock:
+                rec.phase, rec.message = "failed", f"{STEPS[step]} failed: {err}"
+        except Exception as err:  # a recording thread never dies silently
+            log.exception("recording %s failed", step)
+            with self._lock:
+                rec.phase, rec.message = "failed", f"{STEPS[step]} failed: {err}"
+
+    def _collect(self, until: float) -> list[FaceState]:
+        """Distinct fully tracked faces seen before `until` (monotonic seconds)."""
+        faces: dict[int, FaceState] = {}
+        while time.monotonic() < until:
+            face = self._face()
+            if face is not None and np.asarray(face.valid).all():
+                faces[face.timestamp_ns] = face
+            time.sleep(0.01)
+        return list(faces.values())
+
+
+class _Renderer:
+    """A PoseRenderer behind a lock that follows the session's calibration."""
+
+    def __init__(self, calib: Calibration, height: int, width: int) -> None:
+        self._lock = threading.Lock()
+        self._renderer = PoseRenderer(calib, height=height, width=width)
+
+    def render(self, calib: Calibration, face: FaceState | None) -> np.ndarray:
+        with self._lock:
+            if self._renderer.calibration != calib:
+                self._renderer.set_calibration(calib)
+            return self._renderer.render(face)
+
+
+def _encode(ext: str, rgb: np.ndarray) -> bytes:
+    ok, data = cv2.imencode(ext, np.ascontiguousarray(rgb[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, 85])
+    if not ok:
+        raise RuntimeError(f"cannot encode {ext}")
+    return data.tobytes()
+
+
+def _unit(v: float) -> float:
+    return min(max(float(v), 0.0), 1.0)

@@ -1,0 +1,114 @@
+"""`rain-vtuber calibrate`: create a character from an image and tune it in the browser."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+import yaml
+from pydantic import ValidationError
+
+from rain_vtuber.calibrate import CalibrateRequest, PreviewOptions, character_files, serve, write_without_ui
+from rain_vtuber.cli.common import ConfigOpt, WeightsOpt, console
+from rain_vtuber.errors import RainError
+from rain_vtuber.sources import SourceConfig
+
+def _source_config(kind: str | None, options: dict[str, Any], extra: list[str]) -> SourceConfig | None:
+    """--source and its flags -> SourceConfig; recorded faces loop in real time so the dots stay live."""
+    if kind is None:
+        if any(v is not None for v in options.values()) or extra:
+            raise RainError("source flags need --source KIND (webcam, video, folder, image, screen, ifacialmocap, vmc)")
+        return None
+    data: dict[str, Any] = {"kind": kind, "loop": True, "realtime": True}
+    data.update({k: v for k, v in options.items() if v is not None})
+    for option in extra:
+        key, sep, value = option.partition("=")
+        if not sep or not key.strip():
+            raise RainError(f"--source-opt expects KEY=VALUE, got '{option}'")
+        data[key.strip()] = yaml.safe_load(value)
+    try:
+        return SourceConfig.model_validate(data)
+    except ValidationError as err:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'source'}: {e['msg']}" for e in err.errors())
+        raise RainError(f"bad face source settings: {problems}") from err
+
+
+def _face_box(text: str | None) -> tuple[float, float, float, float] | None:
+    if text is None:
+        return None
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != 4 or not all(0.0 <= v <= 1.0 for v in values) or values[2] <= values[0] or values[3] <= values[1]:
+        raise RainError(f"--face-box expects LEFT,TOP,RIGHT,BOTTOM fractions of the image (0..1), got '{text}'")
+    return values  # type: ignore[return-value]
+
+
+def calibrate(
+    name: Annotated[str, typer.Argument(help="Character name (folder characters/NAME, file calibration/NAME.yaml).")],
+    image: Annotated[
+        Optional[Path], typer.Option("--image", help="Reference image to create the character from (copied).")
+    ] = None,
+    source: Annotated[
+        Optional[str], typer.Option("--source", help="Your face: webcam, video, folder, image, screen, ifacialmocap, vmc.")
+    ] = None,
+    camera: Annotated[Optional[int], typer.Option("--camera", help="Webcam index.")] = None,
+    source_path: Annotated[Optional[Path], typer.Option("--source-path", help="Video file, image or folder.")] = None,
+    source_port: Annotated[Optional[int], typer.Option("--source-port", help="VMC / iFacialMocap UDP port.")] = None,
+    phone_host: Annotated[Optional[str], typer.Option("--phone-host", help="iFacialMocap phone address.")] = None,
+    source_opt: Annotated[
+        Optional[list[str]], typer.Option("--source-opt", help="Source setting KEY=VALUE (repeatable).")
+    ] = None,
+    no_ui: Annotated[bool, typer.Option("--no-ui", help="Only write the files (defaults + framing flags).")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing character of that name.")] = False,
+    port: Annotated[int, typer.Option("--port", help="Port of the page on 127.0.0.1 (0: a free one).")] = 0,
+    no_browser: Annotated[bool, typer.Option("--no-browser", help="Print the URL but do not open a browser.")] = False,
+    root: Annotated[
+        Path, typer.Option("--root", help="Folder holding characters/ and calibration/.")
+    ] = Path("."),
+    center_x: Annotated[Optional[float], typer.Option("--center-x", help="Framing: face centre x (0..1).")] = None,
+    center_y: Annotated[Optional[float], typer.Option("--center-y", help="Framing: face centre y (0..1).")] = None,
+    scale: Annotated[Optional[float], typer.Option("--scale", help="Framing: face size (0.1..4).")] = None,
+    face_box: Annotated[
+        Optional[str],
+        typer.Option("--face-box", help="Solve the framing for this face box: LEFT,TOP,RIGHT,BOTTOM in 0..1."),
+    ] = None,
+    countdown: Annotated[float, typer.Option("--countdown", help="Seconds before each recording.")] = 3.0,
+    weights: WeightsOpt = None,
+    config: ConfigOpt = None,
+    device: Annotated[str, typer.Option("--device", help="Device of the live preview.")] = "cuda",
+    dtype: Annotated[str, typer.Option("--dtype", help="Precision of the live preview.")] = "fp16",
+) -> None:
+    """Create a character from an image and calibrate it in a local web page (127.0.0.1 only).
+
+    \b
+    Examples:
+      rain-vtuber calibrate alice --image alice.png --source webcam
+      rain-vtuber calibrate alice --source webcam      # reopen alice to adjust her
+      rain-vtuber calibrate bob --image bob.png --source vmc --source-port 39540
+      rain-vtuber calibrate carol --image carol.jpg --no-ui --face-box 0.3,0.2,0.7,0.65
+    """
+    framing = {"framing.center_x": center_x, "framing.center_y": center_y, "framing.scale": scale}
+    if port < 0 or port > 65535:
+        raise RainError(f"--port must be 0..65535, got {port}")
+    request = CalibrateRequest(
+        files=character_files(root, name),
+        image=image,
+        force=force,
+        values={k: v for k, v in framing.items() if v is not None},
+        face_box=_face_box(face_box),
+        source=_source_config(
+            source, {"camera": camera, "path": source_path, "port": source_port, "phone_host": phone_host},
+            source_opt or [],
+        ),
+        port=port,
+        countdown_s=max(0.0, countdown),
+        preview=PreviewOptions(weights, config, device, dtype),
+    )
+    if no_ui:
+        path = write_without_ui(request)
+        console.print(f"created {request.files.folder} and {path}" if image else f"updated {path}")
+        return
+    serve(request, open_browser=not no_browser, announce=lambda text: console.print(text, soft_wrap=True))
