@@ -21,6 +21,26 @@ from torch import nn
 from rain_vtuber.model.motion_module import MotionModule
 
 
+def _spatial_transformer(channels: int, unet: dict[str, Any]) -> Transformer2DModel:
+    """SD-1.5 spatial transformer; `attention_head_dim` is the legacy name of the number of heads."""
+    heads = unet["attention_head_dim"]
+    return Transformer2DModel(
+        num_attention_heads=heads,
+        attention_head_dim=channels // heads,
+        in_channels=channels,
+        num_layers=1,
+        cross_attention_dim=unet["cross_attention_dim"],
+        norm_num_groups=unet.get("norm_num_groups", 32),
+    )
+
+
+def _resnet(c_in: int, c_out: int, temb: int, unet: dict[str, Any]) -> ResnetBlock2D:
+    return ResnetBlock2D(
+        in_channels=c_in, out_channels=c_out, temb_channels=temb, eps=unet.get("norm_eps", 1e-5),
+        groups=unet.get("norm_num_groups", 32),
+    )
+
+
 class _Stage(nn.Module):
     """One UNet level: resnets, optional spatial transformers, motion modules, optional resampler."""
 
@@ -35,24 +55,9 @@ class _Stage(nn.Module):
         resample: str | None,
     ):
         super().__init__()
-        eps, groups = unet.get("norm_eps", 1e-5), unet.get("norm_num_groups", 32)
-        heads = unet["attention_head_dim"]  # legacy name: the number of heads
-        self.resnets = nn.ModuleList(
-            ResnetBlock2D(in_channels=c, out_channels=channels, temb_channels=temb, eps=eps, groups=groups)
-            for c in channels_in
-        )
+        self.resnets = nn.ModuleList(_resnet(c, channels, temb, unet) for c in channels_in)
         if cross_attention:
-            self.attentions = nn.ModuleList(
-                Transformer2DModel(
-                    num_attention_heads=heads,
-                    attention_head_dim=channels // heads,
-                    in_channels=channels,
-                    num_layers=1,
-                    cross_attention_dim=unet["cross_attention_dim"],
-                    norm_num_groups=groups,
-                )
-                for _ in channels_in
-            )
+            self.attentions = nn.ModuleList(_spatial_transformer(channels, unet) for _ in channels_in)
         if motion is not None:
             self.motion_modules = nn.ModuleList(MotionModule(channels, **motion) for _ in channels_in)
         if resample == "down":
@@ -75,21 +80,8 @@ class _MidStage(nn.Module):
 
     def __init__(self, channels: int, temb: int, unet: dict[str, Any], motion: dict[str, Any] | None):
         super().__init__()
-        eps, groups, heads = unet.get("norm_eps", 1e-5), unet.get("norm_num_groups", 32), unet["attention_head_dim"]
-        self.resnets = nn.ModuleList(
-            ResnetBlock2D(in_channels=channels, out_channels=channels, temb_channels=temb, eps=eps, groups=groups)
-            for _ in range(2)
-        )
-        self.attentions = nn.ModuleList([
-            Transformer2DModel(
-                num_attention_heads=heads,
-                attention_head_dim=channels // heads,
-                in_channels=channels,
-                num_layers=1,
-                cross_attention_dim=unet["cross_attention_dim"],
-                norm_num_groups=groups,
-            )
-        ])
+        self.resnets = nn.ModuleList(_resnet(channels, channels, temb, unet) for _ in range(2))
+        self.attentions = nn.ModuleList([_spatial_transformer(channels, unet)])
         if motion is not None:
             self.motion_modules = nn.ModuleList([MotionModule(channels, **motion)])
 

@@ -1,0 +1,146 @@
+"""`rain-vtuber render`: animate a character offline from pose images or a face video.
+
+Examples:
+    rain-vtuber render --reference me.png --poses poses/ --out clip.mp4
+    rain-vtuber render --character default --faces talk.mp4 --out frames/
+    rain-vtuber render --weights ./tiny --config ./tiny/config.yaml --reference ref.png --poses pose.mp4 --out out.mp4
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Iterator, Optional
+
+import cv2
+import numpy as np
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from rain_vtuber.cli.common import BackendOpt, ConfigOpt, DeviceOpt, DtypeOpt, WeightsOpt, console
+from rain_vtuber.errors import RainError
+
+VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+
+
+def _read_rgb(path: Path) -> np.ndarray:
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise RainError(f"cannot read image {path}")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def _pose_frames(path: Path, size: tuple[int, int]) -> tuple[Iterator[np.ndarray], int]:
+    """Landmark images from a folder (sorted) or a video, resized (nearest) to the engine size."""
+    h, w = size
+    fit = lambda img: img if img.shape[:2] == (h, w) else cv2.resize(img, (w, h), interpolation=cv2.INTER_NEAREST)  # noqa: E731
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise RainError(f"no pose images ({', '.join(IMAGE_SUFFIXES)}) in {path}")
+        return (fit(_read_rgb(p)) for p in files), len(files)
+    if path.suffix.lower() not in VIDEO_SUFFIXES or not path.is_file():
+        raise RainError(f"--poses must be a folder of images or a video file, got {path}")
+    capture = cv2.VideoCapture(str(path))
+    if not capture.isOpened():
+        raise RainError(f"cannot open video {path}")
+    count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+
+    def frames() -> Iterator[np.ndarray]:
+        try:
+            while (ok := capture.read())[0]:
+                yield fit(cv2.cvtColor(ok[1], cv2.COLOR_BGR2RGB))
+        finally:
+            capture.release()
+
+    return frames(), count
+
+
+def _face_frames(path: Path, calibration: Path, size: tuple[int, int]) -> tuple[Iterator[np.ndarray], int]:
+    """A face video / image folder through the tracker and the character's calibration."""
+    from rain_vtuber.landmarks import PoseRenderer, load_calibration
+    from rain_vtuber.sources import SourceConfig, open_source
+
+    kind = "folder" if path.is_dir() else ("video" if path.suffix.lower() in VIDEO_SUFFIXES else "image")
+    source = open_source(SourceConfig(kind=kind, path=path))
+    renderer = PoseRenderer(load_calibration(calibration), height=size[0], width=size[1])
+    count = len(source.image_paths()) if kind == "folder" else int(cv2.VideoCapture(str(path)).get(cv2.CAP_PROP_FRAME_COUNT)) if kind == "video" else 1
+    return (renderer.render(tracked.face) for tracked in source.iter_tracked()), count
+
+
+class _Writer:
+    """An mp4 file or a folder of numbered PNGs."""
+
+    def __init__(self, out: Path, fps: float):
+        self.out, self.fps, self.count = out, fps, 0
+        self.video: cv2.VideoWriter | None = None
+        if out.suffix.lower() not in VIDEO_SUFFIXES:
+            out.mkdir(parents=True, exist_ok=True)
+
+    def write(self, frame: np.ndarray) -> None:
+        bgr = cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)
+        if self.out.suffix.lower() in VIDEO_SUFFIXES:
+            if self.video is None:
+                self.out.parent.mkdir(parents=True, exist_ok=True)
+                self.video = cv2.VideoWriter(str(self.out), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, bgr.shape[1::-1])
+            self.video.write(bgr)
+        elif not cv2.imwrite(str(self.out / f"frame_{self.count:05d}.png"), bgr):
+            raise RainError(f"cannot write into {self.out}")
+        self.count += 1
+
+    def close(self) -> None:
+        if self.video is not None:
+            self.video.release()
+
+
+def render(
+    out: Annotated[Path, typer.Option("--out", help="Output .mp4 file or a folder for PNG frames.")],
+    poses: Annotated[Optional[Path], typer.Option("--poses", help="Folder of pose images or a pose video.")] = None,
+    faces: Annotated[Optional[Path], typer.Option("--faces", help="Face video, image or folder, tracked with mediapipe.")] = None,
+    reference: Annotated[Optional[Path], typer.Option("--reference", help="Character reference image.")] = None,
+    character: Annotated[Optional[str], typer.Option("--character", help="Character in ./characters (image + calibration).")] = None,
+    weights: WeightsOpt = None,
+    config: ConfigOpt = None,
+    device: DeviceOpt = "cpu",
+    dtype: DtypeOpt = "fp32",
+    decoder: Annotated[str, typer.Option("--decoder", help="taesdv (real-time) or vae (quality).")] = "taesdv",
+    backend: BackendOpt = "torch",
+    fps: Annotated[float, typer.Option("--fps", help="Frame rate of an mp4 output.")] = 16.0,
+    seed: Annotated[Optional[int], typer.Option("--seed", help="Noise seed (default: the config's).")] = None,
+) -> None:
+    """Render a clip offline: pose images (or a face video) + a character image -> frames."""
+    from rain_vtuber.engine import RainEngine
+    from rain_vtuber.engine.offline import render_stream
+    from rain_vtuber.weights import default_weights_dir
+
+    if (poses is None) == (faces is None):
+        raise RainError("give exactly one of --poses (landmark images) or --faces (a face video / images)")
+    if (reference is None) == (character is None):
+        raise RainError("give exactly one of --reference IMAGE or --character NAME")
+    if decoder not in ("taesdv", "vae"):
+        raise RainError(f"--decoder must be taesdv or vae, got {decoder!r}")
+    calibration = Path("calibration") / f"{character or 'default'}.yaml"
+    if character is not None:
+        reference = Path("characters") / character / "reference.png"
+        if not reference.is_file():
+            raise RainError(f"character {character!r} not found: no {reference}")
+    assert reference is not None
+    image = _read_rgb(reference)
+    engine = RainEngine.load(weights or default_weights_dir(), config, device=device, dtype=dtype,
+                             decoder=decoder, seed=seed)  # type: ignore[arg-type]
+    size = (engine.height, engine.width)
+    if faces is not None and not calibration.is_file():
+        raise RainError(f"--faces needs a calibration: {calibration} not found (run `rain-vtuber calibrate`)")
+    frames, total = _face_frames(faces, calibration, size) if faces is not None else _pose_frames(poses, size)  # type: ignore[arg-type]
+    engine.set_reference(engine.fuse_reference(image))
+    writer = _Writer(out, fps)
+    columns = (TextColumn("rendering"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    try:
+        with Progress(*columns, console=console) as progress:
+            task = progress.add_task("render", total=total or None)
+            for frame in render_stream(engine, frames):
+                writer.write(frame)
+                progress.advance(task)
+    finally:
+        writer.close()
+    console.print(f"wrote {writer.count} frames to {out}")
