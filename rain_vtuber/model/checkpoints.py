@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Mapping
@@ -18,11 +20,36 @@ OPTIONAL_SUFFIXES = (".pos_encoder.pe",)
 RELEASE_HINT = "run `rain-vtuber weights download` or pass --weights DIR with the RAIN-v0.1 release files"
 
 
+@dataclass(frozen=True)
+class TensorSpec:
+    """One checkpoint entry: state_dict key, shape and kind ("parameter" or "buffer")."""
+
+    key: str
+    shape: tuple[int, ...]
+    kind: str = "parameter"
+
+    @property
+    def numel(self) -> int:
+        return math.prod(self.shape)
+
+
+def load_manifest(name: str, manifest_dir: Path = MANIFESTS) -> list[TensorSpec]:
+    """Read a packaged manifest (`{"tensors": [[key, shape, kind], ...]}`) in state_dict order.
+
+    Also accepts the verbose golden form (`{"tensors": [{"key", "shape", "kind", ...}]}`).
+    """
+    path = Path(manifest_dir) / f"{name}.json"
+    rows = json.loads(path.read_text())["tensors"]
+    return [
+        TensorSpec(r["key"], tuple(r["shape"]), r["kind"]) if isinstance(r, dict) else TensorSpec(r[0], tuple(r[1]), r[2])
+        for r in rows
+    ]
+
+
 @lru_cache(maxsize=None)
 def manifest(name: str) -> dict[str, tuple[int, ...]]:
     """Key -> shape of a full-size release checkpoint (packaged from the reference manifests)."""
-    rows = json.loads((MANIFESTS / f"{name}.json").read_text())["tensors"]
-    return {key: tuple(shape) for key, shape, _kind in rows}
+    return {spec.key: spec.shape for spec in load_manifest(name)}
 
 
 def _optional(key: str) -> bool:

@@ -111,10 +111,11 @@ class RainConfig:
             scheduler=dict(raw["noise_scheduler_kwargs"]),
             files=resolved,
         )
-        cfg._check(path)
+        cfg.validate(path)
         return cfg
 
-    def _check(self, path: Path) -> None:
+    def validate(self, path: Path) -> None:
+        """RainError unless the stream can run with these settings (path: named in the message)."""
         for name in ("height", "width", "reference_height", "reference_width"):
             value = getattr(self, name)
             if value <= 0 or value % 64:

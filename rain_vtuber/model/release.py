@@ -61,8 +61,8 @@ class RainModels:
         for name in ("reference_unet", "motion_unet", "pose_guider", "taesdv"):
             log.info("loading %s", files[name])
             load_into(getattr(models, name), files[name])
-        models.vae = _from_pretrained(AutoencoderKL, files["vae"])
-        models.image_encoder = _from_pretrained(CLIPVisionModelWithProjection, files["image_encoder"])
+        models.vae = from_pretrained_folder(AutoencoderKL, files["vae"])
+        models.image_encoder = from_pretrained_folder(CLIPVisionModelWithProjection, files["image_encoder"])
         return models.to(device, dtype)
 
     def to(self, device: str | torch.device, dtype: torch.dtype) -> "RainModels":
@@ -73,7 +73,7 @@ class RainModels:
         return self
 
 
-def _from_pretrained(kind: type, folder: Path):
+def from_pretrained_folder(kind: type, folder: Path):
     """A diffusers / transformers `save_pretrained` folder; missing weights are an error, not random init."""
     if not (folder / "config.json").is_file():
         raise RainError(f"{folder.name}/ not found (looked for {folder / 'config.json'}); {RELEASE_HINT}")

@@ -1,0 +1,116 @@
+"""Measure the RAIN stream: output fps, iteration time, push-to-frame latency and peak memory.
+
+Poses are pushed back to back (no frame pacing), so a frame's latency is the compute of the
+iterations it waits for, not the camera's frame period. Iterations before the pile is full
+(the soft start) are warm-up and are not counted.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from collections import deque
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+
+from rain_vtuber.engine import RainEngine
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    """One benchmark run; times in milliseconds, memory in MiB."""
+
+    model: str
+    resolution: int
+    dtype: str
+    device: str
+    device_name: str
+    backend: str
+    decoder: str
+    iterations: int
+    frames: int
+    setup_s: float
+    fuse_ms: float
+    fps: float
+    iteration_ms_p50: float | None
+    iteration_ms_p99: float | None
+    latency_ms_p50: float | None
+    latency_ms_p99: float | None
+    peak_rss_mib: float | None
+    peak_device_mib: float | None
+    torch_version: str
+    torch_threads: int
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class StreamTimings:
+    fps: float
+    frames: int
+    iteration_ms: list[float]
+    latency_ms: list[float]
+
+
+def time_stream(engine: RainEngine, iterations: int) -> StreamTimings:
+    """Run `engine.groups` warm-up iterations, then `iterations` timed ones, through push/pull.
+
+    Latency counts frames pushed once the pile was full, from their push to their pull.
+    """
+    rng = np.random.default_rng(0)
+    poses = rng.integers(0, 256, (engine.group_size, engine.height, engine.width, 3), dtype=np.uint8)
+    warmup = engine.groups
+    engine.reset()
+    pushed: deque[tuple[float, bool]] = deque()
+    iteration_ms, latency_ms = [], []
+    frames = 0
+    start = 0.0
+    for it in range(warmup + iterations):
+        timed = it >= warmup
+        if it == warmup:
+            start = time.perf_counter()
+        for pose in poses:
+            t_push = time.perf_counter()
+            engine.push(pose)
+            t_done = time.perf_counter()
+            pushed.append((t_push, it >= warmup - 1))
+            while engine.pull() is not None:
+                t_in, full_pile = pushed.popleft()
+                frames += timed
+                if full_pile:
+                    latency_ms.append((time.perf_counter() - t_in) * 1e3)
+        if timed:
+            iteration_ms.append((t_done - t_push) * 1e3)  # the last push of a group runs the iteration
+    elapsed = time.perf_counter() - start
+    return StreamTimings(frames / elapsed if elapsed else 0.0, frames, iteration_ms, latency_ms)
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """q-th percentile rounded to 0.1, None without samples (too few iterations for a latency)."""
+    return round(float(np.percentile(values, q)), 1) if values else None
+
+
+def peak_rss_mib() -> float | None:
+    """Peak resident memory of this process (None where the platform does not report it)."""
+    try:
+        import resource
+    except ImportError:
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if platform.system() == "Darwin" else peak / 2**10
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return f"{line.split(':', 1)[1].strip()} ({torch.get_num_threads()} threads)"
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()

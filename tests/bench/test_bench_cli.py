@@ -1,0 +1,43 @@
+"""`rain-vtuber bench --tiny` end to end on this CPU: real engine, random tiny weights, JSON out."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from rain_vtuber.cli.bench import bench
+from rain_vtuber.errors import RainError
+
+app = typer.Typer()
+app.command()(bench)
+
+
+@app.command()
+def _other() -> None:  # a second command keeps `bench` a named subcommand, as in the real CLI
+    pass
+
+
+def test_bench_tiny_reports_speed_latency_and_memory() -> None:
+    result = CliRunner().invoke(app, ["bench", "--tiny", "--iterations", "3", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["model"] == "tiny" and report["resolution"] == 128 and report["device"] == "cpu"
+    assert report["frames"] == 3 * 4  # every steady-state iteration emits a group of 4 frames
+    assert report["fps"] > 0 and report["iteration_ms_p50"] > 0
+    # a frame waits for the iterations until its group is clean: several iterations' worth
+    assert report["latency_ms_p50"] > 2 * report["iteration_ms_p50"]
+    assert report["peak_rss_mib"] > 100
+    assert "output fps" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [(["--backend", "tensorrt"], "backend"), (["--resolution", "100"], "multiple of 64"), (["--dtype", "fp8"], "dtype")],
+)
+def test_bench_rejects_bad_options_before_building(args: list[str], message: str) -> None:
+    result = CliRunner().invoke(app, ["bench", "--tiny", *args])
+    assert isinstance(result.exception, RainError)
+    assert message in str(result.exception)
