@@ -1,0 +1,185 @@
+"""`rain-vtuber doctor`: check everything a stream needs and say how to fix what is missing."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import socket
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Callable, Literal
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from rain_vtuber.cli.common import ConfigOpt, WeightsOpt, console
+from rain_vtuber.errors import RainError
+
+Status = Literal["pass", "warn", "fail"]
+PACKAGES = {  # import name -> distribution name
+    "torch": "torch", "diffusers": "diffusers", "transformers": "transformers", "numpy": "numpy",
+    "cv2": "opencv-contrib-python", "mediapipe": "mediapipe", "NDIlib": "ndi-python",
+    "pythonosc": "python-osc", "pydantic": "pydantic", "yaml": "pyyaml",
+}
+PORTS = {"control": ("127.0.0.1", 9050), "VMC": ("0.0.0.0", 39539), "iFacialMocap": ("0.0.0.0", 49983)}
+HF_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "diffusion_pytorch_model.safetensors",
+                   "diffusion_pytorch_model.bin")
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: Status
+    detail: str
+    fix: str = ""
+
+
+def check_python() -> Check:
+    ok = sys.version_info >= (3, 10)
+    version = ".".join(map(str, sys.version_info[:3]))
+    return Check("Python", "pass" if ok else "fail", version, "" if ok else "install Python 3.10 or newer")
+
+
+def check_packages() -> Check:
+    found, broken = [], []
+    for module, dist in PACKAGES.items():
+        try:
+            importlib.import_module(module)
+            found.append(f"{dist} {importlib.metadata.version(dist)}")
+        except Exception as err:  # a broken wheel raises more than ImportError
+            broken.append(f"{dist} ({type(err).__name__}: {err})")
+    if broken:
+        return Check("packages", "fail", "; ".join(broken), "pip install -U rain-vtuber (reinstalls the listed packages)")
+    import numpy
+
+    if int(numpy.__version__.split(".")[0]) >= 2:
+        return Check("packages", "fail", f"numpy {numpy.__version__}", 'mediapipe 0.10.21 needs pip install "numpy<2"')
+    return Check("packages", "pass", ", ".join(found))
+
+
+def check_gpu() -> Check:
+    import torch
+
+    if not torch.cuda.is_available():
+        return Check("CUDA GPU", "warn", f"torch {torch.__version__}: no CUDA device",
+                     "RAIN needs an NVIDIA GPU for live rates: install the CUDA build of torch "
+                     "(https://pytorch.org/get-started/locally/) and a current NVIDIA driver")
+    free, total = torch.cuda.mem_get_info()
+    name = torch.cuda.get_device_name()
+    status: Status = "pass" if free >= 6 * 2**30 else "warn"
+    return Check("CUDA GPU", status, f"{name}: {free / 2**30:.1f} of {total / 2**30:.1f} GiB free",
+                 "" if status == "pass" else "close other GPU programs: RAIN needs about 6 GiB free")
+
+
+def check_tensorrt() -> Check:
+    try:
+        trt = importlib.import_module("tensorrt")
+    except Exception as err:
+        return Check("TensorRT", "warn", f"not importable ({type(err).__name__})",
+                     "optional speed-up: pip install 'rain-vtuber[tensorrt]'")
+    return Check("TensorRT", "pass", f"tensorrt {trt.__version__}")
+
+
+def check_weights(weights: Path | None, config: Path | None) -> Check:
+    """The release files exist and every checkpoint's keys and shapes fit the configured model."""
+    from rain_vtuber.model.checkpoints import key_problems, read_checkpoint
+    from rain_vtuber.model.config import PACKAGED_CONFIG, RainConfig
+    from rain_vtuber.model.release import RainModels
+    from rain_vtuber.weights import default_weights_dir
+
+    weights = Path(weights or default_weights_dir())
+    fix = "run `rain-vtuber weights download` or pass --weights DIR with the RAIN release files"
+    if not weights.is_dir():
+        return Check("weights", "fail", f"{weights} not found", fix)
+    try:
+        if config is None:
+            config = weights / "config.yaml" if (weights / "config.yaml").is_file() else PACKAGED_CONFIG
+        cfg = RainConfig.load(Path(config), weights)
+        models = RainModels.build(cfg)
+        problems = []
+        for name in ("reference_unet", "motion_unet", "pose_guider", "taesdv"):
+            own = {k: tuple(v.shape) for k, v in getattr(models, name).state_dict().items()}
+            found = {k: tuple(v.shape) for k, v in read_checkpoint(cfg.files[name]).items()}
+            problems += [f"{cfg.files[name].name}: {p}" for p in key_problems(own, found)]
+        for name in ("vae", "image_encoder"):
+            folder = cfg.files[name]
+            if not (folder / "config.json").is_file() or not any((folder / f).is_file() for f in HF_WEIGHT_FILES):
+                problems.append(f"{folder.name}/ lacks config.json or its weights file")
+    except RainError as err:
+        return Check("weights", "fail", str(err), fix)
+    if problems:
+        return Check("weights", "fail", "; ".join(problems), fix + " (the files there do not match the config)")
+    return Check("weights", "pass", f"{weights} ({cfg.width}x{cfg.height}, strict key check ok)")
+
+
+def check_camera(index: int) -> Check:
+    import cv2
+
+    cv2.setLogLevel(0)  # silent: the table says what failed
+    cap = cv2.VideoCapture(index)
+    try:
+        ok = cap.isOpened() and cap.read()[0]
+    finally:
+        cap.release()
+    if not ok:
+        return Check(f"camera {index}", "fail", "cannot open or read a frame",
+                     "plug in the webcam, close apps using it (Zoom, OBS virtual camera), or use "
+                     "--source vmc / ifacialmocap instead")
+    return Check(f"camera {index}", "pass", "opened and read one frame")
+
+
+def check_ndi() -> Check:
+    from rain_vtuber.outputs.ndi import NdiSender
+
+    try:
+        with NdiSender("rain-vtuber doctor", 16, 16, 30) as sender:
+            name = sender.source_name
+    except Exception as err:
+        return Check("NDI runtime", "fail", str(err),
+                     "reinstall ndi-python (pip install --force-reinstall ndi-python); on Linux install avahi-daemon")
+    return Check("NDI runtime", "pass", f"created and destroyed source {name}")
+
+
+def check_port(label: str, host: str, port: int) -> Check:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError as err:
+            return Check(f"{label} port {port}/udp", "fail", f"in use ({err.strerror})",
+                         "another program (or a running daemon: `rain-vtuber ctl ping`) holds it; "
+                         "stop it or configure another port")
+    return Check(f"{label} port {port}/udp", "pass", "free")
+
+
+def doctor(
+    weights: WeightsOpt = None,
+    config: ConfigOpt = None,
+    camera: Annotated[int, typer.Option("--camera", help="Webcam index to test; -1 skips the camera.")] = 0,
+    control_port: Annotated[int, typer.Option("--control-port", help="Daemon control port to test.")] = 9050,
+) -> None:
+    """Check Python, packages, GPU, TensorRT, weights, camera, NDI and ports; exit 1 if anything fails."""
+    ports = dict(PORTS, control=("127.0.0.1", control_port))
+    checks: list[tuple[str, Callable[[], Check]]] = [
+        ("Python", check_python), ("packages", check_packages), ("CUDA GPU", check_gpu),
+        ("TensorRT", check_tensorrt), ("weights", lambda: check_weights(weights, config)),
+        *([(f"camera {camera}", lambda: check_camera(camera))] if camera >= 0 else []),
+        ("NDI runtime", check_ndi),
+        *[(f"{label} port", lambda label=label, addr=addr: check_port(label, *addr)) for label, addr in ports.items()],
+    ]
+    table = Table(title="rain-vtuber doctor")
+    for column in ("check", "result", "detail", "fix"):
+        table.add_column(column, overflow="fold")
+    style = {"pass": "[green]PASS[/green]", "warn": "[yellow]WARN[/yellow]", "fail": "[red]FAIL[/red]"}
+    failed = 0
+    for label, run in checks:
+        try:
+            result = run()
+        except Exception as err:  # a check that crashes is a failed check, not a crashed doctor
+            result = Check(label, "fail", f"{type(err).__name__}: {err}", "run with --debug and report it")
+        failed += result.status == "fail"
+        table.add_row(escape(result.name), style[result.status], escape(result.detail), escape(result.fix))
+    console.print(table)
+    if failed:
+        raise typer.Exit(1)

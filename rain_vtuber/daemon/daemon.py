@@ -1,0 +1,159 @@
+"""The daemon's lifecycle: bind the control port, stream until a signal or /rain/shutdown, clean up.
+
+`run(config)` is what `rain-vtuber daemon` calls. The control commands and the status JSON live here;
+the stream itself is the Pipeline.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import logging.handlers
+import os
+import signal
+import sys
+import threading
+import time
+from typing import Any, NoReturn
+
+from rain_vtuber import __version__
+from rain_vtuber.daemon.characters import CharacterRegistry
+from rain_vtuber.daemon.config import DaemonConfig
+from rain_vtuber.daemon.control import Command, ControlServer
+from rain_vtuber.daemon.pipeline import Pipeline
+from rain_vtuber.errors import RainError
+
+log = logging.getLogger(__name__)
+
+
+class Daemon:
+    """Holds the registry and the pipeline and answers control commands."""
+
+    def __init__(self, config: DaemonConfig, stop: threading.Event) -> None:
+        self.config = config
+        self.stop = stop
+        self.started = time.monotonic()
+        self.registry = CharacterRegistry(config.characters_dir, config.calibration_dir, config.character)
+        self.pipeline = Pipeline(config, self.registry, stop)
+
+    def commands(self) -> dict[str, Command]:
+        return {
+            "/rain/character": Command(self.switch, (str,), "one character name"),
+            "/rain/character/next": Command(lambda: self.switch(self.registry.neighbour(1))),
+            "/rain/character/prev": Command(lambda: self.switch(self.registry.neighbour(-1))),
+            "/rain/pause": Command(self.pause),
+            "/rain/resume": Command(self.resume),
+            "/rain/recenter": Command(self.recenter),
+            "/rain/reload": Command(self.reload),
+            "/rain/shutdown": Command(self.shutdown),
+            "/rain/ping": Command(lambda: f"pong {__version__}"),
+            "/rain/status": Command(lambda: json.dumps(self.status())),
+        }
+
+    def switch(self, name: str) -> str:
+        entry = self.registry.select(name)
+        self.pipeline.set_character(entry)
+        log.info("character -> %s", name)
+        return f"character {name}"
+
+    def pause(self) -> str:
+        self.pipeline.pause()
+        return "paused"
+
+    def resume(self) -> str:
+        self.pipeline.resume()
+        return "resumed"
+
+    def recenter(self) -> str:
+        self.pipeline.recenter()
+        return "recentered"
+
+    def reload(self) -> str:
+        errors = self.registry.reload()
+        self.pipeline.set_calibration(self.registry.current)
+        if errors:
+            raise RainError("kept the previous calibration for: " + " | ".join(errors))
+        return f"reloaded {len(self.registry.names())} characters"
+
+    def shutdown(self) -> str:
+        log.info("shutdown requested over the control port")
+        self.stop.set()
+        return "shutting down"
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "state": self.pipeline.state,
+            "error": self.pipeline.error,
+            "character": self.registry.active,
+            "characters": self.registry.status(),
+            "source": self.pipeline.source_status(),
+            **self.pipeline.stats(),
+            "uptime_s": round(time.monotonic() - self.started, 1),
+            "version": __version__,
+        }
+
+
+def setup_logging(config: DaemonConfig) -> None:
+    """Console (kept from the CLI's basicConfig) plus a rotating log file."""
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if config.log_file is None:
+        return
+    try:
+        config.log_file.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.handlers.RotatingFileHandler(
+            config.log_file, maxBytes=config.log_max_bytes, backupCount=config.log_backups, encoding="utf-8"
+        )
+    except OSError as err:
+        raise RainError(f"cannot write the log file {config.log_file}: {err}; set log_file in the config") from None
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+
+
+def exit_process(code: int) -> NoReturn:
+    """Flush logs and end the process now.
+
+    Native threads (torch's pools, libndi's workers) can abort the interpreter's teardown after a
+    clean shutdown ("terminate called without an active exception", exit 134); everything that
+    matters is already closed here, so skip that teardown.
+    """
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def run(config: DaemonConfig) -> int:
+    """Run until SIGINT/SIGTERM or /rain/shutdown; 0 on a clean stop, RainError if startup failed."""
+    setup_logging(config)
+    stop = threading.Event()
+    control = ControlServer(config.control_port, {}, token=config.token)  # binds first: one daemon per port
+    daemon: Daemon | None = None
+
+    def on_signal(signum: int, _frame: object) -> None:
+        if stop.is_set():  # a second Ctrl-C while shutting down: leave at once
+            exit_process(128 + signum)
+        log.info("%s: shutting down", signal.Signals(signum).name)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        daemon = Daemon(config, stop)
+        control.commands = daemon.commands()
+        control.start()
+        daemon.pipeline.start()
+        log.info("control on 127.0.0.1:%d; NDI source '%s'", config.control_port, daemon.pipeline.sender.source_name)
+        while not stop.wait(0.5):
+            pass
+    finally:
+        begun = time.monotonic()
+        if daemon is not None:
+            daemon.pipeline.close()
+        control.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        log.info("stopped in %.2f s", time.monotonic() - begun)
+    if daemon is not None and daemon.pipeline.error:
+        raise RainError(daemon.pipeline.error)
+    return 0

@@ -1,0 +1,312 @@
+"""Wiring: face source -> pose renderer -> engine -> pacer -> NDI, one thread per stage.
+
+Threads (all watch one stop Event and are joined with timeouts):
+  rain-ndi      sends one frame per output period from the start: new frames when there are any,
+                otherwise the last frame again (or the character's reference image before the first),
+                so OBS never sees a dead source while loading, warming up, paused or without a face.
+  rain-start    loads the engine, fuses the active character, measures the sustainable fps, opens the
+                source, then starts the two stream threads (a failure here stops the daemon).
+  rain-sampler  samples the face once per output period, renders a pose, hands groups of 4 to the engine
+                through a one-slot mailbox (an unread group is replaced: drop, don't queue).
+  rain-engine   engine.step(group) -> 4 frames into a FrameQueue read by rain-ndi; it holds one group
+                plus QUEUE_SLACK frames and drops the oldest beyond that, so a backlog cannot persist.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from typing import Any, Callable
+
+import numpy as np
+
+from rain_vtuber.daemon.characters import CharacterEntry, CharacterRegistry
+from rain_vtuber.daemon.config import DaemonConfig
+from rain_vtuber.daemon.pacing import FrameQueue, LatencyMeter, RateMeter, Slot, Ticker, sustainable_fps
+from rain_vtuber.errors import RainError
+from rain_vtuber.outputs.ndi import NdiSender
+from rain_vtuber.sources.base import RateLimitedLog
+from rain_vtuber.weights import default_weights_dir
+
+log = logging.getLogger(__name__)
+
+warn = RateLimitedLog(log)
+
+WARMUP_STEPS = 5  # the first is discarded (allocation, caches); the rest are timed
+QUEUE_SLACK = 2  # finished frames allowed beyond one group: absorbs jitter, caps the added latency
+PROVISIONAL_FPS = 15.0  # output rate while the engine speed is still unknown
+JOIN_BUDGET_S = 1.0  # all stream threads together; shutdown must finish within 2 s
+
+
+def _thread_error(what: str, err: Exception) -> None:
+    """A stream thread carries on after an error: warn (rate-limited), traceback at debug level."""
+    warn.warning(what, "%s failed: %s: %s", what, type(err).__name__, err)
+    log.debug("%s failed", what, exc_info=err)
+
+
+def resolve_device(device: str, dtype: str) -> tuple[str, str]:
+    """auto -> cuda when available else cpu; dtype auto -> fp16 on CUDA, fp32 elsewhere."""
+    if device == "auto":
+        import torch
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if dtype == "auto":
+        dtype = "fp16" if device.startswith("cuda") else "fp32"
+    return device, dtype
+
+
+class Pipeline:
+    """Owns the stream threads and the NDI sender; the daemon calls its methods from the control thread."""
+
+    def __init__(self, config: DaemonConfig, registry: CharacterRegistry, stop: threading.Event) -> None:
+        self.config = config
+        self.registry = registry
+        self.stop = stop
+        self.state = "loading"
+        self.error: str | None = None
+        self.engine: Any = None
+        self.source: Any = None
+        self.fps = config.fps or PROVISIONAL_FPS
+        self.frames = FrameQueue(max_frames=4 + QUEUE_SLACK)  # resized to the engine's group below
+        self.groups = Slot()
+        self.latency = LatencyMeter()
+        self.output_rate = RateMeter()
+        self.engine_rate = RateMeter()
+        self._out_ticker = Ticker(self.fps)
+        self._renderer: Any = None
+        self._render_lock = threading.Lock()
+        self._references = Slot()  # reference states waiting for the engine thread to install
+        self._reset_engine = False
+        self._show_idle = True
+        self._threads: list[threading.Thread] = []
+        size = config.resolution
+        self.sender = NdiSender(config.ndi_name, size, size, self.fps, config.ndi_format, config.key_tolerance)
+        self._idle = registry.current.image
+        self._apply_key(registry.current)
+
+    # ---- lifecycle -------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start sending the idle image now and bring the stream up in the background."""
+        self._spawn(self._output_loop, "rain-ndi")
+        self._spawn(self._startup, "rain-start")
+
+    def _spawn(self, target: Callable[[], None], name: str) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def close(self) -> None:
+        """Stop every thread, release the camera/port and destroy the NDI source."""
+        self.state = "stopping"
+        self.stop.set()
+        deadline = time.monotonic() + JOIN_BUDGET_S
+        for thread in self._threads:
+            if thread is not threading.current_thread():
+                thread.join(timeout=max(0.0, deadline - time.monotonic()))
+                if thread.is_alive():
+                    log.warning("thread %s did not stop in time; leaving it behind", thread.name)
+        if self.source is not None:
+            self.source.stop()
+        self.registry.close()
+        self.sender.close()
+
+    def _startup(self) -> None:
+        try:
+            self._bring_up()
+        except Exception as err:  # reported by the daemon, which then exits non-zero
+            if not isinstance(err, RainError):
+                log.exception("startup failed")
+            self.error = str(err)
+            self.state = "error"
+            self.stop.set()
+
+    def _bring_up(self) -> None:
+        from rain_vtuber.engine import RainEngine
+        from rain_vtuber.landmarks import PoseRenderer
+        from rain_vtuber.sources import open_source
+
+        cfg = self.config
+        device, dtype = resolve_device(cfg.device, cfg.dtype)
+        weights = cfg.weights or default_weights_dir()
+        log.info("loading RAIN from %s on %s (%s)", weights, device, dtype)
+        self.engine = RainEngine.load(weights, config=cfg.engine_config, device=device, dtype=dtype, decoder=cfg.decoder)
+        if self.stop.is_set():
+            return
+        self.frames.max_frames = self.engine.group_size + QUEUE_SLACK
+        self.registry.start_fusing(self.engine, others=False)
+        self.state = "fusing"
+        entry = self.registry.wait_ready(self.registry.active, self.stop)
+        self.engine.set_reference(entry.states)
+        with self._render_lock:
+            self._renderer = PoseRenderer(entry.calibration, height=self.engine.height, width=self.engine.width)
+        self.state = "warming"
+        self._set_fps(cfg.fps or self._measure_fps())
+        self.registry.fuse_others()
+        self.source = open_source(cfg.source)
+        self.source.start()
+        self.state = "running"
+        self._spawn(self._engine_loop, "rain-engine")
+        self._spawn(self._sample_loop, "rain-sampler")
+        log.info("streaming %s at %g fps as NDI '%s'", entry.name, self.fps, self.sender.source_name)
+
+    def _measure_fps(self) -> float:
+        """Time a few engine steps on the neutral pose -> the fps it sustains (with headroom)."""
+        group = self.engine.group_size
+        poses = np.stack([self._render(None)] * group)
+        times = []
+        for _ in range(WARMUP_STEPS):
+            if self.stop.is_set():
+                break
+            start = time.perf_counter()
+            self.engine.step(poses)
+            times.append(time.perf_counter() - start)
+        self.engine.reset()
+        if len(times) < 2:
+            return self.fps
+        fps = sustainable_fps(times[1:], group, self.config.fps_headroom, self.config.max_fps)
+        log.info("engine step %.0f ms for %d frames -> %g fps", 1000 * float(np.median(times[1:])), group, fps)
+        return fps
+
+    def _set_fps(self, fps: float) -> None:
+        self.fps = fps
+        self.sender.set_fps(fps)
+        self._out_ticker.set_fps(fps)
+
+    # ---- stream threads ---------------------------------------------------------------------------
+
+    def _render(self, face: Any) -> np.ndarray:
+        with self._render_lock:
+            return self._renderer.render(face)
+
+    def _sample_loop(self) -> None:
+        ticker = Ticker(self.fps)
+        group = self.engine.group_size
+        poses: list[np.ndarray] = []
+        stamps: list[int] = []
+        while ticker.wait(self.stop):
+            if self.state == "paused":
+                poses.clear()
+                stamps.clear()
+                continue
+            try:
+                poses.append(self._render(self.source.latest()))
+                stamps.append(time.monotonic_ns())
+            except Exception as err:
+                _thread_error("pose sampling", err)
+                continue
+            if len(poses) == group:
+                self.groups.put((np.stack(poses), stamps))
+                poses, stamps = [], []
+
+    def _engine_loop(self) -> None:
+        # The engine returns frames for poses pushed some iterations earlier (its pile depth), so the
+        # push times wait here in order until their frames come out.
+        in_flight: collections.deque[list[int]] = collections.deque()
+        while not self.stop.is_set():
+            item = self.groups.get(timeout=0.1)
+            try:
+                if (states := self._references.get(timeout=0)) is not None:
+                    self.engine.set_reference(states)
+                if self._reset_engine:
+                    self._reset_engine = False
+                    self.engine.reset()
+                    in_flight.clear()
+                if item is None:
+                    continue
+                poses, stamps = item
+                frames = self.engine.step(poses)
+            except Exception as err:
+                _thread_error("engine step", err)
+                continue
+            in_flight.append(stamps)
+            if len(frames):
+                self.frames.put_many(list(frames), in_flight.popleft())
+                for _ in range(len(frames)):
+                    self.engine_rate.tick()
+
+    def _output_loop(self) -> None:
+        while self._out_ticker.wait(self.stop):
+            try:
+                item = self.frames.pop()
+                if item is not None:
+                    self.sender.send(item.frame)
+                    self.latency.add(item.pushed_ns)
+                    self._show_idle = False
+                elif self._show_idle or not self.sender.resend():
+                    self.sender.send(self._idle)
+                self.output_rate.tick()
+            except Exception as err:
+                _thread_error("NDI send", err)
+
+    # ---- commands (called from the control thread) ------------------------------------------------
+
+    def set_character(self, entry: CharacterEntry) -> None:
+        """Swap reference states, calibration, key colour and idle image; the stream keeps going."""
+        self._references.put(entry.states)
+        self.set_calibration(entry)
+        self._idle = entry.image
+        self._apply_key(entry)
+        if self.state != "running":
+            self._show_idle = True
+
+    def set_calibration(self, entry: CharacterEntry) -> None:
+        with self._render_lock:
+            if self._renderer is not None:
+                self._renderer.set_calibration(entry.calibration)
+
+    def pause(self) -> None:
+        self._require_stream()
+        self.state = "paused"
+        self.groups.clear()
+
+    def resume(self) -> None:
+        """Continue after pause with a soft start (what is in flight is stale)."""
+        self._require_stream()
+        if self.state == "paused":
+            self._reset_engine = True
+            self.state = "running"
+
+    def recenter(self) -> None:
+        self._require_stream()
+        face = self.source.latest()
+        if face is None:
+            raise RainError("no face tracked right now: look at the camera (or start the tracker) and try again")
+        with self._render_lock:
+            self._renderer.recenter(face)
+
+    def _require_stream(self) -> None:
+        if self.state not in ("running", "paused"):
+            raise RainError(f"the stream is not up yet ({self.state}); try again in a moment")
+
+    def _apply_key(self, entry: CharacterEntry) -> None:
+        mode = self.config.background_key
+        self.sender.set_key(entry.background if mode == "reference" else self.config.key_colour())
+
+    def stats(self) -> dict[str, Any]:
+        group = self.engine.group_size if self.engine is not None else 4
+        latency = self.latency.p50()
+        return {
+            "fps_target": self.fps,
+            "output_fps": round(self.output_rate.rate(), 2),
+            "engine_fps": round(self.engine_rate.rate(), 2),
+            "latency_ms_p50": None if latency is None else round(latency, 1),
+            "dropped_frames": self.groups.dropped * group + self.frames.dropped,
+            "clock_resets": self._out_ticker.resets,
+            "ndi": {
+                "name": self.sender.source_name,
+                "width": self.sender.width,
+                "height": self.sender.height,
+                "format": self.sender.pixel_format,
+                "connections": self.sender.connections(),
+                "frames_sent": self.sender.frames_sent,
+            },
+        }
+
+    def source_status(self) -> dict[str, Any]:
+        if self.source is None:
+            return {"name": self.config.source.kind, "state": "not started", "error": None}
+        state = self.source.state
+        return {"name": self.source.name, "state": getattr(state, "value", str(state)), "error": self.source.error}

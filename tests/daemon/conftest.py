@@ -1,0 +1,79 @@
+"""Fixtures for daemon tests: a real NDI receiver on loopback and free localhost ports."""
+
+from __future__ import annotations
+
+import socket
+import time
+from typing import Callable, Iterator
+
+import numpy as np
+import pytest
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class NdiProbe:
+    """An NDI receiver (finder with extra_ips=127.0.0.1) connected to the first source whose name contains `name`."""
+
+    def __init__(self, name: str, timeout: float = 15.0) -> None:
+        import NDIlib as ndi
+
+        self.ndi = ndi
+        assert ndi.initialize()
+        create = ndi.FindCreate()
+        create.extra_ips = "127.0.0.1"
+        self._find = ndi.find_create_v2(create)
+        source = None
+        deadline = time.monotonic() + timeout
+        while source is None and time.monotonic() < deadline:
+            ndi.find_wait_for_sources(self._find, 200)
+            source = next((s for s in ndi.find_get_current_sources(self._find) if f"({name})" in s.ndi_name), None)
+        assert source is not None, f"NDI source '{name}' not found within {timeout} s"
+        self.source_name = source.ndi_name
+        recv = ndi.RecvCreateV3()
+        recv.color_format = ndi.RECV_COLOR_FORMAT_BGRX_BGRA
+        self._recv = ndi.recv_create_v3(recv)
+        ndi.recv_connect(self._recv, source)
+
+    def capture(self, duration: float) -> list[tuple[float, np.ndarray, tuple[int, int]]]:
+        """Video frames received during `duration` s: (arrival monotonic time, HxWx4 BGRA copy, (rate N, D)).
+
+        Frames NDI queued while nobody was reading are dropped first, so arrival times are live.
+        """
+        while (kind := self.ndi.recv_capture_v2(self._recv, 0))[0] != self.ndi.FRAME_TYPE_NONE:
+            if kind[0] == self.ndi.FRAME_TYPE_VIDEO:
+                self.ndi.recv_free_video_v2(self._recv, kind[1])
+        out = []
+        deadline = time.monotonic() + duration
+        while (left := deadline - time.monotonic()) > 0:
+            kind, video, _, _ = self.ndi.recv_capture_v2(self._recv, int(min(left, 0.1) * 1000) + 1)
+            if kind == self.ndi.FRAME_TYPE_VIDEO:
+                out.append((time.monotonic(), video.data.copy(), (video.frame_rate_N, video.frame_rate_D)))
+                self.ndi.recv_free_video_v2(self._recv, video)
+        return out
+
+    def close(self) -> None:
+        self.ndi.recv_destroy(self._recv)
+        self.ndi.find_destroy(self._find)
+
+
+@pytest.fixture(scope="module")
+def ndi_probe() -> Iterator[Callable[..., NdiProbe]]:
+    probes: list[NdiProbe] = []
+
+    def make(name: str, timeout: float = 15.0) -> NdiProbe:
+        probes.append(NdiProbe(name, timeout))
+        return probes[-1]
+
+    yield make
+    for probe in probes:
+        probe.close()
+
+
+@pytest.fixture
+def udp_port() -> int:
+    return free_udp_port()

@@ -1,0 +1,86 @@
+"""ControlServer over real UDP sockets on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import socket
+from typing import Iterator
+
+import pytest
+
+from rain_vtuber.daemon.control import Command, ControlServer, build_message, parse_reply, send_command
+from rain_vtuber.errors import RainError
+
+
+@pytest.fixture
+def server(udp_port: int) -> Iterator[ControlServer]:
+    calls: list[str] = []
+
+    def fail() -> str:
+        raise RainError("character 'x' is not ready")
+
+    commands = {
+        "/rain/ping": Command(lambda: "pong"),
+        "/rain/character": Command(lambda name: calls.append(name) or f"character {name}", (str,), "one character name"),
+        "/rain/status": Command(lambda: json.dumps({"calls": calls})),
+        "/rain/fail": Command(fail),
+    }
+    srv = ControlServer(udp_port, commands)
+    srv.start()
+    yield srv
+    srv.close()
+
+
+def _raw(port: int, data: bytes) -> tuple[str, str, str]:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(2.0)
+        sock.sendto(data, ("127.0.0.1", port))
+        return parse_reply(sock.recvfrom(65536)[0])
+
+
+def test_commands_reply_to_the_sender(server: ControlServer) -> None:
+    assert send_command("/rain/ping", port=server.port) == ("ok", "pong")
+    assert send_command("/rain/character", "alice", port=server.port) == ("ok", "character alice")
+    status, text = send_command("/rain/status", port=server.port)
+    assert status == "ok" and json.loads(text) == {"calls": ["alice"]}
+    assert send_command("/rain/fail", port=server.port) == ("error", "character 'x' is not ready")
+
+
+def test_unknown_address_bad_args_and_garbage_get_error_replies(server: ControlServer, caplog) -> None:
+    status, text = send_command("/rain/dance", port=server.port)
+    assert status == "error" and "unknown address /rain/dance" in text and "/rain/ping" in text
+    status, text = send_command("/rain/character", port=server.port)
+    assert status == "error" and "takes one character name" in text
+    status, text = send_command("/rain/character", 3, port=server.port)
+    assert status == "error" and "bad arguments [3]" in text
+    status, text = send_command("/rain/ping", "extra", port=server.port)
+    assert status == "error"
+    truncated = (b"/rain/character\x00,s\x00\x00", b"/rain/ping\x00\x00,i\x00\x00\x00\x01")
+    for garbage in (b"hello", *truncated, b"\xff" * 40, b"#bundle\x00" + b"\x01" * 3):
+        address, status, text = _raw(server.port, garbage)
+        assert (address, status) == ("", "error") and "malformed OSC packet" in text
+    assert server.rejected == 9
+    assert "rejected" in caplog.text
+    assert send_command("/rain/ping", port=server.port) == ("ok", "pong")  # still serving
+
+
+def test_token_is_required_when_configured(udp_port: int) -> None:
+    srv = ControlServer(udp_port, {"/rain/ping": Command(lambda: "pong")}, token="s3cret")
+    srv.start()
+    try:
+        assert send_command("/rain/ping", port=udp_port)[0] == "error"
+        assert send_command("/rain/ping", port=udp_port, token="wrong")[0] == "error"
+        assert send_command("/rain/ping", port=udp_port, token="s3cret") == ("ok", "pong")
+        assert _raw(udp_port, build_message("/rain/ping", 1))[1] == "error"
+    finally:
+        srv.close()
+
+
+def test_second_server_on_the_same_port_fails_clearly(server: ControlServer) -> None:
+    with pytest.raises(RainError, match=f"control port {server.port} .* already in use"):
+        ControlServer(server.port, {})
+
+
+def test_client_times_out_clearly_when_no_daemon(udp_port: int) -> None:
+    with pytest.raises(RainError, match="no reply from a rain-vtuber daemon"):
+        send_command("/rain/ping", port=udp_port, timeout=0.3)

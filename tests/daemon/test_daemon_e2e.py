@@ -1,0 +1,258 @@
+"""End to end: `rain-vtuber daemon` as a subprocess on CPU with the tiny weights (128x128).
+
+One daemon serves the tests of this module in order (starting it costs most of the time):
+VMC packets in, NDI frames out through a real receiver, control over real UDP, faults injected.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+import pytest
+import yaml
+
+from rain_vtuber.daemon.control import parse_reply, send_command
+from rain_vtuber.daemon.soak import VmcSender, make_demo_characters
+
+REPO = Path(__file__).resolve().parents[2]
+TINY = REPO.parent / "shared" / "golden" / "tiny"
+FPS = 5.0  # fixed output rate: the NDI stream is paced whatever the (slow, shared) CPU sustains
+BOOT_S = 150.0  # load + fuse + fill the 4-iteration pile on a busy 2-core machine
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_for(predicate: Callable[[], Any], timeout: float, what: str, proc: subprocess.Popen | None = None) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            pytest.fail(f"daemon exited with {proc.returncode} while waiting for {what}")
+        try:
+            value = predicate()
+        except Exception:  # not up yet (no reply, no NDI source)
+            value = None
+        if value:
+            return value
+        time.sleep(0.25)
+    pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
+
+
+class Daemon:
+    """A daemon subprocess plus what the tests need to talk to it."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.control_port, self.vmc_port = _free_port(), _free_port()
+        self.ndi_name = f"rain-e2e-{uuid.uuid4().hex[:8]}"
+        characters, calibration = make_demo_characters(root, {"alice": (240, 240, 240), "bob": (30, 160, 90)})
+        self.calibration = calibration
+        self.config = root / "daemon.yaml"
+        self.config.write_text(yaml.safe_dump({
+            "weights": str(TINY / "weights"), "engine_config": str(TINY / "config.yaml"),
+            "characters_dir": str(characters), "calibration_dir": str(calibration), "character": "alice",
+            "source": {"kind": "vmc", "host": "127.0.0.1", "port": self.vmc_port, "lost_after_s": 0.5},
+            "resolution": 128, "device": "cpu", "dtype": "fp32", "ndi_name": self.ndi_name, "fps": FPS,
+            "control_port": self.control_port, "log_file": str(root / "logs" / "daemon.log"),
+        }))
+        self.env = {**os.environ, "RAIN_VTUBER_HOME": str(root / "home"), "PYTHONPATH": str(REPO)}
+        self.output = root / "daemon.out"
+        self.proc = self.spawn(self.output)
+
+    def spawn(self, output: Path, *extra: str) -> subprocess.Popen:
+        with open(output, "wb") as out:
+            return subprocess.Popen(
+                [sys.executable, "-m", "rain_vtuber.cli.main", "daemon", "--config", str(self.config), *extra],
+                cwd=REPO, env=self.env, stdout=out, stderr=subprocess.STDOUT,
+            )
+
+    def ctl(self, address: str, *args: Any) -> tuple[str, str]:
+        return send_command(address, *args, port=self.control_port, timeout=3.0)
+
+    def status(self) -> dict[str, Any]:
+        state, text = self.ctl("/rain/status")
+        assert state == "ok", text
+        return json.loads(text)
+
+    def log_tail(self) -> str:
+        return self.output.read_text(errors="replace")[-4000:] if self.output.exists() else ""
+
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
+    d = Daemon(tmp_path_factory.mktemp("daemon"))
+    try:
+        _wait_for(lambda: d.ctl("/rain/ping")[0] == "ok", 60, "the control port", d.proc)
+        yield d
+    finally:
+        if d.proc.poll() is None:
+            d.proc.kill()
+            d.proc.wait(timeout=10)
+        print(d.log_tail())
+
+
+@pytest.fixture(scope="module")
+def vmc(daemon: Daemon) -> Iterator[VmcSender]:
+    sender = VmcSender(daemon.vmc_port).start()
+    yield sender
+    sender.stop()
+
+
+@pytest.fixture(scope="module")
+def ndi(daemon: Daemon, ndi_probe: Callable[..., Any]) -> Any:
+    return ndi_probe(daemon.ndi_name, timeout=30)
+
+
+def _max_gap(frames: list[tuple[float, np.ndarray, tuple[int, int]]]) -> float:
+    times = [t for t, _, _ in frames]
+    return float(np.max(np.diff(times))) if len(times) > 1 else float("inf")
+
+
+def test_ndi_shows_the_reference_image_while_starting(daemon: Daemon, ndi: Any) -> None:
+    frames = ndi.capture(2.0)
+    assert len(frames) >= 0.6 * FPS * 2
+    assert {f.shape for _, f, _ in frames} == {(128, 128, 4)}
+    assert {rate for _, _, rate in frames} == {(int(FPS), 1)}
+    status = daemon.status()
+    assert status["character"] == "alice" and set(status["characters"]) == {"alice", "bob"}
+    assert status["ndi"]["width"] == 128 and status["version"]
+
+
+def test_vmc_face_streams_engine_frames_to_ndi(daemon: Daemon, vmc: VmcSender, ndi: Any) -> None:
+    status = _wait_for(
+        lambda: (s := daemon.status())["latency_ms_p50"] is not None and s, BOOT_S, "engine frames", daemon.proc
+    )
+    assert status["state"] == "running" and status["source"]["state"] == "tracking"
+    frames = ndi.capture(3.0)
+    assert len(frames) >= 0.7 * FPS * 3 and _max_gap(frames) <= 2 / FPS
+    assert all(f.shape == (128, 128, 4) and (f[..., 3] == 255).all() for _, f, _ in frames)
+    status = daemon.status()
+    assert abs(status["output_fps"] - FPS) <= 1.5, status
+    assert status["ndi"]["connections"] >= 1 and status["latency_ms_p50"] > 0
+    assert status["characters"]["alice"]["state"] == "ready"
+
+
+def test_character_switch_keeps_frames_flowing(daemon: Daemon, ndi: Any) -> None:
+    _wait_for(lambda: daemon.status()["characters"]["bob"]["state"] == "ready", 60, "bob fused", daemon.proc)
+    replies: list[tuple[str, str]] = []
+    switch = threading.Timer(1.0, lambda: replies.append(daemon.ctl("/rain/character", "bob")))
+    switch.start()
+    frames = ndi.capture(3.0)
+    switch.join()
+    assert replies == [("ok", "character bob")]
+    assert len(frames) >= 0.7 * FPS * 3
+    assert _max_gap(frames) <= 2 / FPS, "NDI stalled during the switch"
+    assert daemon.status()["character"] == "bob"
+    state, text = daemon.ctl("/rain/character", "carol")
+    assert state == "error" and "no character 'carol'" in text
+    assert daemon.ctl("/rain/character/next") == ("ok", "character alice")  # wraps around
+    assert daemon.status()["character"] == "alice"
+
+
+def test_face_lost_and_back_keeps_ndi_running(daemon: Daemon, vmc: VmcSender, ndi: Any) -> None:
+    vmc.stop()
+    _wait_for(lambda: daemon.status()["source"]["state"] == "lost", 5, "source lost", daemon.proc)
+    frames = ndi.capture(2.0)
+    assert len(frames) >= 0.7 * FPS * 2 and _max_gap(frames) <= 2 / FPS
+    assert daemon.status()["state"] == "running"
+    vmc.start()
+    _wait_for(lambda: daemon.status()["source"]["state"] == "tracking", 5, "source back", daemon.proc)
+
+
+def test_pause_recenter_resume(daemon: Daemon, ndi: Any) -> None:
+    assert daemon.ctl("/rain/recenter") == ("ok", "recentered")
+    assert daemon.ctl("/rain/pause") == ("ok", "paused")
+    assert daemon.status()["state"] == "paused"
+    frames = ndi.capture(1.5)  # the last frame keeps coming
+    assert len(frames) >= 0.7 * FPS * 1.5 and _max_gap(frames) <= 2 / FPS
+    assert daemon.ctl("/rain/resume") == ("ok", "resumed")
+    assert daemon.status()["state"] == "running"
+
+
+def test_malformed_control_packets_get_error_replies(daemon: Daemon) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(3.0)
+        for garbage in (b"not osc", b"/rain/character\x00,s\x00\x00", b"\x00" * 3):
+            sock.sendto(garbage, ("127.0.0.1", daemon.control_port))
+            address, state, text = parse_reply(sock.recvfrom(65536)[0])
+            assert state == "error" and "malformed" in text
+    assert daemon.ctl("/rain/character", 7)[0] == "error"
+    assert daemon.ctl("/rain/nope")[0] == "error"
+    assert daemon.ctl("/rain/ping")[0] == "ok"
+
+
+def test_corrupted_calibration_on_reload_keeps_the_old_one(daemon: Daemon, ndi: Any) -> None:
+    path = daemon.calibration / "bob.yaml"
+    good = path.read_text()
+    path.write_text("shape: [this is: not, a calibration\n")
+    state, text = daemon.ctl("/rain/reload")
+    assert state == "error" and "bob.yaml" in text and "kept the previous calibration" in text
+    assert daemon.ctl("/rain/character", "bob") == ("ok", "character bob")
+    frames = ndi.capture(1.5)
+    assert len(frames) >= 0.7 * FPS * 1.5
+    path.write_text(good)
+    assert daemon.ctl("/rain/reload")[0] == "ok"
+
+
+def test_ctl_command_line_client(daemon: Daemon) -> None:
+    def ctl(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "rain_vtuber.cli.main", "ctl", *args, "--port", str(daemon.control_port)],
+            cwd=REPO, env=daemon.env, capture_output=True, text=True, timeout=60,
+        )
+
+    status = ctl("status")
+    assert status.returncode == 0 and json.loads(status.stdout)["state"] == "running"
+    bad = ctl("character", "carol")
+    assert bad.returncode == 1 and "no character 'carol'" in bad.stderr
+
+
+def test_second_daemon_on_the_same_port_exits_clearly(daemon: Daemon) -> None:
+    out = daemon.root / "second.out"
+    second = daemon.spawn(out)
+    try:
+        assert second.wait(timeout=90) == 1
+    finally:
+        if second.poll() is None:
+            second.kill()
+    text = out.read_text()
+    assert f"control port {daemon.control_port}" in text and "already in use" in text
+    assert daemon.ctl("/rain/ping")[0] == "ok"  # the first one is unharmed
+
+
+def test_shutdown_command_exits_cleanly(daemon: Daemon, ndi: Any) -> None:
+    assert daemon.ctl("/rain/shutdown") == ("ok", "shutting down")
+    assert daemon.proc.wait(timeout=15) == 0
+    log = (daemon.root / "logs" / "daemon.log").read_text()
+    stopped = [float(line.rsplit("stopped in ", 1)[1].split()[0]) for line in log.splitlines() if "stopped in" in line]
+    assert stopped and stopped[-1] < 2.0
+    time.sleep(1.0)
+    assert ndi.capture(1.0) == []  # the NDI source is gone
+
+
+def test_sigterm_exits_cleanly_while_loading(tmp_path: Path) -> None:
+    d = Daemon(tmp_path)
+    try:
+        _wait_for(lambda: d.ctl("/rain/ping")[0] == "ok", 60, "the control port", d.proc)
+        start = time.monotonic()
+        d.proc.send_signal(signal.SIGTERM)
+        assert d.proc.wait(timeout=10) == 0
+        assert time.monotonic() - start < 5
+    finally:
+        if d.proc.poll() is None:
+            d.proc.kill()
+            d.proc.wait(timeout=10)

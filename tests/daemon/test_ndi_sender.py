@@ -1,0 +1,85 @@
+"""NdiSender against a real NDI receiver on loopback."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+import numpy as np
+import pytest
+
+from rain_vtuber.outputs.ndi import NdiSender, background_colour, frame_rate
+
+
+def _pump(sender: NdiSender, rgb: np.ndarray | None, stop: threading.Event) -> threading.Thread:
+    """Send (or resend) at the sender's fps until stop."""
+
+    def loop() -> None:
+        while not stop.wait(1 / sender.fps):
+            if rgb is None:
+                sender.resend()
+            else:
+                sender.send(rgb)
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    return thread
+
+
+def _scene() -> np.ndarray:
+    """64x96 RGB: flat green background with a red square in the middle."""
+    rgb = np.zeros((64, 96, 3), np.uint8)
+    rgb[:] = (0, 200, 0)
+    rgb[16:48, 32:64] = (220, 30, 30)
+    return rgb
+
+
+@pytest.mark.parametrize("key", [False, True])
+def test_frames_arrive_with_size_rate_and_alpha(ndi_probe, key: bool) -> None:
+    name = f"rain-test-{uuid.uuid4().hex[:8]}"
+    rgb = _scene()
+    stop = threading.Event()
+    with NdiSender(name, width=96, height=64, fps=20) as sender:
+        sender.set_key(background_colour(rgb) if key else None)
+        sender.send(rgb)
+        thread = _pump(sender, rgb, stop)
+        try:
+            frames = ndi_probe(name).capture(1.5)
+        finally:
+            stop.set()
+            thread.join()
+    assert len(frames) >= 10
+    _, bgra, rate = frames[-1]
+    assert bgra.shape == (64, 96, 4) and rate == (20, 1)
+    centre, corner = bgra[32, 48], bgra[2, 2]
+    assert abs(int(centre[2]) - 220) < 12 and abs(int(centre[1]) - 30) < 12  # red, as BGRA
+    assert centre[3] == 255
+    assert corner[3] == (0 if key else 255)
+
+
+def test_resend_repeats_last_frame_and_close_removes_source(ndi_probe) -> None:
+    name = f"rain-test-{uuid.uuid4().hex[:8]}"
+    sender = NdiSender(name, width=32, height=32, fps=25, pixel_format="bgrx")
+    assert not sender.resend()  # nothing to repeat yet
+    sender.send(np.full((16, 16, 3), 90, np.uint8))  # resized to 32x32
+    stop = threading.Event()
+    thread = _pump(sender, None, stop)
+    try:
+        probe = ndi_probe(name)
+        frames = probe.capture(1.0)
+        assert len(frames) >= 10
+        assert all(f.shape == (32, 32, 4) and abs(int(f[8, 8, 0]) - 90) < 8 for _, f, _ in frames)
+        assert sender.connections() >= 1
+    finally:
+        stop.set()
+        thread.join()
+        sender.close()
+    sender.close()  # idempotent
+    assert probe.capture(0.8) == []
+
+
+def test_background_colour_and_frame_rate() -> None:
+    assert background_colour(_scene()) == (0, 200, 0)
+    assert frame_rate(30) == (30, 1)
+    assert frame_rate(30000 / 1001) == (30000, 1001)
+    assert frame_rate(12.5) == (25, 2)
