@@ -32,6 +32,7 @@ class BenchResult:
     iterations: int
     frames: int
     setup_s: float
+    build_s: float  # compiling / building the backend (0 for eager torch)
     fuse_ms: float
     fps: float
     iteration_ms_p50: float | None
@@ -40,6 +41,8 @@ class BenchResult:
     latency_ms_p99: float | None
     peak_rss_mib: float | None
     peak_device_mib: float | None
+    tflops_per_s: float  # counted FLOPs of the stream step times iterations per second
+    compute_fraction: float | None  # of the device's dense fp16 peak, where known
     torch_version: str
     torch_threads: int
 
@@ -86,6 +89,14 @@ def time_stream(engine: RainEngine, iterations: int) -> StreamTimings:
             iteration_ms.append((t_done - t_push) * 1e3)  # the last push of a group runs the iteration
     elapsed = time.perf_counter() - start
     return StreamTimings(frames / elapsed if elapsed else 0.0, frames, iteration_ms, latency_ms)
+
+
+# Dense fp16/bf16 tensor-core peaks (TFLOP/s) for the compute-limit fraction; matched on the device name.
+PEAK_TFLOPS = {"H200": 790.0, "H100": 790.0, "A100": 312.0, "RTX 4090": 165.0, "L40S": 362.0}
+
+
+def peak_tflops(name: str) -> float | None:
+    return next((peak for key, peak in PEAK_TFLOPS.items() if key in name), None)
 
 
 def percentile(values: list[float], q: float) -> float | None:

@@ -9,13 +9,14 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 from rich.table import Table
 
-from rain_vtuber.cli.common import BackendOpt, DeviceOpt, DtypeOpt, console
+from rain_vtuber.accel.backends import BACKENDS
+from rain_vtuber.cli.common import DeviceOpt, DtypeOpt, console
 from rain_vtuber.errors import RainError
 
 if TYPE_CHECKING:
     from rain_vtuber.benchmark import BenchResult
 
-BACKENDS = ("auto", "torch")  # accelerated backends plug in here
+CHOICES = (*BACKENDS, "all")
 
 
 def bench(
@@ -26,20 +27,22 @@ def bench(
     dtype: DtypeOpt = "auto",
     device: DeviceOpt = "auto",
     iterations: Annotated[int, typer.Option("--iterations", min=1, help="Timed iterations after the warm-up.")] = 8,
-    backend: BackendOpt = "torch",
+    backend: Annotated[
+        str, typer.Option("--backend", help="auto, torch, torch-compile, tensorrt, or all (every one that runs here).")
+    ] = "torch",
     decoder: Annotated[str, typer.Option("--decoder", help="taesdv (real-time) or vae (SD VAE).")] = "taesdv",
-    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON on stdout.")] = False,
 ) -> None:
-    """Measure output fps, iteration time, push-to-frame latency and peak memory."""
+    """Measure output fps, iteration time, push-to-frame latency, peak memory and build time per backend."""
     import torch
 
-    from rain_vtuber import benchmark
-    from rain_vtuber.engine import RainEngine
+    from rain_vtuber.accel.backends import unavailable_reason
+    from rain_vtuber.accel.flops import count_step_flops
     from rain_vtuber.model.random_release import Architecture, random_models
     from rain_vtuber.model.release import parse_dtype
 
-    if backend not in BACKENDS:
-        raise RainError(f"bench supports --backend {' or '.join(BACKENDS)}, got {backend!r}")
+    if backend not in CHOICES:
+        raise RainError(f"unknown --backend {backend!r}; use one of {', '.join(CHOICES)}")
     if decoder not in ("taesdv", "vae"):
         raise RainError(f"--decoder must be taesdv or vae, got {decoder!r}")
     if device == "auto":
@@ -50,12 +53,37 @@ def bench(
     dtype = ("fp16" if dev.type == "cuda" else "fp32") if dtype == "auto" else dtype
     torch_dtype = parse_dtype(dtype)
     arch = Architecture.tiny() if tiny else Architecture.release()
+    if backend == "all":
+        backends = [b for b in BACKENDS[1:] if unavailable_reason(b, dev) is None]
+    else:
+        backends = [backend]
 
     started = time.perf_counter()
     config = arch.config(resolution)
     models = random_models(arch, config, dev, torch_dtype)
-    engine = RainEngine(models, decoder=decoder, cache_dir=None)
     setup_s = time.perf_counter() - started
+    flops = count_step_flops(config)
+    results = [_run(models, name, decoder, iterations, dtype, dev, setup_s, flops.total, tiny) for name in backends]
+    _print_table(results)
+    if as_json:
+        payload = results[0].as_dict() if len(results) == 1 else [r.as_dict() for r in results]
+        typer.echo(json.dumps(payload, indent=2))
+
+
+def _run(models, backend: str, decoder: str, iterations: int, dtype: str, dev, setup_s: float,
+         step_flops: int, tiny: bool) -> BenchResult:
+    """Time one backend on the shared random models."""
+    import torch
+
+    from rain_vtuber import benchmark
+    from rain_vtuber.engine import RainEngine
+
+    if dev.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(dev)
+    started = time.perf_counter()
+    engine = RainEngine(models, decoder=decoder, cache_dir=None, backend=backend)  # type: ignore[arg-type]
+    build_s = time.perf_counter() - started
+    config = models.config
     image = torch.randint(0, 256, (config.height, config.width, 3), dtype=torch.uint8).numpy()
     started = time.perf_counter()
     engine.set_reference(engine.fuse_reference(image))
@@ -63,18 +91,21 @@ def bench(
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)
     timings = benchmark.time_stream(engine, iterations)
-
-    result = benchmark.BenchResult(
+    name = benchmark.device_name(dev)
+    tflops = step_flops * timings.fps / engine.group_size / 1e12
+    peak = benchmark.peak_tflops(name) if dev.type == "cuda" else None
+    return benchmark.BenchResult(
         model="tiny" if tiny else "release",
         resolution=config.height,
         dtype=dtype,
         device=str(dev),
-        device_name=benchmark.device_name(dev),
-        backend="torch",
+        device_name=name,
+        backend=engine.backend,
         decoder=decoder,
         iterations=iterations,
         frames=timings.frames,
         setup_s=round(setup_s, 2),
+        build_s=round(build_s, 2),
         fuse_ms=round(fuse_ms, 1),
         fps=round(timings.fps, 2),
         iteration_ms_p50=benchmark.percentile(timings.iteration_ms, 50),
@@ -83,33 +114,36 @@ def bench(
         latency_ms_p99=benchmark.percentile(timings.latency_ms, 99),
         peak_rss_mib=_round(benchmark.peak_rss_mib()),
         peak_device_mib=_round(torch.cuda.max_memory_allocated(dev) / 2**20) if dev.type == "cuda" else None,
+        tflops_per_s=round(tflops, 3),
+        compute_fraction=round(tflops / peak, 3) if peak else None,
         torch_version=torch.__version__,
         torch_threads=torch.get_num_threads(),
     )
-    _print_table(result)
-    if as_json:
-        typer.echo(json.dumps(result.as_dict(), indent=2))
 
 
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
 
 
-def _print_table(result: BenchResult) -> None:
-    table = Table(title=f"RAIN stream, {result.model} {result.resolution}x{result.resolution} {result.dtype} on {result.device_name}")
+def _print_table(results: list[BenchResult]) -> None:
+    first = results[0]
+    table = Table(title=f"RAIN stream, {first.model} {first.resolution}x{first.resolution} {first.dtype} on {first.device_name}")
     table.add_column("metric")
-    table.add_column("value", justify="right")
+    for result in results:
+        table.add_column(f"{result.backend} / {result.decoder}", justify="right")
     rows = [
-        ("output fps", f"{result.fps:.2f}"),
-        ("iteration p50 / p99", f"{result.iteration_ms_p50} / {result.iteration_ms_p99} ms"),
-        ("push-to-frame latency p50 / p99", f"{result.latency_ms_p50} / {result.latency_ms_p99} ms"),
-        ("reference fusion", f"{result.fuse_ms:.1f} ms"),
-        ("setup (random weights)", f"{result.setup_s:.1f} s"),
-        ("peak CPU RSS", f"{result.peak_rss_mib} MiB"),
-        ("peak device memory", f"{result.peak_device_mib} MiB" if result.peak_device_mib is not None else "-"),
-        ("timed iterations / frames", f"{result.iterations} / {result.frames}"),
-        ("backend / decoder", f"{result.backend} / {result.decoder}"),
+        ("output fps", lambda r: f"{r.fps:.2f}"),
+        ("iteration p50 / p99", lambda r: f"{r.iteration_ms_p50} / {r.iteration_ms_p99} ms"),
+        ("push-to-frame latency p50 / p99", lambda r: f"{r.latency_ms_p50} / {r.latency_ms_p99} ms"),
+        ("reference fusion", lambda r: f"{r.fuse_ms:.1f} ms"),
+        ("setup (random weights)", lambda r: f"{r.setup_s:.1f} s"),
+        ("compile / build", lambda r: f"{r.build_s:.1f} s"),
+        ("peak CPU RSS", lambda r: f"{r.peak_rss_mib} MiB"),
+        ("peak device memory", lambda r: f"{r.peak_device_mib} MiB" if r.peak_device_mib is not None else "-"),
+        ("achieved TFLOP/s", lambda r: f"{r.tflops_per_s:.3f}"),
+        ("of the compute limit", lambda r: f"{r.compute_fraction:.1%}" if r.compute_fraction is not None else "-"),
+        ("timed iterations / frames", lambda r: f"{r.iterations} / {r.frames}"),
     ]
-    for name, value in rows:
-        table.add_row(name, value)
+    for label, cell in rows:
+        table.add_row(label, *(cell(r) for r in results))
     console.print(table)

@@ -50,6 +50,7 @@ def daemon(
     resolution: Annotated[Optional[int], typer.Option("--resolution", help="NDI output size in pixels.")] = None,
     dtype: Annotated[Optional[str], typer.Option("--dtype", help="auto, fp16, bf16 or fp32.")] = None,
     device: Annotated[Optional[str], typer.Option("--device", help="auto, cpu, cuda, cuda:1, ...")] = None,
+    backend: Annotated[Optional[str], typer.Option("--backend", help="auto, tensorrt, torch-compile or torch.")] = None,
     ndi_name: Annotated[Optional[str], typer.Option("--ndi-name", help="NDI source name.")] = None,
     fps: Annotated[Optional[float], typer.Option("--fps", help="Output fps (default: what the engine sustains).")] = None,
     control_port: Annotated[Optional[int], typer.Option("--control-port", help="OSC control port.")] = None,
@@ -74,7 +75,7 @@ def daemon(
             source, {"camera": camera, "path": source_path, "port": source_port, "phone_host": phone_host},
             source_opt or [], base.source,
         ),
-        resolution=resolution, dtype=dtype, device=device, ndi_name=ndi_name, fps=fps,
+        resolution=resolution, dtype=dtype, device=device, backend=backend, ndi_name=ndi_name, fps=fps,
         control_port=control_port, token=token, log_file=log_file,
     )
     lifecycle.exit_process(lifecycle.run(cfg))

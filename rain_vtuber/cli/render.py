@@ -104,7 +104,7 @@ def render(
     device: DeviceOpt = "cpu",
     dtype: DtypeOpt = "fp32",
     decoder: Annotated[str, typer.Option("--decoder", help="taesdv (real-time) or vae (quality).")] = "taesdv",
-    backend: BackendOpt = "torch",
+    backend: BackendOpt = "auto",
     fps: Annotated[float, typer.Option("--fps", help="Frame rate of an mp4 output.")] = 16.0,
     seed: Annotated[Optional[int], typer.Option("--seed", help="Noise seed (default: the config's).")] = None,
 ) -> None:
@@ -127,7 +127,7 @@ def render(
     assert reference is not None
     image = _read_rgb(reference)
     engine = RainEngine.load(weights or default_weights_dir(), config, device=device, dtype=dtype,
-                             decoder=decoder, seed=seed)  # type: ignore[arg-type]
+                             decoder=decoder, seed=seed, backend=backend)  # type: ignore[arg-type]
     size = (engine.height, engine.width)
     if faces is not None and not calibration.is_file():
         raise RainError(f"--faces needs a calibration: {calibration} not found (run `rain-vtuber calibrate`)")

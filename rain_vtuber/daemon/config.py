@@ -38,6 +38,9 @@ class DaemonConfig(BaseModel):
     dtype: Literal["auto", "fp16", "bf16", "fp32"] = Field("auto", description="auto = fp16 on CUDA, else fp32")
     device: str = Field("auto", description="auto = cuda if available, else cpu; or cpu, cuda, cuda:1")
     decoder: Literal["taesdv", "vae"] = Field("taesdv", description="taesdv (fast, temporal) or vae (SD VAE)")
+    backend: Literal["auto", "tensorrt", "torch-compile", "torch"] = Field(
+        "auto", description="stream step backend; auto = the fastest that runs here (see docs/benchmarks.md)"
+    )
     ndi_name: str = Field("RAIN VTuber", min_length=1, description="NDI source name (OBS shows 'HOST (name)')")
     ndi_format: Literal["bgra", "bgrx"] = Field("bgra", description="bgra carries alpha; bgrx is opaque")
     background_key: str = Field(

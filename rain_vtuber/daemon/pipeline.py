@@ -132,7 +132,9 @@ class Pipeline:
         device, dtype = resolve_device(cfg.device, cfg.dtype)
         weights = cfg.weights or default_weights_dir()
         log.info("loading RAIN from %s on %s (%s)", weights, device, dtype)
-        self.engine = RainEngine.load(weights, config=cfg.engine_config, device=device, dtype=dtype, decoder=cfg.decoder)
+        self.engine = RainEngine.load(
+            weights, config=cfg.engine_config, device=device, dtype=dtype, decoder=cfg.decoder, backend=cfg.backend
+        )
         if self.stop.is_set():
             return
         self.frames.max_frames = self.engine.group_size + QUEUE_SLACK

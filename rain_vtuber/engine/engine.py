@@ -36,7 +36,7 @@ class RainEngine:
     """
 
     def __init__(self, models: RainModels, *, decoder: Decoder = "taesdv", noise: NoiseSource | None = None,
-                 cache_dir: Path | None = None):
+                 cache_dir: Path | None = None, backend: str = "torch"):
         cfg = models.config
         weight = models.motion_unet.conv_in.weight
         self.models = models
@@ -44,17 +44,24 @@ class RainEngine:
         self.group_size, self.groups = cfg.group_size, cfg.groups
         self.device = weight.device
         self.noise = noise or SeededNoise(cfg.seed, weight.device, weight.dtype)
-        self.stream = RainStream(models, self.noise, decoder)
+        # imported here: rain_vtuber.accel imports the engine's modules
+        from rain_vtuber.accel import accelerate
+
+        # backend "torch" is this RainStream; the others run its fused step after the soft start
+        self.stream = accelerate(RainStream(models, self.noise, decoder), backend)
+        self.backend: str = getattr(self.stream, "backend", "torch")  # what runs, after any fallback
         self.fuser = ReferenceFuser(models, cache_dir)
         self._pending: list[np.ndarray] = []
         self._out: deque[np.ndarray] = deque()
 
     @classmethod
     def load(cls, weights_dir: Path, config: Path | None = None, *, device: str = "cpu", dtype: str = "fp32",
-             decoder: Decoder = "taesdv", seed: int | None = None, cache_dir: Path | None | bool = True) -> "RainEngine":
+             decoder: Decoder = "taesdv", seed: int | None = None, cache_dir: Path | None | bool = True,
+             backend: str = "torch") -> "RainEngine":
         """Load the release from `weights_dir` (config: `weights_dir/config.yaml`, else the packaged one).
 
         cache_dir: where fused reference states are kept (True: the user cache, None/False: no cache).
+        backend: "torch" (eager), "torch-compile", "tensorrt" or "auto" (rain_vtuber.accel.backends).
         """
         weights_dir = Path(weights_dir)
         if config is None:
@@ -65,7 +72,7 @@ class RainEngine:
         log.info("loading RAIN %dx%d on %s (%s) from %s", cfg.width, cfg.height, device, dtype, weights_dir)
         models = RainModels.load(cfg, torch.device(device), parse_dtype(dtype))
         cache = default_cache_dir() if cache_dir is True else (cache_dir or None)
-        return cls(models, decoder=decoder, cache_dir=cache)
+        return cls(models, decoder=decoder, cache_dir=cache, backend=backend)
 
     def fuse_reference(self, image: np.ndarray) -> ReferenceStates:
         """Character image (HxWx3 uint8 RGB, any size) -> its reference states (disk-cached by content)."""

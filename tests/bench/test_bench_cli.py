@@ -35,9 +35,18 @@ def test_bench_tiny_reports_speed_latency_and_memory() -> None:
 
 @pytest.mark.parametrize(
     ("args", "message"),
-    [(["--backend", "tensorrt"], "backend"), (["--resolution", "100"], "multiple of 64"), (["--dtype", "fp8"], "dtype")],
+    [(["--backend", "onnx"], "backend"), (["--resolution", "100"], "multiple of 64"), (["--dtype", "fp8"], "dtype")],
 )
 def test_bench_rejects_bad_options_before_building(args: list[str], message: str) -> None:
     result = CliRunner().invoke(app, ["bench", "--tiny", *args])
     assert isinstance(result.exception, RainError)
     assert message in str(result.exception)
+
+
+def test_bench_unavailable_backend_falls_back_and_says_so() -> None:
+    """TensorRT needs CUDA: on this CPU the run falls back to eager torch and reports what ran."""
+    result = CliRunner().invoke(app, ["bench", "--tiny", "--iterations", "1", "--backend", "tensorrt", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["backend"] == "torch" and report["build_s"] >= 0 and report["tflops_per_s"] > 0
+    assert report["compute_fraction"] is None  # no known peak for a CPU

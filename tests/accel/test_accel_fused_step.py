@@ -1,0 +1,73 @@
+"""The fused static-shape step reproduces the eager stream once past the soft start (tiny weights, CPU)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from rain_vtuber.accel.backends import AcceleratedStream
+from rain_vtuber.accel.fused_step import FusedRunner, FusedStreamStep
+from rain_vtuber.engine.engine import RainEngine
+from tests.accel.accel_fixtures import golden_poses, golden_reference, tiny_engine
+
+ITERATIONS = 5  # 3 soft-start iterations, then 2 full windows (the second reads fed-back state)
+
+
+@pytest.fixture(scope="module")
+def engine() -> RainEngine:
+    return tiny_engine()
+
+
+def run(engine: RainEngine, stream) -> list[torch.Tensor | None]:
+    engine.stream = stream
+    engine.reset()
+    engine.set_reference(golden_reference())
+    poses = golden_poses()[: 4 * ITERATIONS].permute(0, 3, 1, 2).float() / 255
+    return [stream.iterate(poses[4 * k : 4 * k + 4]) for k in range(ITERATIONS)]
+
+
+def test_fused_step_matches_eager_stream(engine: RainEngine) -> None:
+    eager_stream = engine.stream
+    eager = run(engine, eager_stream)
+
+    step = FusedStreamStep(eager_stream)
+    runner = FusedRunner(step, step, lambda shape: eager_stream.noise(shape), eager_stream.w_embedding)
+    accelerated = AcceleratedStream(eager_stream, runner, "torch-fused")
+    fused = run(engine, accelerated)
+    engine.stream = eager_stream
+
+    assert runner.active, "the runner took over after the soft start"
+    assert [f is None for f in fused] == [True, True, True, False, False]
+    for k in (3, 4):
+        err = (fused[k].double() - eager[k].double()).abs().max().item()
+        assert err <= 1e-5, f"iteration {k}: fused differs from eager by {err:.3g}"
+    assert not torch.equal(fused[3], fused[4])
+    # the state fed back keeps its static shapes, and the reference buffers hold the character
+    shapes = step.spec.input_shapes()
+    assert [tuple(t.shape) for t in runner.state] == [shapes[n] for n in step.spec.state_names()]
+    assert len(step.spec.state_names()) == 12
+    assert torch.equal(runner.refs["ref_d00"], golden_reference().states["d00"])
+
+
+def test_character_switch_writes_into_the_same_buffers(engine: RainEngine) -> None:
+    step = FusedStreamStep(engine.stream)
+    runner = FusedRunner(step, step, lambda shape: engine.stream.noise(shape), engine.stream.w_embedding)
+    addresses = {name: t.data_ptr() for name, t in runner.refs.items()}
+    states = golden_reference()
+    runner.set_reference(states)
+    other = type(states)(states.context * -1, {k: v * 2 for k, v in states.states.items()})
+    runner.set_reference(other)
+    assert {name: t.data_ptr() for name, t in runner.refs.items()} == addresses
+    assert torch.equal(runner.refs["ref_u32"], other.states["u32"])
+    assert torch.equal(runner.refs["context"], other.context)
+
+
+def test_step_spec_matches_the_golden_shapes(engine: RainEngine) -> None:
+    spec = FusedStreamStep(engine.stream).spec
+    shapes = spec.input_shapes()
+    assert shapes["latents"] == (1, 4, 16, 16, 16) and shapes["pose_pile"] == (1, 32, 12, 16, 16)
+    assert shapes["ref_d00"] == (1, 256, 32) and shapes["ref_m"] == (1, 4, 64) and shapes["ref_u12"] == (1, 16, 64)
+    assert [s[-1] for s in spec.memories] == [16] * 3 + [32] * 3 + [64] * 3 + [128]
+    assert spec.output_shapes()["frames"] == (4, 128, 128, 3)
+    assert np.prod(shapes["step_noise"]) == 4 * 16 * 16 * 16
