@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,7 +11,9 @@ from pathlib import Path
 import torch
 from torch import nn
 from diffusers import AutoencoderKL, UNet2DConditionModel
+from diffusers.utils import logging as diffusers_logging
 from transformers import CLIPVisionModelWithProjection
+from transformers.utils import logging as transformers_logging
 
 from rain_vtuber.errors import RainError
 from rain_vtuber.model.checkpoints import RELEASE_HINT, load_into
@@ -20,6 +23,13 @@ from rain_vtuber.model.pose_guider import PoseGuider
 from rain_vtuber.model.taesdv import TAESDV
 
 log = logging.getLogger(__name__)
+
+if not os.environ.get("RAIN_DEBUG"):
+    # The libraries' own chatter (.bin fallbacks, dtype-cast advice, per-file progress bars) means
+    # nothing to a streamer; our loader reports what it loads and raises on what is wrong.
+    diffusers_logging.set_verbosity_error()
+    transformers_logging.set_verbosity_error()
+    transformers_logging.disable_progress_bar()
 
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 

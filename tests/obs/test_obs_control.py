@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from polling import until
 from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
 
@@ -53,16 +54,6 @@ REAL_STATUS = {
 
 def _fake_daemon_command(port: int, *flags: str) -> list[str]:
     return [sys.executable, str(FAKE_DAEMON), "daemon", "--control-port", str(port), *flags]
-
-
-def _until(predicate, timeout: float, tick=lambda: None) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        tick()
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 # --- OSC codec ---------------------------------------------------------------------------------
@@ -218,7 +209,7 @@ def test_client_sends_token_first_and_polls_without_blocking() -> None:
             builder.add_arg(arg)
         server.sendto(builder.build().dgram, sender)
         replies: list = []
-        assert _until(lambda: replies.extend(client.poll()) or replies, 2.0)
+        assert until(lambda: replies.extend(client.poll()) or replies, 2.0)
         assert replies[0].command == "/rain/character" and replies[0].ok
         assert client.bad_packets == 1
     finally:
@@ -283,7 +274,7 @@ def _supervisor(recorder: Recorder, made: list, tmp_path: Path, **kw) -> Supervi
 
 
 def _wait_listening(sup: Supervisor) -> None:
-    assert _until(lambda: "listening" in (sup.log_path.read_text() if sup.log_path.exists() else ""), 10.0)
+    assert until(lambda: "listening" in (sup.log_path.read_text() if sup.log_path.exists() else ""), 10.0)
 
 
 def test_graceful_stop(port, recorder, supervisors, tmp_path) -> None:
@@ -318,7 +309,7 @@ def test_stop_escalates(port, recorder, supervisors, tmp_path, flags, step, code
     _wait_listening(sup)
     sup.stop()
     assert sup.state == ProcState.STOPPING
-    assert _until(lambda: sup.state == ProcState.STOPPED, 5.0, sup.tick)
+    assert until(lambda: sup.state == ProcState.STOPPED, 5.0, sup.tick)
     assert sup.proc.returncode == code
     assert recorder.requests == 1  # the daemon acknowledged it: asking again would not help
     assert f"daemon stopped (code {code}, {step})" in recorder.lines
@@ -329,13 +320,13 @@ def test_crash_restarts_with_backoff_and_reports_why(port, recorder, supervisors
     sup = _supervisor(recorder, supervisors, tmp_path, backoff=backoff)
     sup.start(_fake_daemon_command(port, "--exit-after", "0.5"))
     first = sup.pid
-    assert _until(lambda: sup.state == ProcState.WAITING, 10.0, sup.tick)
+    assert until(lambda: sup.state == ProcState.WAITING, 10.0, sup.tick)
     assert "crashed on purpose" in sup.last_error and "code 3" in sup.last_error
     died = time.monotonic()
-    assert _until(lambda: sup.state == ProcState.RUNNING, 5.0, sup.tick)
+    assert until(lambda: sup.state == ProcState.RUNNING, 5.0, sup.tick)
     assert time.monotonic() - died >= 0.25  # waited out the backoff
     assert sup.pid != first and sup.restarts == 1
-    assert _until(lambda: sup.state == ProcState.WAITING, 10.0, sup.tick)
+    assert until(lambda: sup.state == ProcState.WAITING, 10.0, sup.tick)
     assert "restarting the daemon in 0.6 s" in recorder.lines  # second crash in a row: doubled
     sup.stop()
     assert sup.state == ProcState.STOPPED  # stop while waiting cancels the restart
@@ -351,7 +342,7 @@ def test_restart_replaces_the_process(port, recorder, supervisors, tmp_path) -> 
     _wait_listening(sup)
     sup.restart(_fake_daemon_command(port))
     assert sup.state == ProcState.STOPPING
-    assert _until(lambda: sup.state == ProcState.RUNNING and sup.proc is not first, 5.0, sup.tick)
+    assert until(lambda: sup.state == ProcState.RUNNING and sup.proc is not first, 5.0, sup.tick)
     assert first.returncode == 0
 
 
@@ -372,12 +363,12 @@ def test_controller_talks_to_the_daemon_it_started(port, fake_daemon_exe, tmp_pa
     controller.configure(ScriptSettings(executable=str(fake_daemon_exe), port=port))
     try:
         controller.start()
-        assert _until(lambda: controller.characters() == ("alice", "bob"), 10.0, controller.tick)
+        assert until(lambda: controller.characters() == ("alice", "bob"), 10.0, controller.tick)
         assert controller.status_line().startswith("running | streaming | alice")
         controller.send("/rain/character", "bob")
-        assert _until(lambda: controller.status.character == "bob", 3.0, controller.tick)
+        assert until(lambda: controller.status.character == "bob", 3.0, controller.tick)
         controller.send("/rain/character", "zed")
-        assert _until(lambda: controller.last_error, 3.0, controller.tick)
+        assert until(lambda: controller.last_error, 3.0, controller.tick)
         assert controller.last_error.startswith("/rain/character: unknown")
         worst = 0.0
         for _ in range(20):

@@ -11,6 +11,7 @@ from types import ModuleType
 import pytest
 
 import fake_obspython
+from polling import until
 from fake_obspython import Data
 from rain_obs_control import ProcState
 
@@ -42,13 +43,7 @@ def _load(script: ModuleType, settings: Data) -> None:
 
 def _tick_until(obs: ModuleType, predicate, timeout: float = 10.0) -> bool:
     (tick, _ms), = obs.state.timers
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        tick()
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
+    return until(predicate, timeout, tick)
 
 
 def test_hotkeys_are_stable_and_their_bindings_round_trip(obs, script) -> None:
