@@ -89,7 +89,8 @@ def from_pretrained_folder(kind: type, folder: Path):
         raise RainError(f"{folder.name}/ not found (looked for {folder / 'config.json'}); {RELEASE_HINT}")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model, info = kind.from_pretrained(folder, output_loading_info=True)
+        safetensors = any(folder.glob("*.safetensors"))  # else the pickled .bin, without a failed lookup first
+        model, info = kind.from_pretrained(folder, output_loading_info=True, use_safetensors=safetensors)
     missing = [k for k in info.get("missing_keys", []) if not k.endswith("position_ids")]
     if missing:
         raise RainError(f"{folder} is missing weights: {', '.join(sorted(missing)[:8])}")
