@@ -6,29 +6,32 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
-import yaml
 from pydantic import ValidationError
 
 from rain_vtuber.calibrate import CalibrateRequest, PreviewOptions, character_files, serve, write_without_ui
-from rain_vtuber.cli.common import ConfigOpt, WeightsOpt, console
+from rain_vtuber.cli.common import (
+    CameraOpt,
+    ConfigOpt,
+    PhoneHostOpt,
+    SourceKindOpt,
+    SourceOptOpt,
+    SourcePathOpt,
+    SourcePortOpt,
+    WeightsOpt,
+    console,
+    source_flags,
+)
 from rain_vtuber.errors import RainError
 from rain_vtuber.sources import SourceConfig
 
-def _source_config(kind: str | None, options: dict[str, Any], extra: list[str]) -> SourceConfig | None:
+def _source_config(kind: str | None, flags: dict[str, Any]) -> SourceConfig | None:
     """--source and its flags -> SourceConfig; recorded faces loop in real time so the dots stay live."""
     if kind is None:
-        if any(v is not None for v in options.values()) or extra:
+        if flags:
             raise RainError("source flags need --source KIND (webcam, video, folder, image, screen, ifacialmocap, vmc)")
         return None
-    data: dict[str, Any] = {"kind": kind, "loop": True, "realtime": True}
-    data.update({k: v for k, v in options.items() if v is not None})
-    for option in extra:
-        key, sep, value = option.partition("=")
-        if not sep or not key.strip():
-            raise RainError(f"--source-opt expects KEY=VALUE, got '{option}'")
-        data[key.strip()] = yaml.safe_load(value)
     try:
-        return SourceConfig.model_validate(data)
+        return SourceConfig.model_validate({"kind": kind, "loop": True, "realtime": True, **flags})
     except ValidationError as err:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'source'}: {e['msg']}" for e in err.errors())
         raise RainError(f"bad face source settings: {problems}") from err
@@ -51,16 +54,12 @@ def calibrate(
     image: Annotated[
         Optional[Path], typer.Option("--image", help="Reference image to create the character from (copied).")
     ] = None,
-    source: Annotated[
-        Optional[str], typer.Option("--source", help="Your face: webcam, video, folder, image, screen, ifacialmocap, vmc.")
-    ] = None,
-    camera: Annotated[Optional[int], typer.Option("--camera", help="Webcam index.")] = None,
-    source_path: Annotated[Optional[Path], typer.Option("--source-path", help="Video file, image or folder.")] = None,
-    source_port: Annotated[Optional[int], typer.Option("--source-port", help="VMC / iFacialMocap UDP port.")] = None,
-    phone_host: Annotated[Optional[str], typer.Option("--phone-host", help="iFacialMocap phone address.")] = None,
-    source_opt: Annotated[
-        Optional[list[str]], typer.Option("--source-opt", help="Source setting KEY=VALUE (repeatable).")
-    ] = None,
+    source: SourceKindOpt = None,
+    camera: CameraOpt = None,
+    source_path: SourcePathOpt = None,
+    source_port: SourcePortOpt = None,
+    phone_host: PhoneHostOpt = None,
+    source_opt: SourceOptOpt = None,
     no_ui: Annotated[bool, typer.Option("--no-ui", help="Only write the files (defaults + framing flags).")] = False,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing character of that name.")] = False,
     port: Annotated[int, typer.Option("--port", help="Port of the page on 127.0.0.1 (0: a free one).")] = 0,
@@ -99,10 +98,7 @@ def calibrate(
         force=force,
         values={k: v for k, v in framing.items() if v is not None},
         face_box=_face_box(face_box),
-        source=_source_config(
-            source, {"camera": camera, "path": source_path, "port": source_port, "phone_host": phone_host},
-            source_opt or [],
-        ),
+        source=_source_config(source, source_flags(camera, source_path, source_port, phone_host, source_opt)),
         port=port,
         countdown_s=max(0.0, countdown),
         preview=PreviewOptions(weights, config, device, dtype),

@@ -6,28 +6,29 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
-import yaml
 
-from rain_vtuber.cli.common import WeightsOpt
+from rain_vtuber.cli.common import (
+    CameraOpt,
+    PhoneHostOpt,
+    SourceKindOpt,
+    SourceOptOpt,
+    SourcePathOpt,
+    SourcePortOpt,
+    WeightsOpt,
+    source_flags,
+)
 from rain_vtuber.daemon import daemon as lifecycle
 from rain_vtuber.daemon.config import load_config
-from rain_vtuber.errors import RainError
 from rain_vtuber.sources import SourceConfig
 
 
-def _source(kind: str | None, options: dict[str, Any], extra: list[str], base: SourceConfig) -> dict[str, Any] | None:
-    """--source, its flags and --source-opt KEY=VALUE (YAML scalars) -> the source mapping, None if unchanged."""
-    options = {k: v for k, v in options.items() if v is not None}
-    for option in extra:
-        key, sep, value = option.partition("=")
-        if not sep or not key.strip():
-            raise RainError(f"--source-opt expects KEY=VALUE, got '{option}'")
-        options[key.strip()] = yaml.safe_load(value)
-    if kind is None and not options:
+def _source(kind: str | None, flags: dict[str, Any], base: SourceConfig) -> dict[str, Any] | None:
+    """--source and its flags -> the source mapping over the configured one, None if unchanged."""
+    if kind is None and not flags:
         return None
     # a different kind starts from scratch: the configured options belong to the configured kind
     source = base.model_dump() if kind in (None, base.kind) else {"kind": kind}
-    return {**source, **options}
+    return {**source, **flags}
 
 
 def daemon(
@@ -37,16 +38,12 @@ def daemon(
     character: Annotated[Optional[str], typer.Option("--character", help="Character to start with.")] = None,
     characters_dir: Annotated[Optional[Path], typer.Option("--characters-dir", help="Characters folder.")] = None,
     calibration_dir: Annotated[Optional[Path], typer.Option("--calibration-dir", help="Calibrations folder.")] = None,
-    source: Annotated[
-        Optional[str], typer.Option("--source", help="webcam, video, folder, screen, ifacialmocap or vmc.")
-    ] = None,
-    camera: Annotated[Optional[int], typer.Option("--camera", help="Webcam index.")] = None,
-    source_path: Annotated[Optional[Path], typer.Option("--source-path", help="Video file or image folder.")] = None,
-    source_port: Annotated[Optional[int], typer.Option("--source-port", help="VMC / iFacialMocap UDP port.")] = None,
-    phone_host: Annotated[Optional[str], typer.Option("--phone-host", help="iFacialMocap phone address.")] = None,
-    source_opt: Annotated[
-        Optional[list[str]], typer.Option("--source-opt", help="Source setting KEY=VALUE (repeatable).")
-    ] = None,
+    source: SourceKindOpt = None,
+    camera: CameraOpt = None,
+    source_path: SourcePathOpt = None,
+    source_port: SourcePortOpt = None,
+    phone_host: PhoneHostOpt = None,
+    source_opt: SourceOptOpt = None,
     resolution: Annotated[Optional[int], typer.Option("--resolution", help="NDI output size in pixels.")] = None,
     dtype: Annotated[Optional[str], typer.Option("--dtype", help="auto, fp16, bf16 or fp32.")] = None,
     device: Annotated[Optional[str], typer.Option("--device", help="auto, cpu, cuda, cuda:1, ...")] = None,
@@ -71,10 +68,7 @@ def daemon(
     cfg = base.with_overrides(
         weights=weights, engine_config=engine_config, character=character, characters_dir=characters_dir,
         calibration_dir=calibration_dir,
-        source=_source(
-            source, {"camera": camera, "path": source_path, "port": source_port, "phone_host": phone_host},
-            source_opt or [], base.source,
-        ),
+        source=_source(source, source_flags(camera, source_path, source_port, phone_host, source_opt), base.source),
         resolution=resolution, dtype=dtype, device=device, backend=backend, ndi_name=ndi_name, fps=fps,
         control_port=control_port, token=token, log_file=log_file,
     )

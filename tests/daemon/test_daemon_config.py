@@ -61,16 +61,17 @@ def test_missing_file_and_bad_override(tmp_path: Path) -> None:
 
 
 def test_cli_source_flags_merge_into_the_configured_source() -> None:
+    from rain_vtuber.cli.common import source_flags
     from rain_vtuber.cli.daemon import _source
     from rain_vtuber.sources import SourceConfig
 
     base = SourceConfig(kind="vmc", port=39540, lost_after_s=2.0)
-    assert _source(None, {"camera": None}, [], base) is None
-    same = DaemonConfig().with_overrides(source=_source("vmc", {"port": 39541}, ["lost_after_s=1.5"], base))
+    assert _source(None, source_flags(None, None, None, None, []), base) is None
+    same = DaemonConfig().with_overrides(source=_source("vmc", source_flags(None, None, 39541, None, ["lost_after_s=1.5"]), base))
     assert (same.source.port, same.source.lost_after_s) == (39541, 1.5)
-    other = DaemonConfig().with_overrides(source=_source("webcam", {"camera": 2}, [], base))
+    other = DaemonConfig().with_overrides(source=_source("webcam", source_flags(2, None, None, None, []), base))
     assert (other.source.kind, other.source.camera, other.source.port, other.source.lost_after_s) == ("webcam", 2, None, 0.5)
     with pytest.raises(RainError, match="--source-opt expects KEY=VALUE"):
-        _source("vmc", {}, ["port"], base)
+        source_flags(None, None, None, None, ["port"])
     with pytest.raises(RainError, match="source: Value error, screen region width and height must be > 0"):
-        DaemonConfig().with_overrides(source=_source("screen", {}, ["region=[0, 0, 0, 10]"], base))
+        DaemonConfig().with_overrides(source=_source("screen", source_flags(None, None, None, None, ["region=[0, 0, 0, 10]"]), base))
