@@ -8,6 +8,8 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
+from rain_vtuber.engine.reference import ReferenceStates
+
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 TINY = SHARED / "golden" / "tiny"
 TINY_CONFIG = TINY / "config.yaml"
@@ -18,3 +20,28 @@ GOLDEN = TINY / "golden"
 @lru_cache(maxsize=None)
 def golden(name: str) -> dict[str, torch.Tensor]:
     return load_file(str(GOLDEN / f"{name}.safetensors"))
+
+
+# The 16 reference states, named as in the upstream TensorRT graph (golden README 5.2).
+STATE_NAMES = ["d00", "d01", "d10", "d11", "d20", "d21", "m", "u10", "u11", "u12", "u20", "u21", "u22", "u30", "u31", "u32"]
+
+
+def close(actual: torch.Tensor, expected: torch.Tensor, atol: float = 1e-4, what: str = "") -> None:
+    """Max-abs comparison in float64 (default: the 1e-4 the engine issue asks); prints the error (-rA)."""
+    actual, expected = actual.detach().to(torch.float64), expected.to(torch.float64)
+    assert actual.shape == expected.shape, (what, actual.shape, expected.shape)
+    err = (actual - expected).abs().max().item()
+    print(f"{what}: max abs error {err:.3g} (atol {atol})")
+    assert err <= atol, f"{what}: max abs error {err:.3g} > {atol}"
+
+
+def check_fp16_states(states: ReferenceStates, ref: dict[str, torch.Tensor], atol: float, max_fraction: float) -> None:
+    """Our fp16 hand-over of each state is within `atol` (+ fp16 rounding) of the fp32 golden, and
+    at most `max_fraction` of the elements differ (by one ulp) from the golden fp16 banks."""
+    differ = total = 0
+    for name in STATE_NAMES:
+        ours, exact = states.states[name].float(), ref[f"ref_hidden.{name}"]
+        assert ((ours - exact).abs() <= atol + exact.abs() * 2.0**-10).all(), f"ref state {name} (fp16)"
+        differ += (ours != ref[f"ref_bank_fp16.{name}"].float()).sum().item()
+        total += ours.numel()
+    assert differ / total <= max_fraction, f"{differ / total:.2%} of the fp16 reference states differ"

@@ -13,18 +13,10 @@ from rain_vtuber.model.config import RainConfig
 from rain_vtuber.model.lcm import StreamScheduler, guidance_embedding
 from rain_vtuber.model.release import RainModels
 from rain_vtuber.model.taesdv import StreamingDecoder
-from tests.engine.golden import TINY_CONFIG, TINY_WEIGHTS, golden
+from tests.engine.golden import STATE_NAMES as NAMES
+from tests.engine.golden import TINY_CONFIG, TINY_WEIGHTS, check_fp16_states, close, golden
 
 ATOL = 1e-4
-NAMES = ["d00", "d01", "d10", "d11", "d20", "d21", "m", "u10", "u11", "u12", "u20", "u21", "u22", "u30", "u31", "u32"]
-
-
-def close(actual: torch.Tensor, expected: torch.Tensor, atol: float = ATOL) -> None:
-    actual = actual.detach().to(torch.float64)
-    expected = expected.to(torch.float64)
-    assert actual.shape == expected.shape, (actual.shape, expected.shape)
-    err = (actual - expected).abs().max().item()
-    assert err <= atol, f"max abs error {err:.3g} > {atol}"
 
 
 @pytest.fixture(scope="module")
@@ -87,14 +79,7 @@ def test_reference_fusion(engine: RainEngine) -> None:
     close(clip_pixels(ref["input_image_uint8"].numpy()), ref["clip_pixel_values"], 1e-6)
     states = fused_reference(engine)
     close(states.context, ref["encoder_hidden_states"], 1e-5)
-    differ = total = 0
-    for name in NAMES:
-        ours, theirs, exact = states.states[name].float(), ref[f"ref_bank_fp16.{name}"].float(), ref[f"ref_hidden.{name}"]
-        # our fp16 rounding of a state within 5e-5 of the fp32 golden
-        assert ((ours - exact).abs() <= 5e-5 + exact.abs() * 2.0**-10).all(), name
-        differ += (ours != theirs).sum().item()
-        total += ours.numel()
-    assert differ / total <= 0.01, f"{differ / total:.2%} of fp16 states differ by one ulp"
+    check_fp16_states(states, ref, 5e-5, 0.01)
 
 
 def test_reference_hidden_fp32(engine: RainEngine) -> None:

@@ -23,9 +23,10 @@ from rain_vtuber.model import random_weights as rw
 from rain_vtuber.model.config import RainConfig
 from rain_vtuber.model.random_release import Architecture, random_models
 from rain_vtuber.model.taesdv import StreamingDecoder
+from tests.engine.golden import STATE_NAMES as NAMES
+from tests.engine.golden import check_fp16_states, close
 
 GOLDEN_FULL = Path(__file__).resolve().parents[2].parent / "shared" / "golden_full"
-NAMES = ["d00", "d01", "d10", "d11", "d20", "d21", "m", "u10", "u11", "u12", "u20", "u21", "u22", "u30", "u31", "u32"]
 NEEDED_GB = 13  # the run peaks at 11.2 GB resident
 # README section 8, suggested tolerances for an fp32 implementation at full size
 STAGE, REF_HIDDEN, FRAMES, STREAM, DECODE_INPUT = 2e-5, 5e-5, 3e-5, 5e-5, 2e-4
@@ -46,14 +47,6 @@ pytestmark = [
 @lru_cache(maxsize=None)
 def golden(name: str) -> dict[str, torch.Tensor]:
     return load_file(str(GOLDEN_FULL / "golden" / f"{name}.safetensors"))
-
-
-def close(actual: torch.Tensor, expected: torch.Tensor, atol: float, what: str) -> None:
-    actual, expected = actual.detach().to(torch.float64), expected.to(torch.float64)
-    assert actual.shape == expected.shape, (what, actual.shape, expected.shape)
-    err = (actual - expected).abs().max().item()
-    print(f"{what}: max abs error {err:.3g} (atol {atol})")  # shown with -rA: the closing note's figures
-    assert err <= atol, f"{what}: max abs error {err:.3g} > {atol}"
 
 
 @pytest.fixture(scope="module")
@@ -102,13 +95,7 @@ def test_reference_fusion(engine: RainEngine) -> None:
     close(latents, ref["ref_latents"], STAGE, "ref_latents")
     states = engine.fuser.compute(ref["input_image_uint8"].numpy())
     close(states.context, ref["encoder_hidden_states"], STAGE, "encoder_hidden_states")
-    differ = total = 0
-    for name in NAMES:
-        ours, exact = states.states[name].float(), ref[f"ref_hidden.{name}"]
-        close(ours, exact, REF_HIDDEN + exact.abs().max().item() * 2.0**-11, f"ref state {name} (fp16)")
-        differ += (ours != ref[f"ref_bank_fp16.{name}"].float()).sum().item()
-        total += ours.numel()
-    assert differ / total <= 0.015, f"{differ / total:.2%} of the fp16 reference states differ"
+    check_fp16_states(states, ref, REF_HIDDEN, 0.015)
 
 
 def test_reference_hidden_fp32(engine: RainEngine) -> None:
