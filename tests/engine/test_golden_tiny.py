@@ -128,8 +128,9 @@ def test_taesdv_streaming_decode(models: RainModels) -> None:
 def _replay(engine: RainEngine, decoder: str) -> tuple[list[torch.Tensor], list[dict]]:
     stream = golden("stream")
     noises = []
+    dtype = engine.stream.dtype
     for k in range(6):
-        noises += [stream[f"it{k}.new_group_noise"], stream[f"it{k}.scheduler_noise"]]
+        noises += [stream[f"it{k}.new_group_noise"].to(dtype), stream[f"it{k}.scheduler_noise"].to(dtype)]
     engine.stream.noise = ReplayNoise(noises)
     engine.stream.decoder_kind = decoder
     engine.stream.reset()
@@ -165,6 +166,18 @@ def test_stream_end_to_end_taesdv(engine: RainEngine) -> None:
     for g, frames in enumerate(outputs):
         expected = gold[f"g{g}.output_raw"][0].clamp(0, 1).permute(0, 2, 3, 1)
         close(frames, expected, ATOL)
+
+
+@pytest.mark.parametrize(("dtype", "atol"), [("fp16", 1e-2), ("bf16", 6e-2)])
+def test_half_precision_stream_stays_near_the_fp32_golden(dtype: str, atol: float) -> None:
+    """The GPU dtypes, run here on CPU: same stream, frames within half-precision error (measured
+    5e-3 for fp16 and 4e-2 for bf16)."""
+    engine = RainEngine.load(TINY_WEIGHTS, TINY_CONFIG, cache_dir=None, dtype=dtype)
+    outputs, _ = _replay(engine, "vae")
+    stream = golden("stream")
+    for i, frames in enumerate(outputs):
+        assert frames.dtype == engine.stream.dtype
+        close(frames, stream[f"it{i + 3}.output_frames"], atol, f"{dtype} output frames it{i + 3}")
 
 
 def test_public_api_runs_and_is_reproducible(engine: RainEngine) -> None:
