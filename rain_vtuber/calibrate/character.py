@@ -7,7 +7,6 @@ is only read; the character gets its own copy.
 
 from __future__ import annotations
 
-import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -19,9 +18,8 @@ from PIL import Image, UnidentifiedImageError
 
 from rain_vtuber.errors import RainError
 from rain_vtuber.landmarks import Calibration, load_calibration, save_calibration
-from rain_vtuber.landmarks.characters import IMAGE_NAMES
+from rain_vtuber.landmarks.characters import CHARACTER_NAME, find_reference_image
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")  # the same names discover_characters accepts
 MIN_SIDE = 64
 
 
@@ -47,7 +45,7 @@ class CharacterFiles:
 
     def image(self) -> Path | None:
         """The character's reference image, None if the folder has none."""
-        return next((self.folder / n for n in IMAGE_NAMES if (self.folder / n).is_file()), None)
+        return find_reference_image(self.folder)
 
     def exists(self) -> bool:
         return self.folder.exists() or self.calibration.exists()
@@ -55,7 +53,7 @@ class CharacterFiles:
 
 def character_files(root: Path, name: str) -> CharacterFiles:
     """Validated name -> its paths; RainError for names the daemon could not load."""
-    if not _NAME.match(name) or name in (".", ".."):
+    if not CHARACTER_NAME.match(name) or name in (".", ".."):
         raise RainError(f"invalid character name {name!r}: use letters, digits, '_', '-' or '.', starting with a letter or digit")
     return CharacterFiles(Path(root), name)
 

@@ -27,12 +27,12 @@ from rain_vtuber.errors import RainError
 from rain_vtuber.face.state import FaceState, TrackingState
 from rain_vtuber.landmarks import Calibration, PoseRenderer, load_calibration
 from rain_vtuber.landmarks.overlay import draw_tracked_points
+from rain_vtuber.sources.video import VIDEO_SUFFIXES, recorded_kind
 
 if TYPE_CHECKING:
     from rain_vtuber.sources import FaceSource
     from rain_vtuber.sources.frames import FrameSource
 
-VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v"})
 LIVE_KINDS = ("webcam", "screen", "ifacialmocap", "vmc")
 DEFAULT_CALIBRATION = Path("calibration") / "default.yaml"
 
@@ -47,12 +47,6 @@ def _calibration(path: Path | None, exact: bool) -> Calibration:
         path = DEFAULT_CALIBRATION
     calib = load_calibration(path) if path is not None else Calibration()
     return Calibration.exact(calib.shape) if exact else calib
-
-
-def _input_kind(path: Path) -> str:
-    if path.is_dir():
-        return "folder"
-    return "video" if path.suffix.lower() in VIDEO_SUFFIXES else "image"
 
 
 class _Sink:
@@ -167,7 +161,7 @@ def pose(
     if input is not None and not input.exists():
         raise RainError(f"{input} does not exist; pass an image, a video or a folder of images")
     calib = _calibration(calibration, exact)
-    kind = _input_kind(input) if input is not None else source
+    kind = recorded_kind(input) if input is not None else source
     cfg = SourceConfig(kind=kind, path=input, camera=camera, port=port, fps=fps)  # type: ignore[arg-type]
     cfg = cfg.model_copy(update=calib.source.overrides())
     src = open_source(cfg)

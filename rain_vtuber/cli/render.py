@@ -18,16 +18,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from rain_vtuber.cli.common import BackendOpt, ConfigOpt, DeviceOpt, DtypeOpt, WeightsOpt, console
 from rain_vtuber.errors import RainError
-
-VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v")
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+from rain_vtuber.sources.video import VIDEO_SUFFIXES, image_files, read_rgb, recorded_kind
 
 
 def _read_rgb(path: Path) -> np.ndarray:
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    image = read_rgb(path)
     if image is None:
         raise RainError(f"cannot read image {path}")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    return image
 
 
 def _pose_frames(path: Path, size: tuple[int, int]) -> tuple[Iterator[np.ndarray], int]:
@@ -35,9 +33,7 @@ def _pose_frames(path: Path, size: tuple[int, int]) -> tuple[Iterator[np.ndarray
     h, w = size
     fit = lambda img: img if img.shape[:2] == (h, w) else cv2.resize(img, (w, h), interpolation=cv2.INTER_NEAREST)  # noqa: E731
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-        if not files:
-            raise RainError(f"no pose images ({', '.join(IMAGE_SUFFIXES)}) in {path}")
+        files = image_files(path, "pose images")
         return (fit(_read_rgb(p)) for p in files), len(files)
     if path.suffix.lower() not in VIDEO_SUFFIXES or not path.is_file():
         raise RainError(f"--poses must be a folder of images or a video file, got {path}")
@@ -61,10 +57,15 @@ def _face_frames(path: Path, calibration: Path, size: tuple[int, int]) -> tuple[
     from rain_vtuber.landmarks import PoseRenderer, load_calibration
     from rain_vtuber.sources import SourceConfig, open_source
 
-    kind = "folder" if path.is_dir() else ("video" if path.suffix.lower() in VIDEO_SUFFIXES else "image")
+    kind = recorded_kind(path)
     source = open_source(SourceConfig(kind=kind, path=path))
     renderer = PoseRenderer(load_calibration(calibration), height=size[0], width=size[1])
-    count = len(source.image_paths()) if kind == "folder" else int(cv2.VideoCapture(str(path)).get(cv2.CAP_PROP_FRAME_COUNT)) if kind == "video" else 1
+    if kind == "video":
+        capture = cv2.VideoCapture(str(path))
+        count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+        capture.release()
+    else:
+        count = len(source.image_paths())  # type: ignore[attr-defined]
     return (renderer.render(tracked.face) for tracked in source.iter_tracked()), count
 
 
@@ -111,6 +112,7 @@ def render(
     """Render a clip offline: pose images (or a face video) + a character image -> frames."""
     from rain_vtuber.engine import RainEngine
     from rain_vtuber.engine.offline import render_stream
+    from rain_vtuber.landmarks.characters import find_reference_image
     from rain_vtuber.weights import default_weights_dir
 
     if (poses is None) == (faces is None):
@@ -121,9 +123,9 @@ def render(
         raise RainError(f"--decoder must be taesdv or vae, got {decoder!r}")
     calibration = Path("calibration") / f"{character or 'default'}.yaml"
     if character is not None:
-        reference = Path("characters") / character / "reference.png"
-        if not reference.is_file():
-            raise RainError(f"character {character!r} not found: no {reference}")
+        reference = find_reference_image(Path("characters") / character)
+        if reference is None:
+            raise RainError(f"character {character!r} not found: no reference image in characters/{character}/")
     assert reference is not None
     image = _read_rgb(reference)
     engine = RainEngine.load(weights or default_weights_dir(), config, device=device, dtype=dtype,

@@ -17,7 +17,8 @@ log = logging.getLogger(__name__)
 
 IMAGE_NAMES = ("reference.png", "reference.jpg", "reference.jpeg", "reference.webp")
 """Accepted reference image names, first match wins."""
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+CHARACTER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+"""Folder names a character may have (also its calibration file name)."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,11 @@ class CharacterMeta(BaseModel):
     background: str = Field("#000000", pattern=r"^#[0-9a-fA-F]{6}$")
 
 
+def find_reference_image(folder: Path) -> Path | None:
+    """The character's reference image in `folder` (first of IMAGE_NAMES), or None."""
+    return next((folder / n for n in IMAGE_NAMES if (folder / n).is_file()), None)
+
+
 def discover_characters(characters_dir: Path, calibration_dir: Path) -> list[Character]:
     """Every folder of characters_dir with a reference image, sorted by name.
 
@@ -53,8 +59,8 @@ def discover_characters(characters_dir: Path, calibration_dir: Path) -> list[Cha
         raise RainError(f"characters folder {characters_dir} not found; create it or pass --characters-dir")
     found = []
     for folder in sorted(p for p in characters_dir.iterdir() if p.is_dir()):
-        image = next((folder / n for n in IMAGE_NAMES if (folder / n).is_file()), None)
-        if image is None or not _NAME.match(folder.name):
+        image = find_reference_image(folder)
+        if image is None or not CHARACTER_NAME.match(folder.name):
             log.warning("skipping %s: needs a simple name and one of %s", folder, ", ".join(IMAGE_NAMES))
             continue
         calibration = calibration_dir / f"{folder.name}.yaml"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Literal
 
 import cv2
 import numpy as np
@@ -12,11 +12,28 @@ from rain_vtuber.errors import RainError
 from rain_vtuber.sources.frames import FrameSource
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"})
+VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v"})
 
 
-def _read_rgb(path: Path) -> np.ndarray | None:
+def read_rgb(path: Path) -> np.ndarray | None:
+    """An image file as HxWx3 uint8 RGB, None if it cannot be read."""
     image = cv2.imread(str(path), cv2.IMREAD_COLOR)
     return None if image is None else cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def image_files(folder: Path, what: str = "images") -> list[Path]:
+    """The images in `folder`, sorted by name; RainError naming `what` when there are none."""
+    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not paths:
+        raise RainError(f"no {what} ({', '.join(sorted(IMAGE_SUFFIXES))}) in {folder}")
+    return paths
+
+
+def recorded_kind(path: Path) -> Literal["folder", "video", "image"]:
+    """Which recorded-face source kind reads `path`: a folder, a video (by suffix) or one image."""
+    if path.is_dir():
+        return "folder"
+    return "video" if path.suffix.lower() in VIDEO_SUFFIXES else "image"
 
 
 class VideoSource(FrameSource):
@@ -63,16 +80,13 @@ class ImageFolderSource(FrameSource):
             return [self.path]
         if not self.path.is_dir():
             raise RainError(f"{self.path} is neither an image nor a folder of images: check the path")
-        paths = sorted(p for p in self.path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-        if not paths:
-            raise RainError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in {self.path}")
-        return paths
+        return image_files(self.path)
 
     def _images(self) -> Iterator[np.ndarray]:
         paths = self.image_paths()
         while True:
             for path in paths:
-                image = _read_rgb(path)
+                image = read_rgb(path)
                 if image is None:
                     self.counters.rejected += 1
                     self.warn.warning("unreadable", "source %s: cannot read image %s, skipped", self.name, path)
