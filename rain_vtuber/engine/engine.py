@@ -38,12 +38,11 @@ class RainEngine:
     def __init__(self, models: RainModels, *, decoder: Decoder = "taesdv", noise: NoiseSource | None = None,
                  cache_dir: Path | None = None, backend: str = "torch"):
         cfg = models.config
-        weight = models.motion_unet.conv_in.weight
         self.models = models
         self.height, self.width = cfg.height, cfg.width
         self.group_size, self.groups = cfg.group_size, cfg.groups
-        self.device = weight.device
-        self.noise = noise or SeededNoise(cfg.seed, weight.device, weight.dtype)
+        self.device = models.device
+        self.noise = noise or SeededNoise(cfg.seed, models.device, models.dtype)
         # imported here: rain_vtuber.accel imports the engine's modules
         from rain_vtuber.accel import accelerate
 

@@ -80,20 +80,12 @@ class ReferenceFuser:
         reference_attention.install(models.reference_unet, self.bank, reference_attention.WriteReferenceProcessor)
         self._weights_key = _weights_fingerprint(models)
 
-    @property
-    def _device(self) -> torch.device:
-        return self.models.motion_unet.conv_in.weight.device
-
-    @property
-    def _dtype(self) -> torch.dtype:
-        return self.models.motion_unet.conv_in.weight.dtype
-
     def cache_path(self, image: np.ndarray) -> Path | None:
         if self.cache_dir is None:
             return None
         cfg = self.models.config
         h = hashlib.sha256(np.ascontiguousarray(image).tobytes())
-        h.update(f"{image.shape}|{self._weights_key}|{cfg.reference_height}x{cfg.reference_width}|{self._dtype}".encode())
+        h.update(f"{image.shape}|{self._weights_key}|{cfg.reference_height}x{cfg.reference_width}|{self.models.dtype}".encode())
         return self.cache_dir / f"{h.hexdigest()[:32]}.safetensors"
 
     def fuse(self, image: np.ndarray) -> ReferenceStates:
@@ -104,7 +96,7 @@ class ReferenceFuser:
         if path is not None and path.is_file():
             try:
                 log.info("reference states from cache %s", path.name)
-                return ReferenceStates.load(path, self._device)
+                return ReferenceStates.load(path, self.models.device)
             except Exception as err:  # a torn cache file: recompute
                 log.warning("ignoring unreadable reference cache %s: %s", path, err)
         states = self.compute(image)
@@ -114,7 +106,7 @@ class ReferenceFuser:
 
     @torch.no_grad()
     def compute(self, image: np.ndarray) -> ReferenceStates:
-        cfg, m, device, dtype = self.models.config, self.models, self._device, self._dtype
+        cfg, m, device, dtype = self.models.config, self.models, self.models.device, self.models.dtype
         pixels = resize_reference(image, cfg.reference_height, cfg.reference_width)
         embeds = m.image_encoder(clip_pixels(pixels).to(device, dtype)).image_embeds
         context = embeds[:, None, :]

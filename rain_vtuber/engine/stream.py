@@ -29,8 +29,7 @@ class RainStream:
         cfg = models.config
         self.models, self.noise, self.decoder_kind = models, noise, decoder
         self.groups, self.group_size = cfg.groups, cfg.group_size
-        weight = models.motion_unet.conv_in.weight
-        self.device, self.dtype = weight.device, weight.dtype
+        self.device, self.dtype = models.device, models.dtype
         self.scheduler = StreamScheduler(cfg.scheduler, cfg.num_inference_steps).to(self.device)
         self.ladder = torch.tensor(self.scheduler.ladder, device=self.device)
         self.w_embedding = guidance_embedding(cfg.guidance_scale).to(self.device, self.dtype)
@@ -42,9 +41,15 @@ class RainStream:
         self.poses: list[torch.Tensor] = []
 
     def set_reference(self, states: ReferenceStates) -> None:
-        """Switch character: the next UNet call attends to these states (no recompute, no reset)."""
-        self.reference = states
-        self.bank.states = states.states
+        """Switch character: the next UNet call attends to these states (no recompute, no reset).
+
+        They are cast to the compute dtype here, once per switch, rather than on every UNet call;
+        when the dtypes already match (fp16 on a GPU) this stays a pointer swap.
+        """
+        self.reference = ReferenceStates(
+            states.context.to(self.dtype), {name: s.to(self.dtype) for name, s in states.states.items()}
+        )
+        self.bank.states = self.reference.states
 
     def reset(self) -> None:
         self.latents, self.poses = [], []
@@ -67,7 +72,7 @@ class RainStream:
         timesteps = self.ladder[-n:].repeat_interleave(g)[None]
         x = torch.cat(self.latents, dim=2)
         pose_features = torch.cat(self.poses, dim=2)
-        v = self.models.motion_unet(x, timesteps, self.reference.context.to(self.dtype), pose_features, self.w_embedding)
+        v = self.models.motion_unet(x, timesteps, self.reference.context, pose_features, self.w_embedding)
         z = self.noise(tuple(x.shape))
         prev, denoised = self.scheduler.step(v, timesteps, x, z)
         self.latents = list(prev.split(g, dim=2))

@@ -52,6 +52,15 @@ class RainModels:
     vae: AutoencoderKL
     image_encoder: CLIPVisionModelWithProjection
 
+    @property
+    def device(self) -> torch.device:
+        """Where the networks run (all of them share one device and dtype)."""
+        return self.motion_unet.conv_in.weight.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.motion_unet.conv_in.weight.dtype
+
     @classmethod
     def build(cls, config: RainConfig) -> "RainModels":
         """Networks with the config's shapes on the meta device (no memory, no init time)."""
