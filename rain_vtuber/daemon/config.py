@@ -48,7 +48,7 @@ class DaemonConfig(BaseModel):
     )
     key_tolerance: int = Field(24, ge=0, le=255, description="max per-channel distance keyed out")
     fps: Optional[float] = Field(None, gt=0, le=120, description="output fps; None = what the engine sustains")
-    max_fps: float = Field(30.0, gt=0, le=120, description="cap for the measured fps")
+    max_fps: float = Field(60.0, gt=0, le=120, description="cap for the measured fps (face sampling and NDI)")
     fps_headroom: float = Field(0.85, gt=0, le=1, description="fraction of the measured engine speed used")
     control_port: int = Field(9050, ge=1, le=65535, description="OSC control port on 127.0.0.1")
     token: Optional[str] = Field(None, description="shared secret every control message carries first")

@@ -10,6 +10,8 @@ Threads (all watch one stop Event and are joined with timeouts):
                 through a one-slot mailbox (an unread group is replaced: drop, don't queue).
   rain-engine   engine.step(group) -> 4 frames into a FrameQueue read by rain-ndi; it holds one group
                 plus QUEUE_SLACK frames and drops the oldest beyond that, so a backlog cannot persist.
+Every pose carries the capture time of its face sample; each stage adds its time (FrameStamps), the NDI
+frame carries the capture time as its timecode, and `latency` keeps p50/p95 per stage for /rain/status.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import numpy as np
 
 from rain_vtuber.daemon.characters import CharacterEntry, CharacterRegistry
 from rain_vtuber.daemon.config import DaemonConfig
-from rain_vtuber.daemon.pacing import FrameQueue, LatencyMeter, RateMeter, Slot, Ticker, sustainable_fps
+from rain_vtuber.daemon.pacing import FrameQueue, FrameStamps, LatencyMeter, RateMeter, Slot, Ticker, sustainable_fps
 from rain_vtuber.errors import RainError
 from rain_vtuber.outputs.ndi import NdiSender
 from rain_vtuber.sources.base import RateLimitedLog
@@ -68,7 +70,10 @@ class Pipeline:
         self.error: str | None = None
         self.engine: Any = None
         self.source: Any = None
-        self.fps = config.fps or PROVISIONAL_FPS
+        size = config.resolution
+        self.sender = NdiSender(config.ndi_name, size, size, config.fps or PROVISIONAL_FPS, config.ndi_format,
+                                config.key_tolerance)
+        self.fps = self.sender.fps  # the NDI rate nearest the wish (29.97 -> 30000/1001)
         self.frames = FrameQueue(max_frames=4 + QUEUE_SLACK)  # resized to the engine's group below
         self.groups = Slot()
         self.latency = LatencyMeter()
@@ -81,8 +86,6 @@ class Pipeline:
         self._reset_engine = False
         self._show_idle = True
         self._threads: list[threading.Thread] = []
-        size = config.resolution
-        self.sender = NdiSender(config.ndi_name, size, size, self.fps, config.ndi_format, config.key_tolerance)
         self._idle = registry.current.image
         self._apply_key(registry.current)
 
@@ -173,9 +176,8 @@ class Pipeline:
         return fps
 
     def _set_fps(self, fps: float) -> None:
-        self.fps = fps
-        self.sender.set_fps(fps)
-        self._out_ticker.set_fps(fps)
+        self.fps = self.sender.set_fps(fps)
+        self._out_ticker.set_fps(self.fps)
 
     # ---- stream threads ---------------------------------------------------------------------------
 
@@ -187,15 +189,17 @@ class Pipeline:
         ticker = Ticker(self.fps)
         group = self.engine.group_size
         poses: list[np.ndarray] = []
-        stamps: list[int] = []
+        stamps: list[tuple[int, int]] = []  # (face captured, pose rendered) per pose
         while ticker.wait(self.stop):
             if self.state == "paused":
                 poses.clear()
                 stamps.clear()
                 continue
             try:
-                poses.append(self._render(self.source.latest()))
-                stamps.append(time.monotonic_ns())
+                face = self.source.latest()
+                sampled = time.monotonic_ns()
+                poses.append(self._render(face))
+                stamps.append((sampled if face is None else min(face.timestamp_ns, sampled), time.monotonic_ns()))
             except Exception as err:
                 _thread_error("pose sampling", err)
                 continue
@@ -204,9 +208,9 @@ class Pipeline:
                 poses, stamps = [], []
 
     def _engine_loop(self) -> None:
-        # The engine returns frames for poses pushed some iterations earlier (its pile depth), so the
-        # push times wait here in order until their frames come out.
-        in_flight: collections.deque[list[int]] = collections.deque()
+        # The engine returns frames for poses pushed some iterations earlier (its pile depth), so each
+        # group's stamps and step start wait here in order until their frames come out.
+        in_flight: collections.deque[tuple[list[tuple[int, int]], int]] = collections.deque()
         while not self.stop.is_set():
             item = self.groups.get(timeout=0.1)
             try:
@@ -219,13 +223,21 @@ class Pipeline:
                 if item is None:
                     continue
                 poses, stamps = item
+                began = time.monotonic_ns()
                 frames = self.engine.step(poses)
+                done = time.monotonic_ns()
             except Exception as err:
                 _thread_error("engine step", err)
                 continue
-            in_flight.append(stamps)
+            in_flight.append((stamps, began))
             if len(frames):
-                self.frames.put_many(list(frames), in_flight.popleft())
+                pile_frames = len(poses) * len(in_flight)
+                group, grouped = in_flight.popleft()
+                decoding = self.engine.decode_began_ns
+                self.frames.put_many(
+                    list(frames),
+                    [FrameStamps(c, p, grouped, pile_frames, began, decoding, done) for c, p in group],
+                )
                 for _ in range(len(frames)):
                     self.engine_rate.tick()
 
@@ -234,8 +246,9 @@ class Pipeline:
             try:
                 item = self.frames.pop()
                 if item is not None:
-                    self.sender.send(item.frame)
-                    self.latency.add(item.pushed_ns)
+                    sending = time.monotonic_ns()
+                    self.sender.send(item.frame, item.stamps.captured)
+                    self.latency.add(item.stamps, sending, time.monotonic_ns())
                     self._show_idle = False
                 elif self._show_idle or not self.sender.resend():
                     self.sender.send(self._idle)
@@ -294,7 +307,8 @@ class Pipeline:
             "fps_target": self.fps,
             "output_fps": round(self.output_rate.rate(), 2),
             "engine_fps": round(self.engine_rate.rate(), 2),
-            "latency_ms_p50": None if latency is None else round(latency, 1),
+            "latency_ms_p50": latency,  # total, face capture -> NDI sent (kept for older clients)
+            "latency": self.latency.summary(),
             "dropped_frames": self.groups.dropped * group + self.frames.dropped,
             "clock_resets": self._out_ticker.resets,
             "ndi": {

@@ -47,7 +47,8 @@ class RainEngine:
         from rain_vtuber.accel import accelerate
 
         # backend "torch" is this RainStream; the others run its fused step after the soft start
-        self.stream = accelerate(RainStream(models, self.noise, decoder), backend)
+        self._eager = RainStream(models, self.noise, decoder)
+        self.stream = accelerate(self._eager, backend)
         self.backend: str = getattr(self.stream, "backend", "torch")  # what runs, after any fallback
         self.fuser = ReferenceFuser(models, cache_dir)
         self._pending: list[np.ndarray] = []
@@ -93,10 +94,17 @@ class RainEngine:
         if poses.shape != expected or poses.dtype != np.uint8:
             raise ValueError(f"pose images must be {expected} uint8, got {poses.shape} {poses.dtype}")
         pose = torch.from_numpy(poses).to(self.device).permute(0, 3, 1, 2).float() / 255
+        self._eager.decode_began_ns = None
         frames = self.stream.iterate(pose)
         if frames is None:
             return np.zeros((0, self.height, self.width, 3), np.uint8)
         return (frames * 255).round().to(torch.uint8).cpu().numpy()
+
+    @property
+    def decode_began_ns(self) -> int | None:
+        """When the last step's decoder began (time.monotonic_ns); None if it decoded nothing or decoded
+        inside a fused step (compiled backends), where decoding is not timed apart from the UNet."""
+        return self._eager.decode_began_ns
 
     def push(self, pose: np.ndarray) -> None:
         """Queue one pose image; every `group_size` of them run an iteration."""

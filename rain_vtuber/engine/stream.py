@@ -8,6 +8,7 @@ grows one group per iteration at the start (soft start) instead of being pre-fil
 
 from __future__ import annotations
 
+import time
 from typing import Literal
 
 import torch
@@ -39,6 +40,7 @@ class RainStream:
         self.reference: ReferenceStates | None = None
         self.latents: list[torch.Tensor] = []
         self.poses: list[torch.Tensor] = []
+        self.decode_began_ns: int | None = None  # when the last decode() began (monotonic), for the daemon's stages
 
     def set_reference(self, states: ReferenceStates) -> None:
         """Switch character: the next UNet call attends to these states (no recompute, no reset).
@@ -89,6 +91,9 @@ class RainStream:
 
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
         """(1, 4, G, h, w) clean latents -> (G, H, W, 3) float in [0, 1]."""
+        if self.device.type == "cuda":  # let the UNet finish first, so its time is not counted as decoding
+            torch.cuda.synchronize(self.device)
+        self.decode_began_ns = time.monotonic_ns()
         if self.decoder_kind == "taesdv":
             frames = self.taesdv.decode(latents.transpose(1, 2))[0]  # (G, 3, H, W)
         else:

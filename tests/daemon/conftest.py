@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 import time
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import pytest
@@ -44,17 +44,23 @@ class NdiProbe:
 
         Frames NDI queued while nobody was reading are dropped first, so arrival times are live.
         """
+        return [(t, video.data.copy(), (video.frame_rate_N, video.frame_rate_D)) for t, _, video in self._frames(duration)]
+
+    def capture_timecodes(self, duration: float) -> list[tuple[int, int, tuple[int, int]]]:
+        """Like capture(): (arrival time.time_ns(), the frame's NDI timecode in 100 ns units, (rate N, D))."""
+        return [(wall, video.timecode, (video.frame_rate_N, video.frame_rate_D)) for _, wall, video in self._frames(duration)]
+
+    def _frames(self, duration: float) -> Iterator[tuple[float, int, Any]]:
+        """(arrival monotonic s, arrival time.time_ns(), video frame) for each live frame; freed after use."""
         while (kind := self.ndi.recv_capture_v2(self._recv, 0))[0] != self.ndi.FRAME_TYPE_NONE:
             if kind[0] == self.ndi.FRAME_TYPE_VIDEO:
                 self.ndi.recv_free_video_v2(self._recv, kind[1])
-        out = []
         deadline = time.monotonic() + duration
         while (left := deadline - time.monotonic()) > 0:
             kind, video, _, _ = self.ndi.recv_capture_v2(self._recv, int(min(left, 0.1) * 1000) + 1)
             if kind == self.ndi.FRAME_TYPE_VIDEO:
-                out.append((time.monotonic(), video.data.copy(), (video.frame_rate_N, video.frame_rate_D)))
+                yield time.monotonic(), time.time_ns(), video
                 self.ndi.recv_free_video_v2(self._recv, video)
-        return out
 
     def close(self) -> None:
         self.ndi.recv_destroy(self._recv)

@@ -23,6 +23,7 @@ import pytest
 import yaml
 
 from rain_vtuber.daemon.control import parse_reply, send_command
+from rain_vtuber.daemon.pacing import STAGES
 from rain_vtuber.daemon.soak import VmcSender, make_demo_characters
 
 REPO = Path(__file__).resolve().parents[2]
@@ -144,6 +145,25 @@ def test_vmc_face_streams_engine_frames_to_ndi(daemon: Daemon, vmc: VmcSender, n
     assert abs(status["output_fps"] - FPS) <= 1.5, status
     assert status["ndi"]["connections"] >= 1 and status["latency_ms_p50"] > 0
     assert status["characters"]["alice"]["state"] == "ready"
+
+
+def test_latency_stages_in_status_match_the_ndi_timecodes(daemon: Daemon, ndi: Any) -> None:
+    """Every stage has p50 <= p95; the NDI timecode (face capture time) gives the same total latency."""
+    received = ndi.capture_timecodes(4.0)
+    status = daemon.status()
+    latency = status["latency"]
+    assert tuple(latency) == STAGES
+    for stage, p in latency.items():
+        assert p["p50"] is not None and p["p50"] <= p["p95"], (stage, latency)  # eager torch: decode timed too
+    assert latency["pile_frames"]["p50"] == 16  # the release pile: 4 groups of 4 frames
+    assert status["latency_ms_p50"] == latency["total_ms"]["p50"]
+    assert {rate for _, _, rate in received} == {(int(FPS), 1)}
+    first_arrival: dict[int, int] = {}
+    for wall_ns, code, _ in received:  # a frame repeated while the engine catches up keeps its timecode
+        first_arrival.setdefault(code, wall_ns)
+    seen_ms = float(np.median([(wall - code * 100) / 1e6 for code, wall in first_arrival.items()]))
+    total = latency["total_ms"]["p50"]
+    assert abs(seen_ms - total) <= max(40.0, 0.15 * total), (seen_ms, latency)
 
 
 def test_character_switch_keeps_frames_flowing(daemon: Daemon, ndi: Any) -> None:
