@@ -3,6 +3,8 @@
 Load it under Tools > Scripts (keep rain_obs_control.py next to it). It starts the daemon as a
 child process, restarts it with backoff if it dies, stops it when the script unloads or OBS
 exits, and registers OBS hotkeys for every character, next/previous, pause/resume and recenter.
+It can also delay an audio source (the microphone) by the daemon's measured latency, so the voice
+stays in sync with the avatar's mouth (rain_obs_audio_sync.py, also kept next to it).
 It runs in OBS's own Python with the standard library only and never waits in a callback: the
 daemon is driven over its OSC control port from a timer.
 """
@@ -14,10 +16,11 @@ import shutil
 import tempfile
 import threading
 from pathlib import Path
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Optional
 
 import obspython as obs  # provided by OBS
 
+from rain_obs_audio_sync import AudioSync
 from rain_obs_control import DEFAULT_PORT, Controller, ScriptSettings
 
 TICK_MS = 250
@@ -49,6 +52,39 @@ def read_settings(data) -> ScriptSettings:
     )
 
 
+def _get_sync_offset(name: str) -> Optional[int]:
+    source = obs.obs_get_source_by_name(name)
+    if source is None:
+        return None
+    try:
+        return int(obs.obs_source_get_sync_offset(source))
+    finally:
+        obs.obs_source_release(source)
+
+
+def _set_sync_offset(name: str, offset_ns: int) -> bool:
+    source = obs.obs_get_source_by_name(name)
+    if source is None:
+        return False
+    try:
+        obs.obs_source_set_sync_offset(source, offset_ns)
+    finally:
+        obs.obs_source_release(source)
+    _log(f"audio sync: '{name}' sync offset now {offset_ns / 1e6:.0f} ms")
+    return True
+
+
+def audio_source_names() -> List[str]:
+    """Names of the sources that output audio (microphones, media sources, ...), sorted."""
+    sources = obs.obs_enum_sources()
+    try:
+        return sorted(
+            obs.obs_source_get_name(s) for s in sources if obs.obs_source_get_output_flags(s) & obs.OBS_SOURCE_AUDIO
+        )
+    finally:
+        obs.source_list_release(sources)
+
+
 class ObsScript:
     """The loaded script: controller, registered hotkeys and the saved bindings they load."""
 
@@ -64,6 +100,15 @@ class ObsScript:
             self._register(HOTKEY_PREFIX + suffix, label, self._sender(address))
         for name in self.known:
             self._register_character(name)
+        originals = json.loads(obs.obs_data_get_string(settings, "sync_originals") or "{}")
+        self.sync = AudioSync(_get_sync_offset, _set_sync_offset, originals)
+        self._synced_status: object = None
+        self.configure_sync(settings)
+
+    def configure_sync(self, settings) -> None:
+        self.sync.configure(
+            obs.obs_data_get_string(settings, "sync_audio_source"), obs.obs_data_get_int(settings, "sync_margin_ms")
+        )
 
     def _sender(self, address: str, *args: str) -> Callable[[bool], None]:
         def on_hotkey(pressed: bool) -> None:
@@ -94,6 +139,10 @@ class ObsScript:
         for name in self.controller.characters():
             if CHARACTER_PREFIX + name not in self.hotkeys:
                 self._register_character(name)
+        status = self.controller.status  # None while the daemon is unreachable: the offset stays
+        if status is not None and status is not self._synced_status:  # each status counts once
+            self._synced_status = status
+            self.sync.update(status.latency_ms)
 
     def save(self, settings) -> None:
         """Write every hotkey's bindings and the characters seen, so they load next time."""
@@ -107,6 +156,7 @@ class ObsScript:
         obs.obs_data_set_obj(settings, "hotkeys", saved)
         obs.obs_data_release(saved)
         obs.obs_data_set_string(settings, "known_characters", known)
+        obs.obs_data_set_string(settings, "sync_originals", json.dumps(self.sync.originals))
 
     def refresh_view(self, props) -> None:
         """Before OBS draws the properties: current status, character list and selection."""
@@ -123,6 +173,7 @@ class ObsScript:
             obs.obs_property_list_add_string(combo, name, name)
 
     def unload(self) -> None:
+        self.sync.stop()
         self.controller.shutdown()
         obs.obs_data_release(self._saved)
 
@@ -145,6 +196,7 @@ def script_description() -> str:
 def script_defaults(settings) -> None:
     obs.obs_data_set_default_int(settings, "port", DEFAULT_PORT)
     obs.obs_data_set_default_bool(settings, "autostart", True)
+    obs.obs_data_set_default_int(settings, "sync_margin_ms", 0)
 
 
 def script_properties():
@@ -168,6 +220,14 @@ def script_properties():
         props, "character", "Character", obs.OBS_COMBO_TYPE_LIST, obs.OBS_COMBO_FORMAT_STRING
     )
     obs.obs_property_set_modified_callback(combo, _on_character_chosen)
+    sync = obs.obs_properties_add_list(
+        props, "sync_audio_source", "Delay audio to match the avatar", obs.OBS_COMBO_TYPE_LIST, obs.OBS_COMBO_FORMAT_STRING
+    )
+    obs.obs_property_list_add_string(sync, "(off)", "")
+    chosen = _script.sync.source if _script is not None else ""
+    for name in sorted(set(audio_source_names()) | ({chosen} - {""})):
+        obs.obs_property_list_add_string(sync, name, name)
+    obs.obs_properties_add_int(props, "sync_margin_ms", "Extra audio delay (ms)", -500, 2000, 10)
     if _script is not None:
         _script.refresh_view(props)
     return props
@@ -200,6 +260,7 @@ def _on_character_chosen(props, prop, settings) -> bool:
 def script_update(settings) -> None:
     if _script is not None:
         _script.controller.configure(read_settings(settings))
+        _script.configure_sync(settings)
 
 
 def script_load(settings) -> None:
@@ -218,6 +279,7 @@ def _tick() -> None:
 
 def _on_frontend_event(event) -> None:
     if event == obs.OBS_FRONTEND_EVENT_EXIT and _script is not None:
+        _script.sync.stop()  # the source gets its own offset back (saved originals cover a save before this)
         _script.controller.shutdown()
 
 

@@ -1,7 +1,8 @@
 """A stand-in daemon for the supervisor tests: speaks the control protocol with python-osc.
 
-Run as `python fake_daemon.py daemon --control-port N [--characters a,b] [--ignore-shutdown]
-[--ignore-term] [--exit-after S]`; it answers /rain/status, /rain/ping, /rain/character and
+Run as `python fake_daemon.py daemon --control-port N [--characters a,b] [--latency-ms MS]
+[--ignore-shutdown] [--ignore-term] [--exit-after S]`; it answers /rain/status, /rain/ping,
+/rain/character, /rain/latency (low reports half the latency, standard the given one) and
 /rain/shutdown, so tests can drive real processes and sockets without loading a model.
 """
 
@@ -34,11 +35,13 @@ def main() -> int:
     parser.add_argument("--ignore-shutdown", action="store_true")
     parser.add_argument("--ignore-term", action="store_true")
     parser.add_argument("--exit-after", type=float, default=0.0)
+    parser.add_argument("--latency-ms", type=float, default=80.0)
     args = parser.parse_args()
     if args.ignore_term:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
     characters = args.characters.split(",")
     active = characters[0]
+    latency = args.latency_ms
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind(("127.0.0.1", args.control_port))
     sock.settimeout(0.1)
@@ -56,12 +59,15 @@ def main() -> int:
                 "character": active,
                 "characters": {name: {"state": "ready", "error": None} for name in characters},
                 "output_fps": 12.5,
-                "latency_ms_p50": 80.0,
+                "latency_ms_p50": latency,
             }
             _reply(sock, sender, msg.address, "ok", json.dumps(status))
         elif msg.address == "/rain/character" and msg.params and msg.params[0] in characters:
             active = msg.params[0]
             _reply(sock, sender, msg.address, "ok", active)
+        elif msg.address == "/rain/latency" and msg.params and msg.params[0] in ("standard", "low"):
+            latency = args.latency_ms / (2 if msg.params[0] == "low" else 1)
+            _reply(sock, sender, msg.address, "ok", f"latency {msg.params[0]}")
         elif msg.address == "/rain/shutdown":
             _reply(sock, sender, msg.address, "ok", "bye")
             if not args.ignore_shutdown:

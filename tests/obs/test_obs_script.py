@@ -120,3 +120,23 @@ def test_unload_and_obs_exit_stop_the_daemon(obs, script, port, fake_daemon_exe)
     assert daemon.returncode == 0 and time.monotonic() - began < 2.0
     script.script_unload()  # after the exit event: nothing left to stop, returns at once
     assert script._script is None and obs.state.timers == []
+
+
+def test_audio_source_follows_the_daemon_latency_and_gets_its_offset_back(obs, script, port, fake_daemon_exe) -> None:
+    obs.state.sources.update(Mic={"flags": obs.OBS_SOURCE_AUDIO, "sync": 7_000_000}, Camera={"flags": 1, "sync": 0})
+    settings = Data(executable=str(fake_daemon_exe), port=port, sync_audio_source="Mic", sync_margin_ms=20)
+    _load(script, settings)
+    props = script.script_properties()
+    assert props["sync_audio_source"].items == [("(off)", ""), ("Mic", "Mic")]  # audio sources only
+    assert _tick_until(obs, lambda: obs.state.sources["Mic"]["sync"] == 100_000_000)  # 80 ms p50 + 20 ms
+    saved = Data()
+    script.script_save(saved)
+    assert json.loads(saved["sync_originals"]) == {"Mic": 7_000_000}
+    settings["sync_audio_source"] = ""
+    script.script_update(settings)
+    assert obs.state.sources["Mic"]["sync"] == 7_000_000
+    settings["sync_audio_source"] = "Mic"
+    script.script_update(settings)
+    assert _tick_until(obs, lambda: obs.state.sources["Mic"]["sync"] == 100_000_000)
+    script.script_unload()
+    assert obs.state.sources["Mic"]["sync"] == 7_000_000
