@@ -41,7 +41,7 @@ class AudioSync:
         self._smoothed_ms: Optional[float] = None
 
     def configure(self, source: str, margin_ms: int) -> None:
-        """New settings: another (or no) source gets its own offset back first; a new margin applies at the next status."""
+        """New settings: a source no longer chosen gets its own offset back; a new margin applies at the next status."""
         source = source.strip()
         if source != self.source:
             self.restore()

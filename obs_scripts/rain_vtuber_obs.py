@@ -221,7 +221,8 @@ def script_properties():
     )
     obs.obs_property_set_modified_callback(combo, _on_character_chosen)
     sync = obs.obs_properties_add_list(
-        props, "sync_audio_source", "Delay audio to match the avatar", obs.OBS_COMBO_TYPE_LIST, obs.OBS_COMBO_FORMAT_STRING
+        props, "sync_audio_source", "Delay audio to match the avatar",
+        obs.OBS_COMBO_TYPE_LIST, obs.OBS_COMBO_FORMAT_STRING,
     )
     obs.obs_property_list_add_string(sync, "(off)", "")
     chosen = _script.sync.source if _script is not None else ""

@@ -16,6 +16,10 @@ def free_udp_port() -> int:
         return sock.getsockname()[1]
 
 
+def _rate(video: Any) -> tuple[int, int]:
+    return video.frame_rate_N, video.frame_rate_D
+
+
 class NdiProbe:
     """An NDI receiver (finder with extra_ips=127.0.0.1) connected to the first source whose name contains `name`."""
 
@@ -44,11 +48,11 @@ class NdiProbe:
 
         Frames NDI queued while nobody was reading are dropped first, so arrival times are live.
         """
-        return [(t, video.data.copy(), (video.frame_rate_N, video.frame_rate_D)) for t, _, video in self._frames(duration)]
+        return [(t, video.data.copy(), _rate(video)) for t, _, video in self._frames(duration)]
 
     def capture_timecodes(self, duration: float) -> list[tuple[int, int, tuple[int, int]]]:
         """Like capture(): (arrival time.time_ns(), the frame's NDI timecode in 100 ns units, (rate N, D))."""
-        return [(wall, video.timecode, (video.frame_rate_N, video.frame_rate_D)) for _, wall, video in self._frames(duration)]
+        return [(wall, video.timecode, _rate(video)) for _, wall, video in self._frames(duration)]
 
     def _frames(self, duration: float) -> Iterator[tuple[float, int, Any]]:
         """(arrival monotonic s, arrival time.time_ns(), video frame) for each live frame; freed after use."""

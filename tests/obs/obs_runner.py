@@ -16,6 +16,8 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence, TypeVar
 
+import pytest
+
 T = TypeVar("T")
 
 OBS_VERSION_29_0_2 = (29 << 24) + 2
@@ -26,6 +28,30 @@ COLLECTION = "RainTest"
 def missing_tools() -> list[str]:
     """Names of the executables the real-OBS test needs that are not installed."""
     return [tool for tool in ("obs", "Xvfb") if shutil.which(tool) is None]
+
+
+MISSING = missing_tools()
+REAL_OBS = [  # pytestmark of every real-OBS test module
+    pytest.mark.obs,
+    pytest.mark.skipif(
+        bool(MISSING),
+        reason=f"real OBS test needs {' and '.join(MISSING)}: "
+        "apt-get install -y --no-install-recommends obs-studio xvfb xauth",
+    ),
+]
+
+
+def daemon_status(port: int) -> Optional[dict[str, Any]]:
+    """The daemon's /rain/status on `port`, or None while nobody answers there."""
+    from rain_vtuber.daemon.control import send_command
+    from rain_vtuber.errors import RainError
+
+    try:
+        state, text = send_command("/rain/status", port=port, timeout=0.5)
+    except RainError:
+        return None
+    assert state == "ok", text
+    return json.loads(text)
 
 
 def free_port(kind: int) -> int:

@@ -16,11 +16,9 @@ import signal
 import struct
 import wave
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
-import pytest
-
-from obs_runner import HeadlessObs, missing_tools
+from obs_runner import REAL_OBS, HeadlessObs, daemon_status
 from polling import until
 
 REPO = Path(__file__).resolve().parents[2]
@@ -28,16 +26,8 @@ SCRIPT = REPO / "obs_scripts" / "rain_vtuber_obs.py"
 ORIGINAL_MS = 37
 STANDARD_MS = 533.0  # what the stand-in daemon reports until told /rain/latency low (then half)
 TOLERANCE_MS = 20.0
-MISSING = missing_tools()
 
-pytestmark = [
-    pytest.mark.obs,
-    pytest.mark.skipif(
-        bool(MISSING),
-        reason=f"real OBS test needs {' and '.join(MISSING)}: "
-        "apt-get install -y --no-install-recommends obs-studio xvfb xauth",
-    ),
-]
+pytestmark = REAL_OBS
 
 PROBE = """
 import obspython as obs
@@ -89,23 +79,7 @@ def _microphone(wav: Path) -> dict[str, Any]:
 
 
 def _reported_latency(port: int) -> Optional[float]:
-    from rain_vtuber.daemon.control import send_command
-    from rain_vtuber.errors import RainError
-
-    try:
-        state, text = send_command("/rain/status", port=port, timeout=0.5)
-    except RainError:
-        return None
-    return json.loads(text)["latency_ms_p50"] if state == "ok" else None
-
-
-@pytest.fixture
-def headless_obs(tmp_path: Path) -> Iterator[HeadlessObs]:
-    run = HeadlessObs(tmp_path)
-    try:
-        yield run
-    finally:
-        run.close()
+    return (daemon_status(port) or {}).get("latency_ms_p50")
 
 
 def test_microphone_offset_follows_the_daemon_latency(
