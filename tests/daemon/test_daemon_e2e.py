@@ -237,6 +237,7 @@ def test_ctl_command_line_client(daemon: Daemon) -> None:
 
     status = ctl("status")
     assert status.returncode == 0 and json.loads(status.stdout)["state"] == "running"
+    assert json.loads(status.stdout)["latency"]["total_ms"]["p95"] > 0  # the per-stage latency shows here too
     bad = ctl("character", "carol")
     assert bad.returncode == 1 and "no character 'carol'" in bad.stderr
 

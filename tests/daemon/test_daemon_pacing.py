@@ -7,6 +7,7 @@ import time
 
 import numpy as np
 
+from rain_vtuber.daemon.config import DaemonConfig
 from rain_vtuber.daemon.pacing import (
     STAGES, FrameQueue, FrameStamps, LatencyMeter, RateMeter, Slot, Ticker, sustainable_fps
 )
@@ -113,3 +114,4 @@ def test_sustainable_fps() -> None:
     assert sustainable_fps([0.2, 0.25, 0.2], group_size=4, headroom=0.85, max_fps=30) == 17.0
     assert sustainable_fps([0.01], group_size=4, headroom=0.85, max_fps=30) == 30.0
     assert sustainable_fps([20.0], group_size=4, headroom=0.85, max_fps=30) == 1.0
+    assert sustainable_fps([0.01], group_size=4, headroom=0.85, max_fps=DaemonConfig().max_fps) == 60.0
