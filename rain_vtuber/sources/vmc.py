@@ -120,6 +120,7 @@ class VmcSource(FaceSource):
 
     def _run(self) -> None:
         _quiet_python_osc()
+        self._sender_lost = False
         try:
             server = _Server((self.host, self.port), self)
         except OSError as exc:

@@ -197,3 +197,18 @@ def test_tracking_status_0_is_lost_while_packets_keep_coming(free_udp_port, udp_
         assert source.counters.rejected == 0
     finally:
         source.stop()
+
+
+def test_a_recorded_sample_with_a_stray_first_line_keeps_its_wink(free_udp_port, udp_sender: socket.socket) -> None:
+    port = free_udp_port()
+    source = start(port)
+    text = "iFacialMocap sample\neyeBlink_L-100|eyeBlink_R-0|jawOpen-0|=head#0,0,0,0,0,-0.5|rightEye#0,0,0|"
+    try:
+        assert send_until(lambda: udp_sender.sendto(text.encode(), ("127.0.0.1", port)),
+                          lambda: source.latest() is not None)
+        face = source.latest()
+        assert face.expressions["eyeBlinkLeft"] == 1.0 and face.expressions["eyeBlinkRight"] == 0.0
+        assert lid_gap(face.points, "left") < 0.2 * lid_gap(face.points, "right")
+        assert source.counters.rejected == 0
+    finally:
+        source.stop()

@@ -149,10 +149,11 @@ def test_a_wink_in_three_vocabularies_stays_a_wink(vmc, render) -> None:
     source, client = vmc
     open_eyes = {"eyeBlinkLeft": 0.0, "eyeBlinkRight": 0.0, "Blink_L": 0.0, "Blink_R": 0.0, "Blink": 0.0}
     wink = {"eyeBlinkLeft": 1.0, "eyeBlinkRight": 0.0, "Blink_L": 1.0, "Blink_R": 0.0, "Blink": 0.5,
-            "jawOpen": 0.0, "A": 0.0}
+            "jawOpen": 0.25, "A": 0.25, "aa": 0.25}
     neutral = frame_after(source, lambda: client.send(bundle(open_eyes)), lambda f: "eyeBlinkLeft" in f.expressions)
     winked = frame_after(source, lambda: client.send(bundle(wink)), lambda f: f.expressions["eyeBlinkLeft"] == 1.0)
     assert winked.expressions["eyeBlinkRight"] == 0.0
+    assert winked.expressions["jawOpen"] == pytest.approx(0.25)  # ARKit's own value, not A's 0.9 x 0.25
     assert lid_gap(winked.points, "left") < 0.1 * lid_gap(neutral.points, "left")
     assert lid_gap(winked.points, "right") == pytest.approx(lid_gap(neutral.points, "right"))
     image_neutral, image_winked = render(neutral), render(winked)
