@@ -7,10 +7,12 @@ import socket
 import pytest
 
 from rain_vtuber.face.state import TrackingState
+from rain_vtuber.landmarks import Calibration, PoseRenderer
+from rain_vtuber.landmarks.calibration import FilterOptions
 from rain_vtuber.sources import SourceConfig, open_source
 from rain_vtuber.sources.ifacialmocap import HANDSHAKE, IFacialMocapSource, PacketError, head_rotation, parse_packet
-from tests.sources.source_helpers import (check_blink, check_jaw_open, check_nose_moves, lid_gap, send_until,
-                                         wait_until)
+from tests.sources.source_helpers import (INNER_LIP, check_blink, check_jaw_open, check_nose_moves, lid_gap,
+                                         send_until, vertical_span, wait_until)
 
 
 def packet(version: str, head: str = "0,0,0,0.01,-0.02,-0.4", **blend: int) -> bytes:
@@ -210,5 +212,30 @@ def test_a_recorded_sample_with_a_stray_first_line_keeps_its_wink(free_udp_port,
         assert face.expressions["eyeBlinkLeft"] == 1.0 and face.expressions["eyeBlinkRight"] == 0.0
         assert lid_gap(face.points, "left") < 0.2 * lid_gap(face.points, "right")
         assert source.counters.rejected == 0
+    finally:
+        source.stop()
+
+
+def test_a_lost_face_holds_then_eases_to_neutral_like_a_silent_source(free_udp_port,
+                                                                       udp_sender: socket.socket) -> None:
+    """The renderer's loss path (hold for loss_delay_s, ease over loss_ease_s) runs on the phone's own status."""
+    port = free_udp_port()
+    source = start(port, lost_after_s=30.0)
+    now = 0
+    calib = Calibration.exact().model_copy(update={"filter": FilterOptions(loss_delay_s=0.3, loss_ease_s=0.8)})
+    renderer = PoseRenderer(calib, height=256, width=256, clock=lambda: now)
+    address = ("127.0.0.1", port)
+    try:
+        opened = b"trackingStatus-1|jawOpen-100|=head#0,0,0,0,0,-0.5|"
+        assert send_until(lambda: udp_sender.sendto(opened, address), lambda: source.latest() is not None)
+        face = source.latest()
+        shown_open = renderer.render(face)
+        assert vertical_span(shown_open, INNER_LIP) > 20
+        lost = b"trackingStatus-0|jawOpen-100|=head#0,0,0,0,0,-0.5|"
+        assert send_until(lambda: udp_sender.sendto(lost, address), lambda: source.state is TrackingState.LOST)
+        now = face.timestamp_ns + 100_000_000  # 0.1 s after the last tracked face: still held
+        assert (renderer.render(source.latest()) == shown_open).all()
+        now = face.timestamp_ns + 2_000_000_000  # past delay + ease: the neutral face, mouth closed
+        assert vertical_span(renderer.render(source.latest()), INNER_LIP) < 0.2 * vertical_span(shown_open, INNER_LIP)
     finally:
         source.stop()
