@@ -43,6 +43,9 @@ class Precedence(IntEnum):
     VRM_BOTH_SIDES = 2
 
 
+Entry = tuple[Precedence, Contribution]
+
+
 def _both(name: str, weight: float = 1.0) -> Contribution:
     return ((f"{name}Left", weight), (f"{name}Right", weight))
 
@@ -88,9 +91,6 @@ def _vrm_precedence(contribution: Contribution) -> Precedence:
     """A preset that moves one side of the face only (Blink_L) is more precise than one for both (Blink)."""
     sides = {next((side for side in ("Left", "Right") if arkit.endswith(side)), "") for arkit, _ in contribution}
     return Precedence.VRM_ONE_SIDE if sides in ({"Left"}, {"Right"}) else Precedence.VRM_BOTH_SIDES
-
-
-Entry = tuple[Precedence, Contribution]
 
 
 def _build_table() -> dict[str, Entry]:

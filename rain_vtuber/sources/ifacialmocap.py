@@ -106,9 +106,9 @@ def _parse_bone(frame: MocapFrame, item: str) -> None:
 def _parse_value(frame: MocapFrame, item: str) -> None:
     separator = "&" if "&" in item else "-"
     name, found, value = item.partition(separator)
-    name = name.strip().rpartition(".")[2]  # Facemotion3D's `blendShape1.` prefix
     if not found:
         return
+    name = name.strip().rpartition(".")[2]  # Facemotion3D's `blendShape1.` prefix
     if name.lower() == _TRACKING_STATUS:
         frame.tracking = _number(value) != 0
     elif is_known(name):
