@@ -204,14 +204,14 @@ class IFacialMocapSource(FaceSource):
         if frame.tracking is False:  # the phone lost the face and repeats stale values: as if silent
             self._lose()
             return
-        self._blend.update(frame.blend_shapes)
+        self._blend.update(to_arkit(frame.blend_shapes))  # by ARKit name: eyeBlink_L and eyeBlinkLeft are one shape
         rotation = head_rotation(frame.rotations) if frame.rotations else None
         position = rig_position(frame.position) if frame.position is not None else None
         translation = (0.0, 0.0, 0.0)
         if position is not None:  # relative to where the head first was; recentering does the rest
             neutral = self._neutral_position = self._neutral_position or position
             translation = (position[0] - neutral[0], position[1] - neutral[1], position[2] - neutral[2])
-        self._publish(face_from_blend_shapes(to_arkit(self._blend), rotation, position, translation, self.name))
+        self._publish(face_from_blend_shapes(self._blend, rotation, position, translation, self.name))
 
 
 def head_rotation(rotations: Mapping[str, Vector]) -> Vector:

@@ -239,3 +239,22 @@ def test_a_lost_face_holds_then_eases_to_neutral_like_a_silent_source(free_udp_p
         assert vertical_span(renderer.render(source.latest()), INNER_LIP) < 0.2 * vertical_span(shown_open, INNER_LIP)
     finally:
         source.stop()
+
+
+def test_switching_from_the_phone_to_the_relay_leaves_no_stale_shape(free_udp_port, udp_sender: socket.socket) -> None:
+    port = free_udp_port()
+    source = start(port)
+    address = ("127.0.0.1", port)
+    try:
+        phone = b"eyeBlink_L-100|jawOpen-0|=head#0,0,0,0,0,-0.5|"
+        assert send_until(lambda: udp_sender.sendto(phone, address),
+                          lambda: (f := source.latest()) is not None and f.expressions["eyeBlinkLeft"] == 1.0)
+        assert send_until(lambda: udp_sender.sendto(RELAY.encode(), address),
+                          lambda: (f := source.latest()) is not None and f.expressions["jawOpen"] == 0.4)
+        face = source.latest()
+        assert face.expressions["eyeBlinkLeft"] == 1.0 and face.expressions["eyeBlinkRight"] == 0.0
+        relay_open = RELAY.replace("eyeBlinkLeft-100", "eyeBlinkLeft-0")
+        assert send_until(lambda: udp_sender.sendto(relay_open.encode(), address),
+                          lambda: (f := source.latest()) is not None and f.expressions["eyeBlinkLeft"] == 0.0)
+    finally:
+        source.stop()
