@@ -13,6 +13,7 @@ and write a source's offset, so unit tests drive it with a dict.
 
 from __future__ import annotations
 
+import threading
 from typing import Callable, Dict, Optional
 
 SYNC_DEADBAND_MS = 20.0
@@ -28,7 +29,8 @@ class AudioSync:
 
     `originals` maps a source name to the offset it had before this script touched it; the OBS script
     saves it with its settings, so an offset applied when OBS saved and exited is not mistaken for the
-    source's own next time.
+    source's own next time. OBS calls in from its UI thread (settings) and its graphics thread (timer),
+    so every public method holds one lock.
     """
 
     def __init__(self, get_offset: GetOffset, set_offset: SetOffset, originals: Optional[Dict[str, int]] = None):
@@ -39,10 +41,15 @@ class AudioSync:
         self.margin_ms = 0
         self.applied_ns: Optional[int] = None
         self._smoothed_ms: Optional[float] = None
+        self._lock = threading.RLock()
 
     def configure(self, source: str, margin_ms: int) -> None:
-        """New settings: a source no longer chosen gets its own offset back; a new margin applies at the next status."""
-        source = source.strip()
+        """New settings: a source no longer chosen gets its own offset back; a new margin counts from the
+        next status."""
+        with self._lock:
+            self._configure(source.strip(), margin_ms)
+
+    def _configure(self, source: str, margin_ms: int) -> None:
         if source != self.source:
             self.restore()
             self.source = source
@@ -53,8 +60,11 @@ class AudioSync:
 
     def update(self, latency_ms: Optional[float]) -> None:
         """One fresh status's latency p50 (None: the daemon is unreachable or has no figure yet)."""
-        if not self.source or latency_ms is None:
-            return
+        with self._lock:
+            if self.source and latency_ms is not None:
+                self._follow(latency_ms)
+
+    def _follow(self, latency_ms: float) -> None:
         previous = self._smoothed_ms
         self._smoothed_ms = latency_ms if previous is None else previous + SYNC_SMOOTHING * (latency_ms - previous)
         target = round((self._smoothed_ms + self.margin_ms) * NS_PER_MS)
@@ -74,7 +84,8 @@ class AudioSync:
 
     def restore(self) -> None:
         """Give the synced source its own offset back (setting cleared, other source, script unloading)."""
-        original = self.originals.pop(self.source, None)
-        if self.source and original is not None:
-            self._set(self.source, original)
-        self.applied_ns = None
+        with self._lock:
+            original = self.originals.pop(self.source, None)
+            if self.source and original is not None:
+                self._set(self.source, original)
+            self.applied_ns = None

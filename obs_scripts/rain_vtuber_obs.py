@@ -74,6 +74,15 @@ def _set_sync_offset(name: str, offset_ns: int) -> bool:
     return True
 
 
+def _saved_originals(settings) -> Dict[str, int]:
+    """The offsets the audio sync saved last session (source -> ns); {} if none or unreadable."""
+    try:
+        saved = json.loads(obs.obs_data_get_string(settings, "sync_originals") or "{}")
+    except ValueError:
+        return {}
+    return {str(k): int(v) for k, v in saved.items()} if isinstance(saved, dict) else {}
+
+
 def audio_source_names() -> List[str]:
     """Names of the sources that output audio (microphones, media sources, ...), sorted."""
     sources = obs.obs_enum_sources()
@@ -100,8 +109,7 @@ class ObsScript:
             self._register(HOTKEY_PREFIX + suffix, label, self._sender(address))
         for name in self.known:
             self._register_character(name)
-        originals = json.loads(obs.obs_data_get_string(settings, "sync_originals") or "{}")
-        self.sync = AudioSync(_get_sync_offset, _set_sync_offset, originals)
+        self.sync = AudioSync(_get_sync_offset, _set_sync_offset, _saved_originals(settings))
         self._synced_status: object = None
         self.configure_sync(settings)
 
@@ -156,7 +164,7 @@ class ObsScript:
         obs.obs_data_set_obj(settings, "hotkeys", saved)
         obs.obs_data_release(saved)
         obs.obs_data_set_string(settings, "known_characters", known)
-        obs.obs_data_set_string(settings, "sync_originals", json.dumps(self.sync.originals))
+        obs.obs_data_set_string(settings, "sync_originals", json.dumps(dict(self.sync.originals)))
 
     def refresh_view(self, props) -> None:
         """Before OBS draws the properties: current status, character list and selection."""

@@ -108,7 +108,9 @@ def test_obs_runs_the_daemon_and_switches_characters_by_hotkey(
         assert {"rain_vtuber.next", "rain_vtuber.prev", "rain_vtuber.pause", "rain_vtuber.resume"} <= set(hotkeys)
         headless_obs.wait("both characters to be fused", lambda: _all_ready(control_port), DAEMON_UP_S)
         client.trigger_hotkey_by_name("rain_vtuber.character.bob")
-        headless_obs.wait("the hotkey to switch to bob", lambda: (daemon_status(control_port) or {}).get("character") == "bob", 10.0)
+        headless_obs.wait(
+            "the hotkey to switch to bob", lambda: (daemon_status(control_port) or {}).get("character") == "bob", 10.0
+        )
     finally:
         client.disconnect()  # a connected client makes OBS wait 5 s for the close handshake on exit
 
