@@ -197,7 +197,8 @@ def script_description() -> str:
         "<b>RAIN VTuber</b><br>Starts <code>rain-vtuber daemon</code> with OBS, restarts it if it "
         "crashes, stops it when OBS closes, and adds hotkeys (Settings &gt; Hotkeys, 'RAIN: ...') "
         "to switch characters, pause, resume and recenter. Show the stream with an NDI source "
-        "(DistroAV plugin) named after the daemon's NDI name."
+        "(DistroAV plugin) named after the daemon's NDI name. Pick your microphone under 'Delay audio' "
+        "to keep your voice in sync with the avatar (it follows the daemon's measured latency)."
     )
 
 
