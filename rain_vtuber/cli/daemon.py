@@ -9,6 +9,7 @@ import typer
 
 from rain_vtuber.cli.common import (
     CameraOpt,
+    EngineConfigOpt,
     PhoneHostOpt,
     SourceKindOpt,
     SourceOptOpt,
@@ -34,7 +35,7 @@ def _source(kind: str | None, flags: dict[str, Any], base: SourceConfig) -> dict
 def daemon(
     config: Annotated[Optional[Path], typer.Option("--config", help="Daemon YAML config (keys: see the README).")] = None,
     weights: WeightsOpt = None,
-    engine_config: Annotated[Optional[Path], typer.Option("--engine-config", help="RAIN release config.")] = None,
+    engine_config: EngineConfigOpt = None,
     character: Annotated[Optional[str], typer.Option("--character", help="Character to start with.")] = None,
     characters_dir: Annotated[Optional[Path], typer.Option("--characters-dir", help="Characters folder.")] = None,
     calibration_dir: Annotated[Optional[Path], typer.Option("--calibration-dir", help="Calibrations folder.")] = None,

@@ -14,7 +14,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from rain_vtuber.cli.common import ConfigOpt, WeightsOpt, console
+from rain_vtuber.cli.common import EngineConfigOpt, OldEngineConfigOpt, WeightsOpt, console, engine_config_flag
 from rain_vtuber.errors import RainError
 
 Status = Literal["pass", "warn", "fail"]
@@ -155,7 +155,8 @@ def check_port(label: str, host: str, port: int) -> Check:
 
 def doctor(
     weights: WeightsOpt = None,
-    config: ConfigOpt = None,
+    engine_config: EngineConfigOpt = None,
+    config: OldEngineConfigOpt = None,
     camera: Annotated[int, typer.Option("--camera", help="Webcam index to test; -1 skips the camera.")] = 0,
     control_port: Annotated[int, typer.Option("--control-port", help="Daemon control port to test.")] = 9050,
 ) -> None:
@@ -163,7 +164,7 @@ def doctor(
     ports = dict(PORTS, control=("127.0.0.1", control_port))
     checks: list[tuple[str, Callable[[], Check]]] = [
         ("Python", check_python), ("packages", check_packages), ("CUDA GPU", check_gpu),
-        ("TensorRT", check_tensorrt), ("weights", lambda: check_weights(weights, config)),
+        ("TensorRT", check_tensorrt), ("weights", lambda: check_weights(weights, engine_config_flag(engine_config, config))),
         *([(f"camera {camera}", lambda: check_camera(camera))] if camera >= 0 else []),
         ("NDI runtime", check_ndi),
         *[(f"{label} port", lambda label=label, addr=addr: check_port(label, *addr)) for label, addr in ports.items()],
