@@ -22,6 +22,7 @@ import yaml
 
 from netns import TwoPcs, two_pcs_or_skip
 from rain_vtuber.daemon.control import send_command
+from rain_vtuber.daemon.lan import lan_addresses
 from rain_vtuber.daemon.soak import make_demo_characters
 from rain_vtuber.errors import RainError
 
@@ -63,6 +64,11 @@ def daemon_config(tmp_path_factory: pytest.TempPathFactory, shared: Path) -> Pat
         "log_file": str(root / "daemon.log"),
     }))
     return config
+
+
+def test_doctor_lists_the_address_the_other_pc_uses(lan: TwoPcs) -> None:
+    found = lan.gpu.call(lan_addresses)
+    assert lan.gpu.address in found and lan.obs.address not in found
 
 
 def _ctl(lan: TwoPcs, root: Path, *args: str) -> subprocess.CompletedProcess:
