@@ -691,8 +691,9 @@ class Controller:
             where = f"remote {self.settings.host.strip()}:{self.settings.port}"
             if self._lookup is None:
                 return format_status(where, None, "not connected (Start daemon connects)")
-            quiet = self._clock() - self._heard_at > STATUS_STALE_S
-            return format_status(where, self.status, self.last_error or ("not reachable" if quiet else ""))
+            if self._clock() - self._heard_at > STATUS_STALE_S:
+                return format_status(where, None, "not reachable")
+            return format_status(where, self.status, self.last_error or ("" if self.status else "connecting"))
 
     def characters(self) -> Tuple[str, ...]:
         status = self.status  # one read of an immutable snapshot: no lock needed
