@@ -118,3 +118,8 @@ def test_lan_port_with_token_refuses_and_rate_limits_bad_tokens_and_answers_only
     assert srv.rejected == 20
     logged = [r for r in caplog.records if "missing or wrong token" in r.getMessage()]
     assert 1 <= len(logged) <= 2, [r.getMessage() for r in logged]
+
+
+def test_control_host_that_is_not_this_machine_is_one_clear_line(udp_port: int) -> None:
+    with pytest.raises(RainError, match=r"cannot open the control port 192\.0\.2\.123:\d+: .*address of this machine"):
+        ControlServer(udp_port, {}, token="t", host="192.0.2.123")
