@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
+from pathlib import Path
 from typing import Iterator
 
 import pytest
@@ -123,3 +126,11 @@ def test_lan_port_with_token_refuses_and_rate_limits_bad_tokens_and_answers_only
 def test_control_host_that_is_not_this_machine_is_one_clear_line(udp_port: int) -> None:
     with pytest.raises(RainError, match=r"cannot open the control port 192\.0\.2\.123:\d+: .*address of this machine"):
         ControlServer(udp_port, {}, token="t", host="192.0.2.123")
+
+
+def test_cli_start_up_imports_no_torch() -> None:
+    """`rain-vtuber ctl` on a streaming PC (or a Stream Deck button) must answer in a blink, not load torch."""
+    code = "import sys; from rain_vtuber.cli.main import _register; _register(); print('torch' in sys.modules)"
+    repo = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "False", done.stderr
