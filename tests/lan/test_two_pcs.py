@@ -160,4 +160,5 @@ def test_vmc_in_and_ndi_out_across_the_link(lan: TwoPcs, daemon: subprocess.Pope
     assert result["status"]["source"]["state"] == "tracking" and result["status"]["ndi"]["connections"] >= 1
     assert received >= result["frames"] * 1000, f"only {received} bytes crossed the veth for {result['frames']} frames"
     print(f"\nNDI '{result['source']}' at {result['url']}: {result['frames']} frames in {result['seconds']:g} s "
-          f"across the veth ({received} bytes received there), {result['vmc_sent']} VMC bundles sent")
+          f"across the veth ({received} bytes received there), {result['vmc_sent']} VMC bundles sent; daemon "
+          f"state {result['status']['state']}, engine fps {result['status'].get('engine_fps')}")
