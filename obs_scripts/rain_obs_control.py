@@ -612,6 +612,7 @@ class Controller:
             if is_remote(settings) and self._lookup is not None and (old.host, old.port, old.token) != (
                 settings.host, settings.port, settings.token
             ):
+                self.supervisor.stop()  # a daemon this script ran here is no longer the one to show
                 self._connect()
 
     def start(self) -> None:
@@ -691,6 +692,8 @@ class Controller:
             where = f"remote {self.settings.host.strip()}:{self.settings.port}"
             if self._lookup is None:
                 return format_status(where, None, "not connected (Start daemon connects)")
+            if self._lookup.error:
+                return format_status(where, None, self._lookup.error)
             if self._clock() - self._heard_at > STATUS_STALE_S:
                 return format_status(where, None, "not reachable")
             return format_status(where, self.status, self.last_error or ("" if self.status else "connecting"))

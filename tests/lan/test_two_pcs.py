@@ -15,7 +15,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 import yaml
@@ -116,20 +116,23 @@ def _send(lan: TwoPcs, address: str, *args: Any, token: str | None = TOKEN) -> t
     return lan.obs.call(lambda: send_command(address, *args, host=lan.gpu.address, port=CONTROL_PORT, token=token))
 
 
-def _wait_ping(lan: TwoPcs, proc: subprocess.Popen) -> None:
+def _wait_status(lan: TwoPcs, proc: subprocess.Popen, ready: Callable[[dict[str, Any]], bool], what: str) -> None:
+    """Ask /rain/status across the link until `ready(status)`; fail if the daemon dies or BOOT_S pass."""
     deadline = time.monotonic() + BOOT_S
     while time.monotonic() < deadline:
         assert proc.poll() is None, f"daemon exited with {proc.returncode}"
         try:
-            if _send(lan, "/rain/ping")[0] == "ok":
+            state, text = _send(lan, "/rain/status")
+            if state == "ok" and ready(json.loads(text)):
                 return
         except RainError:  # not listening yet
-            time.sleep(0.5)
-    pytest.fail(f"no control reply across the link within {BOOT_S:g} s")
+            pass
+        time.sleep(0.5)
+    pytest.fail(f"timed out after {BOOT_S:g} s waiting for {what}")
 
 
 def test_control_across_the_link_needs_the_token(lan: TwoPcs, daemon: subprocess.Popen, daemon_config: Path) -> None:
-    _wait_ping(lan, daemon)
+    _wait_status(lan, daemon, lambda s: s["characters"]["bob"]["state"] == "ready", "bob fused (asked across the link)")
     ok = _ctl(lan, daemon_config.parent, "character", "bob", "--token", TOKEN)  # the CLI, as a user types it
     assert (ok.returncode, ok.stdout.strip()) == (0, "character bob"), ok.stderr
     refused = _ctl(lan, daemon_config.parent, "character", "alice", "--token", "guess")
@@ -145,7 +148,7 @@ def test_control_across_the_link_needs_the_token(lan: TwoPcs, daemon: subprocess
 
 def test_vmc_in_and_ndi_out_across_the_link(lan: TwoPcs, daemon: subprocess.Popen, daemon_config: Path) -> None:
     root = daemon_config.parent
-    _wait_ping(lan, daemon)
+    _wait_status(lan, daemon, lambda s: True, "a status reply across the link")
     name = yaml.safe_load(daemon_config.read_text())["ndi_name"]
     before = lan.obs.rx_bytes()
     argv = _python(str(Path(__file__).with_name("peer.py")), "--daemon", lan.gpu.address, "--vmc-port", str(VMC_PORT),

@@ -465,3 +465,13 @@ def test_host_names_are_looked_up_off_the_calling_thread() -> None:
     assert until(lambda: found.address and missing.error, 10.0)
     assert found.address.startswith("127.") and missing.address is None
     assert missing.error.startswith("cannot find the daemon PC 'no-such-host.invalid'")
+
+
+def test_remote_daemon_pc_that_cannot_be_found_says_so(port, tmp_path) -> None:
+    controller = Controller(lambda _: None, lambda _: None, log_dir=tmp_path)
+    controller.configure(ScriptSettings(host="no-such-host.invalid", port=port))
+    controller.start()
+    assert until(lambda: "cannot find" in controller.status_line(), 10.0, controller.tick)
+    assert controller.status_line().startswith(f"remote no-such-host.invalid:{port} | cannot find the daemon PC")
+    assert controller.client is None
+    controller.shutdown()
