@@ -59,7 +59,7 @@ def require_token_off_loopback(host: str, token: str | None) -> str:
     address = resolve_host(host)
     if not is_loopback(address) and not token:
         raise RainError(
-            f"control host {host} is reachable from other machines, so the control port needs a token: "
+            f"control host {host or address} is reachable from other machines, so the control port needs a token: "
             "add `token: <secret>` to the daemon config or pass --token <secret> "
             "(the OBS script and `rain-vtuber ctl --token` then send the same)"
         )
