@@ -181,8 +181,8 @@ class ControlClient:
                 continue  # Windows reports an earlier send to a closed port here
             except OSError:
                 break
-            if sender != self.address:
-                continue  # on a LAN port anyone can send: only the daemon's replies count
+            if sender[1] != self.address[1]:
+                continue  # only the daemon's port (a daemon on 0.0.0.0 may answer from another address)
             reply = parse_reply(data)
             if reply is None:
                 self.bad_packets += 1

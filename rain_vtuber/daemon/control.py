@@ -184,7 +184,8 @@ def send_command(
 ) -> tuple[str, str]:
     """Client side: send one command to a daemon and wait for its reply -> ("ok"|"error", text).
 
-    Datagrams from anyone but the daemon's address and port are ignored.
+    Datagrams from other ports are ignored (the address is not compared: a daemon bound to 0.0.0.0 on a
+    PC with several networks may answer from another of its addresses).
     """
     payload = ((token,) if token is not None else ()) + args
     daemon = (resolve_host(host), port)
@@ -195,7 +196,7 @@ def send_command(
         try:
             while True:
                 data, sender = sock.recvfrom(65536)
-                if sender != daemon:
+                if sender[1] != port:
                     continue
                 command, status, text = parse_reply(data)
                 if command == address:

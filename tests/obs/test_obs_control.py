@@ -475,3 +475,24 @@ def test_remote_daemon_pc_that_cannot_be_found_says_so(port, tmp_path) -> None:
     assert controller.status_line().startswith(f"remote no-such-host.invalid:{port} | cannot find the daemon PC")
     assert controller.client is None
     controller.shutdown()
+
+
+def test_client_ignores_replies_that_do_not_come_from_the_daemon_port(port) -> None:
+    client = ControlClient(port)
+    reply = OscMessageBuilder("/rain/reply")
+    for arg in ("/rain/shutdown", "ok", "bye"):
+        reply.add_arg(arg)
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as stranger:
+            stranger.bind(("127.0.0.1", 0))
+            stranger.sendto(reply.build().dgram, client._sock.getsockname())
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as daemon:
+                daemon.bind(("127.0.0.1", port))
+                daemon.sendto(reply.build().dgram, client._sock.getsockname())
+                replies: list = []
+                assert until(lambda: replies.extend(client.poll()) or replies, 2.0)
+        time.sleep(0.05)
+        replies.extend(client.poll())
+        assert len(replies) == 1 and client.bad_packets == 0  # the stranger's copy was dropped, not counted
+    finally:
+        client.close()
