@@ -123,7 +123,8 @@ def render(
     """Render a clip offline: pose images (or a face video) + a character image -> frames."""
     from rain_vtuber.engine import RainEngine
     from rain_vtuber.engine.offline import render_stream
-    from rain_vtuber.landmarks.characters import find_reference_image
+    from rain_vtuber.landmarks.characters import character_at, load_picture
+    from rain_vtuber.landmarks.picture import read_picture
     from rain_vtuber.weights import default_weights_dir
 
     if (poses is None) == (faces is None):
@@ -134,11 +135,12 @@ def render(
         raise RainError(f"--decoder must be taesdv or vae, got {decoder!r}")
     calibration = Path("calibration") / f"{character or 'default'}.yaml"
     if character is not None:
-        reference = find_reference_image(Path("characters") / character)
-        if reference is None:
+        found = character_at(Path("characters") / character, calibration.parent)
+        if found is None:
             raise RainError(f"character {character!r} not found: no reference image in characters/{character}/")
-    assert reference is not None
-    image = _read_rgb(reference)
+        image, _ = load_picture(found)
+    else:
+        image = read_picture(reference)  # type: ignore[arg-type]
     config = engine_config_flag(engine_config, config)
     engine = RainEngine.load(weights or default_weights_dir(), config, device=device, dtype=dtype,
                              decoder=decoder, seed=seed, backend=backend)  # type: ignore[arg-type]
