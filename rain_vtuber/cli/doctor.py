@@ -14,7 +14,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from rain_vtuber.cli.common import ConfigOpt, WeightsOpt, console
+from rain_vtuber.cli.common import ConfigOpt, FaceModelOpt, WeightsOpt, console
 from rain_vtuber.errors import RainError
 
 Status = Literal["pass", "warn", "fail"]
@@ -52,11 +52,19 @@ def check_packages() -> Check:
             broken.append(f"{dist} ({type(err).__name__}: {err})")
     if broken:
         return Check("packages", "fail", "; ".join(broken), "pip install -U rain-vtuber (reinstalls the listed packages)")
-    import numpy
-
-    if int(numpy.__version__.split(".")[0]) >= 2:
-        return Check("packages", "fail", f"numpy {numpy.__version__}", 'mediapipe 0.10.21 needs pip install "numpy<2"')
     return Check("packages", "pass", ", ".join(found))
+
+
+def check_face_tracker(face_model: Path | None) -> Check:
+    """mediapipe's version and whether the FaceLandmarker model file is there (webcam/video sources)."""
+    from rain_vtuber.sources.face_model import FETCH_COMMAND, default_face_model
+
+    version = importlib.metadata.version("mediapipe")
+    model = face_model or default_face_model()
+    if not model.is_file():
+        return Check("face tracker", "warn", f"mediapipe {version}; face model {model} missing",
+                     f"webcam/video/image sources need it: run `{FETCH_COMMAND}` or pass --face-model PATH")
+    return Check("face tracker", "pass", f"mediapipe {version}; face model {model} ({model.stat().st_size} bytes)")
 
 
 def check_gpu() -> Check:
@@ -158,11 +166,13 @@ def doctor(
     config: ConfigOpt = None,
     camera: Annotated[int, typer.Option("--camera", help="Webcam index to test; -1 skips the camera.")] = 0,
     control_port: Annotated[int, typer.Option("--control-port", help="Daemon control port to test.")] = 9050,
+    face_model: FaceModelOpt = None,
 ) -> None:
-    """Check Python, packages, GPU, TensorRT, weights, camera, NDI and ports; exit 1 if anything fails."""
+    """Check Python, packages, face tracker, GPU, TensorRT, weights, camera, NDI and ports; exit 1 if anything fails."""
     ports = dict(PORTS, control=("127.0.0.1", control_port))
     checks: list[tuple[str, Callable[[], Check]]] = [
-        ("Python", check_python), ("packages", check_packages), ("CUDA GPU", check_gpu),
+        ("Python", check_python), ("packages", check_packages), ("face tracker", lambda: check_face_tracker(face_model)),
+        ("CUDA GPU", check_gpu),
         ("TensorRT", check_tensorrt), ("weights", lambda: check_weights(weights, config)),
         *([(f"camera {camera}", lambda: check_camera(camera))] if camera >= 0 else []),
         ("NDI runtime", check_ndi),

@@ -16,7 +16,7 @@ import numpy as np
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from rain_vtuber.cli.common import BackendOpt, ConfigOpt, DeviceOpt, DtypeOpt, WeightsOpt, console
+from rain_vtuber.cli.common import BackendOpt, ConfigOpt, DeviceOpt, DtypeOpt, FaceModelOpt, WeightsOpt, console
 from rain_vtuber.errors import RainError
 from rain_vtuber.sources.video import VIDEO_SUFFIXES, image_files, read_rgb, recorded_kind
 
@@ -52,13 +52,14 @@ def _pose_frames(path: Path, size: tuple[int, int]) -> tuple[Iterator[np.ndarray
     return frames(), count
 
 
-def _face_frames(path: Path, calibration: Path, size: tuple[int, int]) -> tuple[Iterator[np.ndarray], int]:
+def _face_frames(path: Path, face_model: Path | None, calibration: Path,
+                 size: tuple[int, int]) -> tuple[Iterator[np.ndarray], int]:
     """A face video / image folder through the tracker and the character's calibration."""
     from rain_vtuber.landmarks import PoseRenderer, load_calibration
     from rain_vtuber.sources import SourceConfig, open_source
 
     kind = recorded_kind(path)
-    source = open_source(SourceConfig(kind=kind, path=path))
+    source = open_source(SourceConfig(kind=kind, path=path, face_model=face_model))
     renderer = PoseRenderer(load_calibration(calibration), height=size[0], width=size[1])
     if kind == "video":
         capture = cv2.VideoCapture(str(path))
@@ -98,6 +99,7 @@ def render(
     out: Annotated[Path, typer.Option("--out", help="Output .mp4 file or a folder for PNG frames.")],
     poses: Annotated[Optional[Path], typer.Option("--poses", help="Folder of pose images or a pose video.")] = None,
     faces: Annotated[Optional[Path], typer.Option("--faces", help="Face video, image or folder, tracked with mediapipe.")] = None,
+    face_model: FaceModelOpt = None,
     reference: Annotated[Optional[Path], typer.Option("--reference", help="Character reference image.")] = None,
     character: Annotated[Optional[str], typer.Option("--character", help="Character in ./characters (image + calibration).")] = None,
     weights: WeightsOpt = None,
@@ -133,7 +135,7 @@ def render(
     size = (engine.height, engine.width)
     if faces is not None and not calibration.is_file():
         raise RainError(f"--faces needs a calibration: {calibration} not found (run `rain-vtuber calibrate`)")
-    frames, total = _face_frames(faces, calibration, size) if faces is not None else _pose_frames(poses, size)  # type: ignore[arg-type]
+    frames, total = _face_frames(faces, face_model, calibration, size) if faces is not None else _pose_frames(poses, size)  # type: ignore[arg-type]
     engine.set_reference(engine.fuse_reference(image))
     writer = _Writer(out, fps)
     columns = (TextColumn("rendering"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
