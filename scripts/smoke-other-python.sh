@@ -14,8 +14,8 @@ if [ -z "$python" ]; then
     echo "smoke-other-python: skipped (not CI)" >&2
     exit 0
 fi
-venv="${SMOKE_VENV:-.venv-$version}"
+venv="$(realpath -m "${SMOKE_VENV:-.venv-$version}")"
 [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
 "$venv/bin/pip" install -q torch==2.13.0
 "$venv/bin/pip" install -q -e ".[test]"
-PATH="$PWD/$venv/bin:$PATH" "$venv/bin/python" scripts/smoke.py
+PATH="$venv/bin:$PATH" "$venv/bin/python" scripts/smoke.py
