@@ -105,9 +105,9 @@ def smoke_daemon(work: Path, seconds: float) -> None:
     try:
         ctl = lambda address: send_command(address, port=control_port, timeout=3.0)  # noqa: E731
         wait_for(lambda: ctl("/rain/ping")[0] == "ok", 120, "the control port", proc)
+        probe = NdiProbe(ndi_name, timeout=120)  # the source is up from the start (reference image)
         wait_for(lambda: json.loads(ctl("/rain/status")[1])["latency_ms_p50"] is not None, BOOT_S,
                  "engine frames", proc)
-        probe = NdiProbe(ndi_name, timeout=30)
         frames = probe.capture(seconds)
         times = [t for t, _, _ in frames]
         gap = float(np.max(np.diff(times))) if len(times) > 1 else float("inf")
