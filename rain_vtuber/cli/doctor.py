@@ -55,12 +55,12 @@ def check_packages() -> Check:
     return Check("packages", "pass", ", ".join(found))
 
 
-def check_face_tracker(face_model: Path | None) -> Check:
+def check_face_tracker(face_model: Path | None, weights: Path | None = None) -> Check:
     """mediapipe's version and whether the FaceLandmarker model file is there (webcam/video sources)."""
     from rain_vtuber.sources.face_model import FETCH_COMMAND, default_face_model
 
     version = importlib.metadata.version("mediapipe")
-    model = face_model or default_face_model()
+    model = face_model or default_face_model(weights)
     if not model.is_file():
         return Check("face tracker", "warn", f"mediapipe {version}; face model {model} missing",
                      f"webcam/video/image sources need it: run `{FETCH_COMMAND}` or pass --face-model PATH")
@@ -171,7 +171,7 @@ def doctor(
     """Check Python, packages, face tracker, GPU, TensorRT, weights, camera, NDI and ports; exit 1 if anything fails."""
     ports = dict(PORTS, control=("127.0.0.1", control_port))
     checks: list[tuple[str, Callable[[], Check]]] = [
-        ("Python", check_python), ("packages", check_packages), ("face tracker", lambda: check_face_tracker(face_model)),
+        ("Python", check_python), ("packages", check_packages), ("face tracker", lambda: check_face_tracker(face_model, weights)),
         ("CUDA GPU", check_gpu),
         ("TensorRT", check_tensorrt), ("weights", lambda: check_weights(weights, config)),
         *([(f"camera {camera}", lambda: check_camera(camera))] if camera >= 0 else []),

@@ -52,7 +52,7 @@ def _pose_frames(path: Path, size: tuple[int, int]) -> tuple[Iterator[np.ndarray
     return frames(), count
 
 
-def _face_frames(path: Path, face_model: Path | None, calibration: Path,
+def _face_frames(path: Path, face_model: Path, calibration: Path,
                  size: tuple[int, int]) -> tuple[Iterator[np.ndarray], int]:
     """A face video / image folder through the tracker and the character's calibration."""
     from rain_vtuber.landmarks import PoseRenderer, load_calibration
@@ -115,6 +115,7 @@ def render(
     from rain_vtuber.engine import RainEngine
     from rain_vtuber.engine.offline import render_stream
     from rain_vtuber.landmarks.characters import find_reference_image
+    from rain_vtuber.sources.face_model import resolve_face_model
     from rain_vtuber.weights import default_weights_dir
 
     if (poses is None) == (faces is None):
@@ -130,6 +131,8 @@ def render(
             raise RainError(f"character {character!r} not found: no reference image in characters/{character}/")
     assert reference is not None
     image = _read_rgb(reference)
+    if faces is not None:  # before the slow engine load
+        face_model = resolve_face_model(face_model, weights)
     engine = RainEngine.load(weights or default_weights_dir(), config, device=device, dtype=dtype,
                              decoder=decoder, seed=seed, backend=backend)  # type: ignore[arg-type]
     size = (engine.height, engine.width)

@@ -63,15 +63,19 @@ class SourceConfig(BaseModel):
         return self.port if self.port is not None else DEFAULT_PORTS.get(self.kind, 0)
 
 
-def open_source(cfg: SourceConfig) -> FaceSource:
-    """Build the source `cfg` describes (not started); RainError if its file or folder is missing."""
+def open_source(cfg: SourceConfig, weights: Path | None = None) -> FaceSource:
+    """Build the source `cfg` describes (not started); RainError if its file or folder is missing.
+
+    `weights`: the RAIN weights folder in use, where the face model is looked for after
+    cfg.face_model and $RAIN_VTUBER_FACE_MODEL.
+    """
     if cfg.kind in _PATH_KINDS and not cfg.path.exists():  # type: ignore[union-attr]
         raise RainError(f"{cfg.kind} source: {cfg.path} does not exist; check the path")
     if cfg.kind in _NETWORK_KINDS:
         return _open_network(cfg)
     from rain_vtuber.sources.face_model import resolve_face_model
 
-    model = resolve_face_model(cfg.face_model)
+    model = resolve_face_model(cfg.face_model, weights)
     if cfg.kind == "webcam":
         from rain_vtuber.sources.webcam import WebcamSource
 

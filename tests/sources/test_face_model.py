@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ from skimage import data
 from rain_vtuber.cli.doctor import check_face_tracker
 from rain_vtuber.errors import RainError
 from rain_vtuber.sources import SourceConfig, open_source
+from rain_vtuber.sources.face_model import resolve_face_model
 from tests.conftest import FACE_MODEL
 
 REPO = Path(__file__).resolve().parents[2]
@@ -50,6 +52,19 @@ def test_missing_model_is_one_line_naming_the_fetch_command(no_default_model: Pa
     run = _pose(str(photo), "--out", str(tmp_path / "out"), env={**os.environ, "PYTHONPATH": str(REPO)})
     assert run.returncode == 1
     assert run.stderr.strip().splitlines()[-1].startswith("error: face model ") and "Traceback" not in run.stderr
+
+
+def test_the_weights_folder_in_use_is_searched_before_the_cache(no_default_model: Path, photo: Path,
+                                                                tmp_path: Path) -> None:
+    weights = tmp_path / "my-weights"  # `weights download --dir my-weights`, then `daemon --weights my-weights`
+    weights.mkdir()
+    with pytest.raises(RainError, match=re.escape(str(no_default_model))):  # not there: the cache is named
+        resolve_face_model(None, weights)
+    (weights / "face_landmarker.task").symlink_to(FACE_MODEL)
+    assert resolve_face_model(None, weights) == weights / "face_landmarker.task"
+    assert check_face_tracker(None, weights).status == "pass"
+    frames = list(open_source(SourceConfig(kind="image", path=photo), weights).iter_tracked())
+    assert len(frames) == 1 and frames[0].face is not None
 
 
 def test_network_sources_need_no_face_model(no_default_model: Path) -> None:
