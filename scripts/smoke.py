@@ -56,6 +56,17 @@ def wait_for(predicate: Callable[[], Any], timeout: float, what: str, proc: subp
     raise SystemExit(f"smoke: FAILED: timed out after {timeout:g} s waiting for {what}")
 
 
+def connect_ndi(probe: Callable[..., Any], name: str, attempts: int = 6) -> Any:
+    """An NDI receiver on source `name`. Every NDI process listens on TCP 5960 (SO_REUSEPORT), so on a
+    host with several of them a finder may ask one that does not know the source: ask again."""
+    for _ in range(attempts):
+        try:
+            return probe(name, timeout=20)
+        except AssertionError:
+            continue
+    raise SystemExit(f"smoke: FAILED: NDI source {name!r} not found in {attempts} tries")
+
+
 def smoke_pose(work: Path, face_model: Path) -> None:
     """The astronaut through `rain-vtuber pose --json`: 68 valid points, spec colours, open eyes, closed jaw."""
     from skimage import data
@@ -105,7 +116,7 @@ def smoke_daemon(work: Path, seconds: float) -> None:
     try:
         ctl = lambda address: send_command(address, port=control_port, timeout=3.0)  # noqa: E731
         wait_for(lambda: ctl("/rain/ping")[0] == "ok", 120, "the control port", proc)
-        probe = NdiProbe(ndi_name, timeout=120)  # the source is up from the start (reference image)
+        probe = connect_ndi(NdiProbe, ndi_name)  # the source is up from the start (reference image)
         wait_for(lambda: json.loads(ctl("/rain/status")[1])["latency_ms_p50"] is not None, BOOT_S,
                  "engine frames", proc)
         frames = probe.capture(seconds)
