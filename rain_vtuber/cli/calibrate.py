@@ -11,8 +11,9 @@ from pydantic import ValidationError
 from rain_vtuber.calibrate import CalibrateRequest, PreviewOptions, character_files, serve, write_without_ui
 from rain_vtuber.cli.common import (
     CameraOpt,
-    ConfigOpt,
+    EngineConfigOpt,
     FaceModelOpt,
+    OldEngineConfigOpt,
     PhoneHostOpt,
     SourceKindOpt,
     SourceOptOpt,
@@ -20,6 +21,7 @@ from rain_vtuber.cli.common import (
     SourcePortOpt,
     WeightsOpt,
     console,
+    engine_config_flag,
     source_flags,
 )
 from rain_vtuber.errors import RainError
@@ -78,7 +80,8 @@ def calibrate(
     ] = None,
     countdown: Annotated[float, typer.Option("--countdown", help="Seconds before each recording.")] = 3.0,
     weights: WeightsOpt = None,
-    config: ConfigOpt = None,
+    engine_config: EngineConfigOpt = None,
+    config: OldEngineConfigOpt = None,
     device: Annotated[str, typer.Option("--device", help="Device of the live preview.")] = "cuda",
     dtype: Annotated[str, typer.Option("--dtype", help="Precision of the live preview.")] = "fp16",
 ) -> None:
@@ -103,7 +106,7 @@ def calibrate(
         source=_source_config(source, source_flags(camera, source_path, source_port, phone_host, source_opt, face_model)),
         port=port,
         countdown_s=max(0.0, countdown),
-        preview=PreviewOptions(weights, config, device, dtype),
+        preview=PreviewOptions(weights, engine_config_flag(engine_config, config), device, dtype),
     )
     if no_ui:
         path = write_without_ui(request)

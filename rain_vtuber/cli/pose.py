@@ -144,7 +144,7 @@ def pose(
     recenter: Annotated[
         bool, typer.Option("--recenter", help="Take the first tracked face's position as neutral (centres it).")
     ] = False,
-    out: Annotated[Optional[Path], typer.Option("--out", help="Folder for PNGs, or a .mp4 file.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Folder for PNGs, or a .mp4 file.")] = None,
     show: Annotated[Optional[bool], typer.Option("--show/--no-show", help="Window (default: when no --out).")] = None,
     overlay: Annotated[bool, typer.Option("--overlay/--no-overlay", help="Tracked points on the input.")] = True,
     size: Annotated[int, typer.Option("--size", min=64, max=2048, help="Pose image size (model resolution).")] = 512,
