@@ -1,8 +1,11 @@
-"""Shared test fixtures: where ../shared lives (read in place, never copied)."""
+"""Shared test fixtures: where ../shared lives (read in place, never copied), and the CI rule for
+tests that need a real component: skip locally with the reason, fail under CI=true."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Optional
 
 import pytest
 
@@ -14,14 +17,45 @@ TINY_WEIGHTS = TINY / "weights"
 TINY_CONFIG = TINY / "config.yaml"
 GOLDEN_FULL = SHARED / "golden_full"
 TESTDATA = SHARED / "testdata"
+IN_CI = os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+def require(missing: Optional[str]) -> None:
+    """The one gate for tests that need a real component (OBS, Xvfb, Chromium, NDI, network
+    namespaces, ../shared): `missing` says what is absent and how to install it, None when all is there.
+
+    Locally the test skips with that reason; under CI=true it fails, so a CI run cannot pass by skipping.
+    """
+    if missing is None:
+        return
+    if IN_CI:
+        pytest.fail(f"CI=true and {missing}", pytrace=False)
+    pytest.skip(missing)
+
+
+def requires(missing: Optional[str]) -> pytest.MarkDecorator:
+    """`require` as a mark, for pytestmark or a decorator; evaluated when each test is set up."""
+    return pytest.mark.requires(missing)
+
+
+def missing_path(path: Path) -> Optional[str]:
+    return None if path.exists() else f"{path} not found (../shared next to the repository)"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "requires(missing): needs a real component; skip locally, fail under CI=true")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if not SHARED.is_dir():
-        skip = pytest.mark.skip(reason=f"../shared not found at {SHARED}")
-        for item in items:
-            if "shared" in item.fixturenames:
-                item.add_marker(skip)
+    for item in items:
+        if "shared" in item.fixturenames:
+            item.add_marker(requires(missing_path(SHARED)))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for mark in item.iter_markers("requires"):
+        require(mark.args[0])
 
 
 @pytest.fixture(scope="session")

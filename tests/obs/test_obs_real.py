@@ -17,6 +17,8 @@ from typing import Any, Iterator, Optional
 
 import pytest
 
+from tests.conftest import requires
+
 from obs_runner import HeadlessObs, alive, children, free_port, kill_pid, missing_tools, saved_script_settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -28,10 +30,10 @@ MISSING = missing_tools()
 
 pytestmark = [
     pytest.mark.obs,
-    pytest.mark.skipif(
-        bool(MISSING),
-        reason=f"real OBS test needs {' and '.join(MISSING)}: "
-        "apt-get install -y --no-install-recommends obs-studio xvfb xauth",
+    requires(
+        f"real OBS test needs {' and '.join(MISSING)}: "
+        "apt-get install -y --no-install-recommends obs-studio xvfb xauth (scripts/install-test-system-deps.sh)"
+        if MISSING else None
     ),
 ]
 
