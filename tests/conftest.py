@@ -3,9 +3,11 @@ tests that need a real component: skip locally with the reason, fail under CI=tr
 
 from __future__ import annotations
 
+import errno
 import os
+import subprocess
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
 import pytest
 
@@ -61,3 +63,43 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 @pytest.fixture(scope="session")
 def shared() -> Path:
     return SHARED
+
+
+class FullDisk:
+    """A folder whose file system runs out of space when fill() is called.
+
+    As root: a 64 KiB tmpfs, filled with a ballast file until the kernel says ENOSPC. Otherwise
+    os.fsync (where buffered writes meet the disk) raises ENOSPC from fill() on.
+    """
+
+    def __init__(self, path: Path, monkeypatch: pytest.MonkeyPatch, mounted: bool) -> None:
+        self.path, self._monkeypatch, self.mounted = path, monkeypatch, mounted
+
+    def fill(self) -> None:
+        if not self.mounted:
+            def no_space(fd: int) -> None:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+            self._monkeypatch.setattr(os, "fsync", no_space)
+            return
+        try:
+            with open(self.path / "ballast", "wb") as fh:
+                while True:
+                    fh.write(b"\0" * 4096)
+                    fh.flush()
+        except OSError as err:
+            assert err.errno == errno.ENOSPC, err
+
+
+@pytest.fixture
+def full_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FullDisk]:
+    path = tmp_path / "disk"
+    path.mkdir()
+    mounted = os.geteuid() == 0 and subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(path)], capture_output=True
+    ).returncode == 0
+    try:
+        yield FullDisk(path, monkeypatch, mounted)
+    finally:
+        if mounted:
+            subprocess.run(["umount", "-l", str(path)], capture_output=True)

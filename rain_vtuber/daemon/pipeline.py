@@ -271,13 +271,15 @@ class Pipeline:
             self._reset_engine = True
             self.state = "running"
 
-    def recenter(self) -> None:
+    def recenter(self) -> Any:
+        """Make the current head position neutral; returns the renderer's calibration after it."""
         self._require_stream()
         face = self.source.latest()
         if face is None:
             raise RainError("no face tracked right now: look at the camera (or start the tracker) and try again")
         with self._render_lock:
             self._renderer.recenter(face)
+            return self._renderer.calibration
 
     def _require_stream(self) -> None:
         if self.state not in ("running", "paused"):
