@@ -19,7 +19,7 @@ def free_udp_port() -> int:
 class NdiProbe:
     """An NDI receiver (finder with extra_ips=127.0.0.1) connected to the first source whose name contains `name`."""
 
-    def __init__(self, name: str, timeout: float = 15.0) -> None:
+    def __init__(self, name: str, timeout: float = 30.0) -> None:
         import NDIlib as ndi
 
         self.ndi = ndi
@@ -57,15 +57,18 @@ class NdiProbe:
         return out
 
     def close(self) -> None:
-        self.ndi.recv_destroy(self._recv)
-        self.ndi.find_destroy(self._find)
+        """Destroy the receiver (safe to call twice: a test may close it early)."""
+        if self._recv is not None:
+            self.ndi.recv_destroy(self._recv)
+            self.ndi.find_destroy(self._find)
+            self._recv = None
 
 
 @pytest.fixture(scope="module")
 def ndi_probe() -> Iterator[Callable[..., NdiProbe]]:
     probes: list[NdiProbe] = []
 
-    def make(name: str, timeout: float = 15.0) -> NdiProbe:
+    def make(name: str, timeout: float = 30.0) -> NdiProbe:
         probes.append(NdiProbe(name, timeout))
         return probes[-1]
 
