@@ -1,0 +1,80 @@
+"""Sources that lose their input and get it back by themselves.
+
+A network sender (iFacialMocap app, VMC) that goes silent and comes back: LOST while silent, the
+socket kept open, TRACKING again with the first packet (the real timeout, lost_after_s, shortened;
+the silence three timeouts long instead of the 30 s a phone takes to wake). A port held by another
+program: an error state, retries with backoff, listening once it is free.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+from pythonosc.osc_message_builder import OscMessageBuilder
+
+from rain_vtuber.face.state import TrackingState
+from rain_vtuber.sources import SourceConfig, open_source
+from rain_vtuber.sources.base import FaceSource
+from tests.sources.source_helpers import send_until, wait_until
+
+LOST_AFTER_S = 0.5
+
+
+def _send(sock: socket.socket, kind: str, port: int, jaw: float) -> None:
+    """One frame of a valid sender with the mouth open `jaw` (0..1)."""
+    if kind == "vmc":
+        value = OscMessageBuilder("/VMC/Ext/Blend/Val")
+        value.add_arg("JawOpen")
+        value.add_arg(jaw)
+        datagrams = [value.build().dgram, OscMessageBuilder("/VMC/Ext/Blend/Apply").build().dgram]
+    else:
+        datagrams = [f"jawOpen-{round(jaw * 100)}|=head#0,0,0|".encode()]
+    for datagram in datagrams:
+        sock.sendto(datagram, ("127.0.0.1", port))
+
+
+def _jaw_is(source: FaceSource, value: float) -> bool:
+    face = source.latest()
+    return face is not None and abs(face.expressions.get("jawOpen", -1) - value) < 1e-6
+
+
+@pytest.mark.parametrize("kind", ["ifacialmocap", "vmc"])
+def test_silent_sender_is_lost_then_recovers_by_itself(kind: str, free_udp_port) -> None:
+    port = free_udp_port()
+    source = open_source(SourceConfig(kind=kind, host="127.0.0.1", port=port, lost_after_s=LOST_AFTER_S))
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        source.start()
+        try:
+            assert send_until(lambda: _send(sock, kind, port, 0.25), lambda: _jaw_is(source, 0.25), timeout=10)
+            silent_from = time.monotonic()
+            assert wait_until(lambda: source.state is TrackingState.LOST, timeout=5)
+            assert time.monotonic() - silent_from >= LOST_AFTER_S * 0.9
+            assert source.latest() is None and source.error is None
+            assert not wait_until(lambda: source.state is not TrackingState.LOST, timeout=3 * LOST_AFTER_S)
+            assert send_until(lambda: _send(sock, kind, port, 0.75), lambda: _jaw_is(source, 0.75), timeout=10)
+            assert source.running and source.state is TrackingState.TRACKING
+        finally:
+            source.stop()
+
+
+@pytest.mark.parametrize("kind", ["ifacialmocap", "vmc"])
+def test_a_port_held_by_another_program_is_retried_until_free(kind: str, free_udp_port) -> None:
+    port = free_udp_port()
+    squatter = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    squatter.bind(("127.0.0.1", port))
+    source = open_source(SourceConfig(kind=kind, host="127.0.0.1", port=port, lost_after_s=LOST_AFTER_S))
+    source.start()
+    try:
+        assert wait_until(lambda: source.state is TrackingState.ERROR, timeout=5)
+        assert f"127.0.0.1:{port}" in source.error
+        assert wait_until(lambda: source.counters.retries >= 2, timeout=10), "no retry"
+        squatter.close()
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            assert send_until(lambda: _send(sock, kind, port, 0.5), lambda: _jaw_is(source, 0.5), timeout=15), source.error
+        assert source.running and source.error is None
+    finally:
+        squatter.close()
+        source.stop()
+    assert not source.running
