@@ -17,11 +17,14 @@ from typing import Any, Callable, Mapping
 
 from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
-from pythonosc.osc_packet import OscPacket, ParseError
+from pythonosc.osc_packet import OscPacket
 
 from rain_vtuber.errors import RainError
+from rain_vtuber.osc_guard import bundle_problem
+from rain_vtuber.sources.base import RateLimitedLog
 
 log = logging.getLogger(__name__)
+warn = RateLimitedLog(log)  # a flood of bad packets must not become a flood of log lines
 
 REPLY_ADDRESS = "/rain/reply"
 HOST = "127.0.0.1"
@@ -107,9 +110,11 @@ class ControlServer:
 
     def handle_datagram(self, data: bytes) -> list[tuple[str, str, str]]:
         """Datagram -> one (address, status, text) reply per message it carries."""
+        if problem := bundle_problem(data):
+            return [self._reject("", f"malformed OSC packet ({len(data)} bytes): {problem}")]
         try:
             packet = OscPacket(data)
-        except ParseError as err:
+        except Exception as err:  # python-osc raises ParseError and, on some garbage, UnicodeDecodeError and others
             return [self._reject("", f"malformed OSC packet ({len(data)} bytes): {err}")]
         return [self.handle(timed.message.address, list(timed.message.params)) for timed in packet.messages]
 
@@ -128,7 +133,7 @@ class ControlServer:
         try:
             return address, "ok", command.run(*args)
         except RainError as err:
-            log.warning("control %s failed: %s", address, err)
+            warn.warning(f"failed:{address}", "control %s failed: %s", address, err)
             return address, "error", str(err)
         except Exception as err:
             log.exception("control %s crashed", address)
@@ -136,7 +141,7 @@ class ControlServer:
 
     def _reject(self, address: str, why: str) -> tuple[str, str, str]:
         self.rejected += 1
-        log.warning("control: rejected %s: %s", address or "packet", why)
+        warn.warning(why.split(" ", 1)[0], "control: rejected %s: %s", address or "packet", why)
         return address, "error", why
 
 
