@@ -24,7 +24,6 @@ from rain_vtuber.osc_guard import bundle_problem
 from rain_vtuber.sources.base import RateLimitedLog
 
 log = logging.getLogger(__name__)
-warn = RateLimitedLog(log)  # a flood of bad packets must not become a flood of log lines
 
 REPLY_ADDRESS = "/rain/reply"
 HOST = "127.0.0.1"
@@ -64,6 +63,7 @@ class ControlServer:
         self.commands = dict(commands)
         self.token = token
         self.rejected = 0
+        self.warn = RateLimitedLog(log)  # a flood of bad packets must not become a flood of log lines
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -133,7 +133,7 @@ class ControlServer:
         try:
             return address, "ok", command.run(*args)
         except RainError as err:
-            warn.warning(f"failed:{address}", "control %s failed: %s", address, err)
+            self.warn.warning(f"failed:{address}", "control %s failed: %s", address, err)
             return address, "error", str(err)
         except Exception as err:
             log.exception("control %s crashed", address)
@@ -141,7 +141,7 @@ class ControlServer:
 
     def _reject(self, address: str, why: str) -> tuple[str, str, str]:
         self.rejected += 1
-        warn.warning(why.split(" ", 1)[0], "control: rejected %s: %s", address or "packet", why)
+        self.warn.warning(why.split(" ", 1)[0], "control: rejected %s: %s", address or "packet", why)
         return address, "error", why
 
 

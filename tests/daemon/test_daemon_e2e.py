@@ -69,6 +69,7 @@ class Daemon:
             "source": {"kind": "vmc", "host": "127.0.0.1", "port": self.vmc_port, "lost_after_s": 0.5},
             "resolution": 128, "device": "cpu", "dtype": "fp32", "ndi_name": self.ndi_name, "fps": FPS,
             "control_port": self.control_port, "log_file": str(root / "logs" / "daemon.log"),
+            "state_file": str(root / "state.json"),
         }))
         self.env = {**os.environ, "RAIN_VTUBER_HOME": str(root / "home"), "PYTHONPATH": str(REPO)}
         self.output = root / "daemon.out"
@@ -261,6 +262,21 @@ def test_shutdown_command_exits_cleanly(daemon: Daemon, ndi: Any) -> None:
     assert stopped and stopped[-1] < 2.0
     _wait_for(lambda: ndi.capture(0.5) == [], 10, "the NDI source to go")  # frames in flight may still land
     assert ndi.capture(1.0) == []
+
+
+def test_a_restart_comes_back_on_the_last_character(daemon: Daemon) -> None:
+    """The daemon above ended on bob (switched in the calibration test): a new one starts on bob."""
+    assert daemon.proc.poll() is not None
+    assert json.loads((daemon.root / "state.json").read_text())["character"] == "bob"
+    again = daemon.spawn(daemon.root / "again.out")
+    try:
+        _wait_for(lambda: daemon.ctl("/rain/ping")[0] == "ok", 60, "the restarted daemon", again)
+        assert daemon.status()["character"] == "bob"
+        assert daemon.ctl("/rain/shutdown")[0] == "ok" and again.wait(timeout=30) == 0
+    finally:
+        if again.poll() is None:
+            again.kill()
+            again.wait(timeout=10)
 
 
 def test_sigterm_exits_cleanly_while_loading(tmp_path: Path) -> None:
