@@ -143,7 +143,7 @@ def test_ndi_shows_the_reference_image_while_starting(daemon: Daemon, ndi: Any) 
     first = frames[0][1]
     reference = daemon.characters / "alice" / "reference.png"
     assert _palette_share(first, reference) >= 0.97, "the first NDI frame is not alice's reference picture"
-    assert tuple(first[0, 0, 2::-1]) == (240, 240, 240)  # alice's flat background in the corner
+    assert np.abs(first[0, 0, 2::-1].astype(int) - 240).max() <= 8  # alice's flat background in the corner
     skin = np.array([250, 220, 200])
     assert (np.abs(first[56:72, 56:72, 2::-1].astype(int) - skin).max(axis=2) <= 20).mean() > 0.9  # face centre
     status = daemon.status()
