@@ -11,6 +11,7 @@ from __future__ import annotations
 import socket
 import time
 
+import numpy as np
 import pytest
 from pythonosc.osc_message_builder import OscMessageBuilder
 
@@ -78,3 +79,52 @@ def test_a_port_held_by_another_program_is_retried_until_free(kind: str, free_ud
         squatter.close()
         source.stop()
     assert not source.running
+
+
+class _Camera:
+    """Stands in for cv2.VideoCapture (the OS camera boundary): delivers `image` while plugged in."""
+
+    plugged = True
+    opened = 0
+
+    def __init__(self, index: int, image: np.ndarray) -> None:
+        self.image = image
+        type(self).opened += 1
+
+    def isOpened(self) -> bool:  # noqa: N802 (cv2's name)
+        return True
+
+    def set(self, prop: int, value: float) -> bool:
+        return True
+
+    def read(self) -> tuple[bool, np.ndarray | None]:
+        time.sleep(1 / 120)  # a camera blocks for its next frame
+        return (True, self.image.copy()) if self.plugged else (False, None)
+
+    def release(self) -> None:
+        pass
+
+
+def test_a_webcam_whose_reads_fail_reports_it_and_recovers(monkeypatch: pytest.MonkeyPatch) -> None:
+    import cv2
+    from skimage import data
+
+    from rain_vtuber.sources import webcam
+
+    face = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
+    monkeypatch.setattr(_Camera, "plugged", True)
+    monkeypatch.setattr(webcam.cv2, "VideoCapture", lambda index: _Camera(index, face))
+    source = open_source(SourceConfig(kind="webcam", camera=0))
+    source.start()
+    try:
+        assert wait_until(lambda: source.state is TrackingState.TRACKING, timeout=60), source.error
+        opened = _Camera.opened
+        _Camera.plugged = False
+        assert wait_until(lambda: source.state is TrackingState.ERROR, timeout=10)
+        assert "camera 0 stopped delivering frames" in source.error and source.latest() is None
+        assert wait_until(lambda: _Camera.opened > opened, timeout=10), "the camera was not opened again"
+        _Camera.plugged = True
+        assert wait_until(lambda: source.state is TrackingState.TRACKING, timeout=60), source.error
+        assert source.error is None and source.counters.retries >= 1 and source.running
+    finally:
+        source.stop()
