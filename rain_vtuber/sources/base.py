@@ -170,7 +170,7 @@ class FaceSource(ABC):
     def _guarded_run(self) -> None:
         """Run until stopped; a failure is reported, then _run() is retried with a growing pause.
 
-        A camera unplugged, a video file deleted, a port held by another program: the source says so
+        A camera unplugged or failing its reads, a port held by another program: the source says so
         (state and error) and comes back by itself when the cause goes away. A run that ends normally
         (a recording played to its end) is not repeated.
         """
