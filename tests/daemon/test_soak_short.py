@@ -18,11 +18,11 @@ MAX_LATENCY_RATIO = 1.5
 
 
 def test_two_minute_soak_has_no_rss_or_latency_trend(tmp_path: Path) -> None:
-    report = tmp_path / "soak.json"
+    report, port = tmp_path / "soak.json", free_udp_port()
     run = subprocess.run(
         [sys.executable, "-m", "rain_vtuber.daemon.soak", "--seconds", str(SECONDS), "--interval", "5",
-         "--weights", str(TINY_WEIGHTS), "--engine-config", str(TINY_CONFIG), "--vmc-port", str(free_udp_port()),
-         "--json-out", str(report)],
+         "--weights", str(TINY_WEIGHTS), "--engine-config", str(TINY_CONFIG), "--vmc-port", str(port),
+         "--ndi-name", f"rain-soak-test-{port}", "--json-out", str(report)],
         cwd=REPO, capture_output=True, text=True, timeout=SECONDS + 420,
     )
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
