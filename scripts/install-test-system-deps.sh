@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # System programs the real-component tests drive: OBS Studio 29 + Xvfb (OBS script test, screen
-# source), Chromium (calibration page test). Debian/Ubuntu only. Each package is installed on its own,
+# source), Chromium (calibration page test), iproute2 (network namespaces, two-PC test). Debian/Ubuntu only. Each package is installed on its own,
 # so one that fails is named. Locally a failure is a warning (those tests then skip with the reason);
 # under CI=true it is an error: exit 1, because those tests would fail anyway.
 set -u
@@ -8,13 +8,13 @@ in_ci() { case "${CI:-}" in 1 | true | TRUE | True | yes) return 0 ;; esac; retu
 give_up() {
     echo "install-test-system-deps: $*" >&2
     if in_ci; then exit 1; fi
-    echo "install-test-system-deps: OBS, Xvfb and browser tests will skip" >&2
+    echo "install-test-system-deps: OBS, Xvfb, browser and network-namespace tests will skip" >&2
     exit 0
 }
 # package -> the command that proves it is installed
-declare -A provides=([obs-studio]=obs [xvfb]=Xvfb [xauth]=xauth [chromium]=chromium)
+declare -A provides=([obs-studio]=obs [xvfb]=Xvfb [xauth]=xauth [chromium]=chromium [iproute2]=ip)
 need=()
-for package in obs-studio xvfb xauth chromium; do
+for package in obs-studio xvfb xauth chromium iproute2; do
     command -v "${provides[$package]}" >/dev/null 2>&1 || need+=("$package")
 done
 [ ${#need[@]} -eq 0 ] && exit 0

