@@ -4,14 +4,14 @@ can be freed. CUDA raises torch.OutOfMemoryError; the CPU allocator a RuntimeErr
 from __future__ import annotations
 
 import gc
-
-import torch
+import sys
 
 _CPU_SIGNS = ("can't allocate memory", "out of memory", "not enough memory")
 
 
 def is_oom(err: BaseException) -> bool:
-    if isinstance(err, torch.OutOfMemoryError):
+    torch = sys.modules.get("torch")  # not imported: nothing can have raised its error (ctl stays torch-free)
+    if torch is not None and isinstance(err, torch.OutOfMemoryError):
         return True
     if isinstance(err, MemoryError):
         return True
@@ -28,6 +28,8 @@ def oom_message(when: str, device: str, dtype: str, resolution: int) -> str:
 
 def free_memory() -> None:
     """Drop what Python and the CUDA caching allocator hold but no longer use."""
+    import torch
+
     gc.collect()
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
