@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any, Optional
 
+from tests.conftest import require
+
 from obs_runner import (
     REAL_OBS, HeadlessObs, alive, children, daemon_status, free_port, kill_pid, saved_script_settings
 )
@@ -210,11 +212,10 @@ def test_obs_controls_a_daemon_on_another_pc_it_did_not_start(
     import obsws_python
 
     from rain_vtuber.daemon.lan import lan_addresses
-    from tests.lan.netns import needs_real
 
     addresses = lan_addresses()
     if not addresses:
-        needs_real("this machine has no LAN address to bind the remote daemon to")
+        require("this machine has no LAN address to bind the remote daemon to")
     host = addresses[0]
 
     def remote_daemon() -> subprocess.Popen:
