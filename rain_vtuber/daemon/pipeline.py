@@ -272,12 +272,13 @@ class Pipeline:
             self.state = "running"
 
     def recenter(self) -> None:
+        """Take the face tracked now as neutral: position and, with framing.auto_fit, size (auto-fit again)."""
         self._require_stream()
         face = self.source.latest()
-        if face is None:
-            raise RainError("no face tracked right now: look at the camera (or start the tracker) and try again")
         with self._render_lock:
-            self._renderer.recenter(face)
+            fitted = face is not None and self._renderer.recenter(face)
+        if not fitted:
+            raise RainError("no face tracked right now: look at the camera (or start the tracker) and try again")
 
     def _require_stream(self) -> None:
         if self.state not in ("running", "paused"):
@@ -311,4 +312,16 @@ class Pipeline:
         if self.source is None:
             return {"name": self.config.source.kind, "state": "not started", "error": None}
         state = self.source.state
-        return {"name": self.source.name, "state": getattr(state, "value", str(state)), "error": self.source.error}
+        return {
+            "name": self.source.name,
+            "state": getattr(state, "value", str(state)),
+            "error": self.source.error,
+            "auto_fit": self._fit_state(),
+        }
+
+    def _fit_state(self) -> str:
+        """off | waiting (for a steady second of tracking) | fitted."""
+        with self._render_lock:
+            if self._renderer is None or not self._renderer.calibration.framing.auto_fit:
+                return "off"
+            return "waiting" if self._renderer.fit is None else "fitted"
