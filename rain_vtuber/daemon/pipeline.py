@@ -310,7 +310,8 @@ class Pipeline:
 
     def source_status(self) -> dict[str, Any]:
         if self.source is None:
-            return {"name": self.config.source.kind, "state": "not started", "error": None}
+            name = self.config.source.kind
+            return {"name": name, "state": "not started", "error": None, "auto_fit": self._fit_state()}
         state = self.source.state
         return {
             "name": self.source.name,
@@ -322,6 +323,8 @@ class Pipeline:
     def _fit_state(self) -> str:
         """off | waiting (for a steady second of tracking) | fitted."""
         with self._render_lock:
-            if self._renderer is None or not self._renderer.calibration.framing.auto_fit:
+            renderer = self._renderer
+            calib = self.registry.current.calibration if renderer is None else renderer.calibration
+            if not calib.framing.auto_fit:
                 return "off"
-            return "waiting" if self._renderer.fit is None else "fitted"
+            return "fitted" if renderer is not None and renderer.fit is not None else "waiting"
