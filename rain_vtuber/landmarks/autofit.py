@@ -31,7 +31,7 @@ MAX_DRIFT = 0.08
 """Steady: the rigid centre moves less than this many face sizes over the steady second ..."""
 MAX_SIZE_CHANGE = 0.05
 """... and the face size changes by less than this fraction."""
-MAX_TURN_DEG = 25.0
+MAX_TURN_DEG = 30.0
 """Steady faces also look at the camera: |pitch| and |yaw| below this, where the source knows them."""
 MIN_FACES = 5
 """A steady second needs at least this many distinct faces (a stalled source is not steady)."""
