@@ -208,3 +208,5 @@ def pose(
         sink.close()
     if out is not None:
         console.print(f"wrote {sink.count} frame(s) to {out}")
+    if renderer.calibration.framing.auto_fit and renderer.fit is None:
+        console.print("auto-fit: no steady second of tracking, so the face was drawn where and as big as tracked")
