@@ -11,7 +11,8 @@ from pydantic import ValidationError
 from rain_vtuber.calibrate import CalibrateRequest, PreviewOptions, character_files, serve, write_without_ui
 from rain_vtuber.cli.common import (
     CameraOpt,
-    ConfigOpt,
+    EngineConfigOpt,
+    OldEngineConfigOpt,
     PhoneHostOpt,
     SourceKindOpt,
     SourceOptOpt,
@@ -19,6 +20,7 @@ from rain_vtuber.cli.common import (
     SourcePortOpt,
     WeightsOpt,
     console,
+    engine_config_flag,
     source_flags,
 )
 from rain_vtuber.errors import RainError
@@ -76,7 +78,8 @@ def calibrate(
     ] = None,
     countdown: Annotated[float, typer.Option("--countdown", help="Seconds before each recording.")] = 3.0,
     weights: WeightsOpt = None,
-    config: ConfigOpt = None,
+    engine_config: EngineConfigOpt = None,
+    config: OldEngineConfigOpt = None,
     device: Annotated[str, typer.Option("--device", help="Device of the live preview.")] = "cuda",
     dtype: Annotated[str, typer.Option("--dtype", help="Precision of the live preview.")] = "fp16",
 ) -> None:
@@ -101,7 +104,7 @@ def calibrate(
         source=_source_config(source, source_flags(camera, source_path, source_port, phone_host, source_opt)),
         port=port,
         countdown_s=max(0.0, countdown),
-        preview=PreviewOptions(weights, config, device, dtype),
+        preview=PreviewOptions(weights, engine_config_flag(engine_config, config), device, dtype),
     )
     if no_ui:
         path = write_without_ui(request)

@@ -17,10 +17,15 @@ WeightsOpt = Annotated[
     Optional[Path],
     typer.Option("--weights", help="Local RAIN weights folder (default: the download cache)."),
 ]
-ConfigOpt = Annotated[
+EngineConfigOpt = Annotated[
     Optional[Path],
-    typer.Option("--config", help="RAIN config in the release schema (default: the one in the weights folder)."),
+    typer.Option("--engine-config", help="RAIN config in the release schema (default: the one in the weights folder)."),
 ]
+# --config means the daemon's YAML; render/calibrate/doctor once used it for the RAIN config
+OldEngineConfigOpt = Annotated[
+    Optional[Path], typer.Option("--config", hidden=True, help="Deprecated: use --engine-config.")
+]
+OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Output .mp4 file or a folder for PNG frames.")]
 DeviceOpt = Annotated[str, typer.Option("--device", help="torch device: cpu, cuda, cuda:1, ...")]
 DtypeOpt = Annotated[str, typer.Option("--dtype", help="fp32, fp16 or bf16.")]
 BackendOpt = Annotated[
@@ -38,6 +43,17 @@ PhoneHostOpt = Annotated[Optional[str], typer.Option("--phone-host", help="iFaci
 SourceOptOpt = Annotated[
     Optional[list[str]], typer.Option("--source-opt", help="Source setting KEY=VALUE (repeatable).")
 ]
+
+
+def engine_config_flag(engine_config: Path | None, old_spelling: Path | None) -> Path | None:
+    """--engine-config, or the old --config spelling with a deprecation warning (both at once: an error)."""
+    if old_spelling is None:
+        return engine_config
+    if engine_config is not None:
+        raise RainError("give the RAIN config once, with --engine-config (--config is its old spelling here)")
+    console.print("[yellow]warning:[/yellow] --config is deprecated here: use --engine-config "
+                  "(--config now only means the daemon's YAML)")
+    return old_spelling
 
 
 def source_flags(

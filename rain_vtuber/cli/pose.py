@@ -149,7 +149,7 @@ def pose(
             "(always so for a single image).",
         ),
     ] = False,
-    out: Annotated[Optional[Path], typer.Option("--out", help="Folder for PNGs, or a .mp4 file.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Folder for PNGs, or a .mp4 file.")] = None,
     show: Annotated[Optional[bool], typer.Option("--show/--no-show", help="Window (default: when no --out).")] = None,
     overlay: Annotated[bool, typer.Option("--overlay/--no-overlay", help="Tracked points on the input.")] = True,
     size: Annotated[int, typer.Option("--size", min=64, max=2048, help="Pose image size (model resolution).")] = 512,
