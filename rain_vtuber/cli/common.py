@@ -40,6 +40,10 @@ CameraOpt = Annotated[Optional[int], typer.Option("--camera", help="Webcam index
 SourcePathOpt = Annotated[Optional[Path], typer.Option("--source-path", help="Video file, image or folder.")]
 SourcePortOpt = Annotated[Optional[int], typer.Option("--source-port", help="VMC / iFacialMocap UDP port.")]
 PhoneHostOpt = Annotated[Optional[str], typer.Option("--phone-host", help="iFacialMocap phone address.")]
+FaceModelOpt = Annotated[
+    Optional[Path],
+    typer.Option("--face-model", help="face_landmarker.task for camera/video/image sources (default: the weights cache)."),
+]
 SourceOptOpt = Annotated[
     Optional[list[str]], typer.Option("--source-opt", help="Source setting KEY=VALUE (repeatable).")
 ]
@@ -57,10 +61,11 @@ def engine_config_flag(engine_config: Path | None, old_spelling: Path | None) ->
 
 
 def source_flags(
-    camera: int | None, path: Path | None, port: int | None, phone_host: str | None, extra: list[str] | None
+    camera: int | None, path: Path | None, port: int | None, phone_host: str | None, extra: list[str] | None,
+    face_model: Path | None = None,
 ) -> dict[str, Any]:
     """The source settings given on the command line (unset flags left out; KEY=VALUE read as YAML scalars)."""
-    options = {"camera": camera, "path": path, "port": port, "phone_host": phone_host}
+    options = {"camera": camera, "path": path, "port": port, "phone_host": phone_host, "face_model": face_model}
     flags: dict[str, Any] = {k: v for k, v in options.items() if v is not None}
     for option in extra or []:
         key, sep, value = option.partition("=")

@@ -10,6 +10,7 @@ import typer
 from rain_vtuber.cli.common import (
     CameraOpt,
     EngineConfigOpt,
+    FaceModelOpt,
     PhoneHostOpt,
     SourceKindOpt,
     SourceOptOpt,
@@ -45,6 +46,7 @@ def daemon(
     source_port: SourcePortOpt = None,
     phone_host: PhoneHostOpt = None,
     source_opt: SourceOptOpt = None,
+    face_model: FaceModelOpt = None,
     resolution: Annotated[Optional[int], typer.Option("--resolution", help="NDI output size in pixels.")] = None,
     dtype: Annotated[Optional[str], typer.Option("--dtype", help="auto, fp16, bf16 or fp32.")] = None,
     device: Annotated[Optional[str], typer.Option("--device", help="auto, cpu, cuda, cuda:1, ...")] = None,
@@ -74,7 +76,7 @@ def daemon(
     cfg = base.with_overrides(
         weights=weights, engine_config=engine_config, character=character, characters_dir=characters_dir,
         calibration_dir=calibration_dir,
-        source=_source(source, source_flags(camera, source_path, source_port, phone_host, source_opt), base.source),
+        source=_source(source, source_flags(camera, source_path, source_port, phone_host, source_opt, face_model), base.source),
         resolution=resolution, dtype=dtype, device=device, backend=backend, ndi_name=ndi_name, fps=fps,
         control_port=control_port, control_host=control_host, token=token, log_file=log_file,
     )

@@ -14,7 +14,14 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from rain_vtuber.cli.common import EngineConfigOpt, OldEngineConfigOpt, WeightsOpt, console, engine_config_flag
+from rain_vtuber.cli.common import (
+    EngineConfigOpt,
+    FaceModelOpt,
+    OldEngineConfigOpt,
+    WeightsOpt,
+    console,
+    engine_config_flag,
+)
 from rain_vtuber.errors import RainError
 
 Status = Literal["pass", "warn", "fail"]
@@ -52,11 +59,19 @@ def check_packages() -> Check:
             broken.append(f"{dist} ({type(err).__name__}: {err})")
     if broken:
         return Check("packages", "fail", "; ".join(broken), "pip install -U rain-vtuber (reinstalls the listed packages)")
-    import numpy
-
-    if int(numpy.__version__.split(".")[0]) >= 2:
-        return Check("packages", "fail", f"numpy {numpy.__version__}", 'mediapipe 0.10.21 needs pip install "numpy<2"')
     return Check("packages", "pass", ", ".join(found))
+
+
+def check_face_tracker(face_model: Path | None, weights: Path | None = None) -> Check:
+    """mediapipe's version and whether the FaceLandmarker model file is there (webcam/video sources)."""
+    from rain_vtuber.sources.face_model import FETCH_COMMAND, default_face_model
+
+    version = importlib.metadata.version("mediapipe")
+    model = face_model or default_face_model(weights)
+    if not model.is_file():
+        return Check("face tracker", "warn", f"mediapipe {version}; face model {model} missing",
+                     f"webcam/video/image sources need it: run `{FETCH_COMMAND}` or pass --face-model PATH")
+    return Check("face tracker", "pass", f"mediapipe {version}; face model {model} ({model.stat().st_size} bytes)")
 
 
 def check_gpu() -> Check:
@@ -193,11 +208,13 @@ def doctor(
     lan_guide: Annotated[
         bool, typer.Option("--lan/--no-lan", help="Print what a phone / second PC should use and the ports to open.")
     ] = True,
+    face_model: FaceModelOpt = None,
 ) -> None:
-    """Check Python, packages, GPU, TensorRT, weights, camera, NDI and ports; exit 1 if anything fails."""
+    """Check Python, packages, face tracker, GPU, TensorRT, weights, camera, NDI and ports; exit 1 if anything fails."""
     ports = dict(PORTS, control=("127.0.0.1", control_port))
     checks: list[tuple[str, Callable[[], Check]]] = [
-        ("Python", check_python), ("packages", check_packages), ("CUDA GPU", check_gpu),
+        ("Python", check_python), ("packages", check_packages), ("face tracker", lambda: check_face_tracker(face_model, weights)),
+        ("CUDA GPU", check_gpu),
         ("TensorRT", check_tensorrt), ("weights", lambda: check_weights(weights, engine_config_flag(engine_config, config))),
         *([(f"camera {camera}", lambda: check_camera(camera))] if camera >= 0 else []),
         ("NDI runtime", check_ndi), ("LAN address", check_lan),

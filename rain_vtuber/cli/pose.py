@@ -7,11 +7,13 @@ Examples:
     rain-vtuber pose                                  # live webcam in a window (q or Esc to quit)
     rain-vtuber pose --source vmc --calibration calibration/alice.yaml
     rain-vtuber pose --bench                          # per-frame cost of face -> pose image
+    rain-vtuber pose me.jpg --out poses/ --json       # plus one JSON line per frame: points, blend shapes
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import sys
 import time
@@ -22,7 +24,7 @@ import cv2
 import numpy as np
 import typer
 
-from rain_vtuber.cli.common import console
+from rain_vtuber.cli.common import FaceModelOpt, console
 from rain_vtuber.errors import RainError
 from rain_vtuber.face.state import FaceState, TrackingState
 from rain_vtuber.landmarks import Calibration, PoseRenderer, load_calibration
@@ -107,6 +109,16 @@ def _recorded(source: FrameSource, fps: float) -> Iterator[tuple[np.ndarray, Fac
         yield tracked.image, face, t_ns
 
 
+def face_report(index: int, face: FaceState | None) -> str:
+    """One JSON line about a frame's face: valid points, head angles and blend shapes (for scripts)."""
+    if face is None:
+        return json.dumps({"frame": index, "face": False})
+    return json.dumps({
+        "frame": index, "face": True, "valid_points": int(face.valid.sum()),
+        "rotation": face.rotation, "expressions": {k: round(float(v), 4) for k, v in face.expressions.items()},
+    })
+
+
 def _live(source: FaceSource, fps: float) -> Iterator[tuple[np.ndarray | None, FaceState | None, int]]:
     """Poll a started source at `fps` until interrupted; a failed source ends it with its error."""
     period = 1.0 / fps
@@ -160,6 +172,10 @@ def pose(
         Optional[int], typer.Option("--frames", min=1, help="Stop after this many frames (--bench: frames to time).")
     ] = None,
     bench: Annotated[bool, typer.Option("--bench", help="Measure the per-frame render cost and exit.")] = False,
+    face_model: FaceModelOpt = None,
+    report: Annotated[
+        bool, typer.Option("--json", help="Print one JSON line per frame: valid points, head angles, blend shapes.")
+    ] = False,
 ) -> None:
     """Render the 26-dot landmark image (and the tracked points) for an image, a video, a folder or live."""
     if bench:
@@ -180,7 +196,8 @@ def pose(
     calib = _calibration(calibration, exact, auto_fit)
     kind = recorded_kind(input) if input is not None else source
     recenter = recenter or (kind == "image" and calib.framing.auto_fit)  # one frame: no steady second
-    cfg = SourceConfig(kind=kind, path=input, camera=camera, port=port, fps=fps)  # type: ignore[arg-type]
+    cfg = SourceConfig(kind=kind, path=input, camera=camera, port=port, fps=fps,  # type: ignore[arg-type]
+                       face_model=face_model)
     cfg = cfg.model_copy(update=calib.source.overrides())
     src = open_source(cfg)
     clock = {"now": 0}
@@ -196,6 +213,8 @@ def pose(
             if recenter and face is not None:
                 recenter = not renderer.recenter(face)
             image = renderer.render(face)
+            if report:
+                typer.echo(face_report(sink.count, face))
             status = "no face" if input is not None else src.state.value
             label = f"{src.name}: {'face' if face is not None else status}"
             panel = draw_tracked_points(frame, face, size, label) if overlay else None

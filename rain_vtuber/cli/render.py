@@ -21,6 +21,7 @@ from rain_vtuber.cli.common import (
     DeviceOpt,
     DtypeOpt,
     EngineConfigOpt,
+    FaceModelOpt,
     OldEngineConfigOpt,
     OutOpt,
     WeightsOpt,
@@ -62,13 +63,14 @@ def _pose_frames(path: Path, size: tuple[int, int]) -> tuple[Iterator[np.ndarray
     return frames(), count
 
 
-def _face_frames(path: Path, calibration: Path, size: tuple[int, int]) -> tuple[Iterator[np.ndarray], int]:
+def _face_frames(path: Path, face_model: Path, calibration: Path,
+                 size: tuple[int, int]) -> tuple[Iterator[np.ndarray], int]:
     """A face video / image folder through the tracker and the character's calibration."""
     from rain_vtuber.landmarks import PoseRenderer, load_calibration
     from rain_vtuber.sources import SourceConfig, open_source
 
     kind = recorded_kind(path)
-    source = open_source(SourceConfig(kind=kind, path=path))
+    source = open_source(SourceConfig(kind=kind, path=path, face_model=face_model))
     renderer = PoseRenderer(load_calibration(calibration), height=size[0], width=size[1])
     if kind == "video":
         capture = cv2.VideoCapture(str(path))
@@ -108,6 +110,7 @@ def render(
     out: OutOpt,
     poses: Annotated[Optional[Path], typer.Option("--poses", help="Folder of pose images or a pose video.")] = None,
     faces: Annotated[Optional[Path], typer.Option("--faces", help="Face video, image or folder, tracked with mediapipe.")] = None,
+    face_model: FaceModelOpt = None,
     reference: Annotated[Optional[Path], typer.Option("--reference", help="Character reference image.")] = None,
     character: Annotated[Optional[str], typer.Option("--character", help="Character in ./characters (image + calibration).")] = None,
     weights: WeightsOpt = None,
@@ -125,6 +128,7 @@ def render(
     from rain_vtuber.engine.offline import render_stream
     from rain_vtuber.landmarks.characters import character_at, load_picture
     from rain_vtuber.landmarks.picture import read_picture
+    from rain_vtuber.sources.face_model import resolve_face_model
     from rain_vtuber.weights import default_weights_dir
 
     if (poses is None) == (faces is None):
@@ -141,13 +145,15 @@ def render(
         image, _ = load_picture(found)
     else:
         image = read_picture(reference)  # type: ignore[arg-type]
+    if faces is not None:  # before the slow engine load
+        face_model = resolve_face_model(face_model, weights)
     config = engine_config_flag(engine_config, config)
     engine = RainEngine.load(weights or default_weights_dir(), config, device=device, dtype=dtype,
                              decoder=decoder, seed=seed, backend=backend)  # type: ignore[arg-type]
     size = (engine.height, engine.width)
     if faces is not None and not calibration.is_file():
         raise RainError(f"--faces needs a calibration: {calibration} not found (run `rain-vtuber calibrate`)")
-    frames, total = _face_frames(faces, calibration, size) if faces is not None else _pose_frames(poses, size)  # type: ignore[arg-type]
+    frames, total = _face_frames(faces, face_model, calibration, size) if faces is not None else _pose_frames(poses, size)  # type: ignore[arg-type]
     engine.set_reference(engine.fuse_reference(image))
     writer = _Writer(out, fps)
     columns = (TextColumn("rendering"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
