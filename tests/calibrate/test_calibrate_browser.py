@@ -21,11 +21,17 @@ from skimage import data
 from rain_vtuber.calibrate import CalibrateRequest, Running, character_files, start
 from rain_vtuber.landmarks import Calibration, load_calibration
 from rain_vtuber.sources import SourceConfig
+from tests.conftest import requires
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (drives Debian's chromium)")
-pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (apt-get install -y chromium)"
+try:
+    from playwright import sync_api
+except ImportError:
+    sync_api = None
+pytestmark = requires(
+    "pip install playwright (drives Debian's chromium)" if sync_api is None
+    else None if Path(CHROMIUM).exists()
+    else "Debian's chromium is not installed (apt-get install -y chromium; scripts/install-test-system-deps.sh)"
 )
 
 
