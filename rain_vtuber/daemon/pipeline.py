@@ -312,13 +312,15 @@ class Pipeline:
             self.state = "running"
 
     def recenter(self) -> Any:
-        """Make the current head position neutral; returns the renderer's calibration after it."""
+        """Take the face tracked now as neutral: position and, with framing.auto_fit, size (auto-fit again).
+
+        Returns the renderer's calibration after it.
+        """
         self._require_stream()
         face = self.source.latest()
-        if face is None:
-            raise RainError("no face tracked right now: look at the camera (or start the tracker) and try again")
         with self._render_lock:
-            self._renderer.recenter(face)
+            if face is None or not self._renderer.recenter(face):
+                raise RainError("no face tracked right now: look at the camera (or start the tracker) and try again")
             return self._renderer.calibration
 
     def _require_stream(self) -> None:
@@ -353,6 +355,21 @@ class Pipeline:
 
     def source_status(self) -> dict[str, Any]:
         if self.source is None:
-            return {"name": self.config.source.kind, "state": "not started", "error": None}
+            name = self.config.source.kind
+            return {"name": name, "state": "not started", "error": None, "auto_fit": self._fit_state()}
         state = self.source.state
-        return {"name": self.source.name, "state": getattr(state, "value", str(state)), "error": self.source.error}
+        return {
+            "name": self.source.name,
+            "state": getattr(state, "value", str(state)),
+            "error": self.source.error,
+            "auto_fit": self._fit_state(),
+        }
+
+    def _fit_state(self) -> str:
+        """off | waiting (for a steady second of tracking) | fitted."""
+        with self._render_lock:
+            renderer = self._renderer
+            calib = self.registry.current.calibration if renderer is None else renderer.calibration
+            if not calib.framing.auto_fit:
+                return "off"
+            return "fitted" if renderer is not None and renderer.fit is not None else "waiting"
