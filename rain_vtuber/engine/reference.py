@@ -12,6 +12,7 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file, save_file
 
+from rain_vtuber.engine.placement import FusionPlacement
 from rain_vtuber.model import reference_attention
 from rain_vtuber.model.release import RainModels
 
@@ -73,9 +74,10 @@ def clip_pixels(image: np.ndarray) -> torch.Tensor:
 class ReferenceFuser:
     """Runs CLIP, the VAE encoder and ReferenceNet (t = 0) once per character image."""
 
-    def __init__(self, models: RainModels, cache_dir: Path | None = None):
+    def __init__(self, models: RainModels, cache_dir: Path | None = None, keep_fusion_models: bool = False):
         self.models = models
         self.cache_dir = cache_dir
+        self.placement = FusionPlacement(models, keep=keep_fusion_models)  # off the device between fusions
         self.bank = reference_attention.ReferenceBank()
         reference_attention.install(models.reference_unet, self.bank, reference_attention.WriteReferenceProcessor)
         self._weights_key = _weights_fingerprint(models)
@@ -104,8 +106,13 @@ class ReferenceFuser:
             states.save(path)
         return states
 
-    @torch.no_grad()
     def compute(self, image: np.ndarray) -> ReferenceStates:
+        """Run the fusion networks on `image`, bringing them onto the compute device for it."""
+        with self.placement.on_device():
+            return self._compute(image)
+
+    @torch.no_grad()
+    def _compute(self, image: np.ndarray) -> ReferenceStates:
         cfg, m, device, dtype = self.models.config, self.models, self.models.device, self.models.dtype
         pixels = resize_reference(image, cfg.reference_height, cfg.reference_width)
         embeds = m.image_encoder(clip_pixels(pixels).to(device, dtype)).image_embeds
