@@ -2,9 +2,9 @@
 
 `resident_bytes` walks every tensor an engine keeps (network weights, reference keys/values, the
 stream's pile and decoder memories, the fused runner's buffers) and sums those on a device; the
-tests run it on CPU with the fusion networks parked on another device. `estimate_peak` builds the
-release architecture on the meta device (no memory) and tracks the live bytes of one fused step
-with PyTorch's MemTracker: the computed peak for a resolution, dtype and number of characters.
+tests run it on CPU with the fusion networks parked on another device. `estimate_resident`
+builds the release architecture on the meta device (no memory) and computes the same for a
+resolution, dtype and number of characters.
 """
 
 from __future__ import annotations
@@ -49,77 +49,53 @@ def resident_bytes(engine, device: torch.device | str | None = None) -> dict[str
 
 
 @dataclass(frozen=True)
-class PeakEstimate:
-    """Computed device memory (bytes) of the release stream; see `estimate_peak`."""
+class ResidentEstimate:
+    """Bytes the release stream keeps on the device between iterations (weights and per-character data).
+
+    Activations are not included: on the meta device attention runs PyTorch's math path, which
+    materialises the score matrix that CUDA's fused kernels never hold, so only a GPU run can
+    measure the step's activation peak (`rain-vtuber bench` reports it as peak device memory).
+    """
 
     resolution: int
     dtype: str
     characters: int
     keep_fusion_models: bool
     stream_weights: int  # motion UNet, pose guider, TAESDV, VAE decoder
-    fusion_weights: int  # CLIP, VAE encoder, ReferenceNet: resident only with keep_fusion_models
+    fusion_weights: int  # CLIP, VAE encoder, ReferenceNet: on the device only while fusing unless kept
     characters_states: int  # every resident character's fp16 states + CLIP token
-    reference_kv: int  # the active character's keys/values: eager stream + fused buffers
-    step_peak: int  # one fused step: weights, inputs, state and activations at their peak
-    fusion_peak: int  # fusing one more character with all of the above resident
-    peak: int
+    reference_kv: int  # the active character's keys/values: the eager stream's and the fused step's copy
+    resident: int  # between fusions
+    while_fusing: int  # resident + the fusion networks
 
     def as_dict(self) -> dict[str, object]:
-        return {**asdict(self), "peak_gib": round(self.peak / 2**30, 2)}
+        return {**asdict(self), "resident_gib": round(self.resident / 2**30, 3),
+                "while_fusing_gib": round(self.while_fusing / 2**30, 3)}
 
 
-def estimate_peak(resolution: int = 512, dtype: torch.dtype = torch.float16, characters: int = 4,
-                  keep_fusion_models: bool = False) -> PeakEstimate:
-    """Peak device memory of the release stream at `resolution`, computed on the meta device."""
+def estimate_resident(resolution: int = 512, dtype: torch.dtype = torch.float16, characters: int = 4,
+                      keep_fusion_models: bool = False) -> ResidentEstimate:
+    """Device bytes of the release stream at `resolution` held between iterations, computed on the meta device."""
     from diffusers import AutoencoderKL
-    from torch.distributed._tools.mem_tracker import MemTracker
     from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
 
-    from rain_vtuber.accel.fused_step import FusedStreamStep, example_inputs
+    from rain_vtuber.accel.fused_step import FusedStreamStep
     from rain_vtuber.engine.stream import RainStream
     from rain_vtuber.model.random_release import Architecture
 
     arch = Architecture.release()
-    cfg = arch.config(resolution)
-    models = RainModels.build(cfg)
+    models = RainModels.build(arch.config(resolution))
     with torch.device("meta"):
         models.vae = AutoencoderKL.from_config(arch.vae)
         models.image_encoder = CLIPVisionModelWithProjection(CLIPVisionConfig(**arch.image_encoder))
     models.to("meta", dtype)
-    for name in NETWORKS:  # MemTracker hooks every parameter's gradient; no gradient is ever computed here
-        getattr(models, name).requires_grad_(True)
     meta = torch.device("meta")
-    fusion = fusion_modules(models)
-    fusion_weights = sum(module_bytes(m, meta) for m in fusion.values())
-    all_weights = sum(module_bytes(getattr(models, n), meta) for n in NETWORKS)
-    stream_weights = all_weights - fusion_weights
-
-    step = FusedStreamStep(RainStream(models, lambda shape: torch.randn(shape, device="meta", dtype=dtype)))
-    inputs = example_inputs(step.spec, "meta")
-    kv = sum(t.numel() * t.element_size() for n, t in zip(step.spec.input_shapes(), inputs) if n.startswith("ref_"))
-    states = sum(2 * torch.Size(shape).numel() for _, shape in step.spec.states) + 2 * step.spec.context_dim
-    mt = MemTracker()
-    mt.track_external(step, *inputs)
-    with mt, torch.no_grad():
-        step(*inputs)
-    # the step's tracked peak holds the stream weights it uses, its inputs (one K/V copy) and activations
-    others = stream_weights - module_bytes(step, meta) + (fusion_weights if keep_fusion_models else 0)
-    resident_extra = others + characters * states + kv  # + the eager stream's own K/V copy
-    step_peak = _peak(mt) + resident_extra
-
-    fuser_mt = MemTracker()
-    latents = torch.zeros(1, 4, cfg.latent_height, cfg.latent_width, device="meta", dtype=dtype)
-    context = torch.zeros(1, 1, step.spec.context_dim, device="meta", dtype=dtype)
-    fuser_mt.track_external(models.reference_unet, latents, context)
-    with fuser_mt, torch.no_grad():
-        models.reference_unet(latents, torch.zeros(1, device="meta"), encoder_hidden_states=context, return_dict=False)
-    resident = stream_weights + characters * states + 2 * kv
-    fusion_peak = resident + (fusion_weights - module_bytes(models.reference_unet, meta)) + _peak(fuser_mt)
-    return PeakEstimate(resolution, str(dtype).removeprefix("torch."), characters, keep_fusion_models, stream_weights,
-                        fusion_weights, characters * states, 2 * kv, step_peak, fusion_peak, max(step_peak, fusion_peak))
-
-
-def _peak(tracker) -> int:
-    snapshot = tracker.get_tracker_snapshot("peak")
-    return int(sum(per_device["Total"] for per_device in snapshot.values()))
-
+    fusion = sum(module_bytes(m, meta) for m in fusion_modules(models).values())
+    stream_weights = sum(module_bytes(getattr(models, n), meta) for n in NETWORKS) - fusion
+    spec = FusedStreamStep(RainStream(models, lambda shape: torch.empty(shape, device="meta"))).spec
+    state_elements = sum(torch.Size(shape).numel() for _, shape in spec.states)
+    states = characters * 2 * (state_elements + spec.context_dim)  # fp16 hand-over
+    kv = 2 * 2 * state_elements * torch.finfo(dtype).bits // 8  # K and V, in the eager stream and the fused buffers
+    resident = stream_weights + states + kv + (fusion if keep_fusion_models else 0)
+    return ResidentEstimate(resolution, str(dtype).removeprefix("torch."), characters, keep_fusion_models,
+                            stream_weights, fusion, states, kv, resident, resident + (0 if keep_fusion_models else fusion))
