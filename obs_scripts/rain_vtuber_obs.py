@@ -18,7 +18,7 @@ from typing import Callable, Dict, List
 
 import obspython as obs  # provided by OBS
 
-from rain_obs_control import DEFAULT_PORT, Controller, ScriptSettings
+from rain_obs_control import DEFAULT_PORT, Controller, ScriptSettings, is_remote
 
 TICK_MS = 250
 HOTKEY_PREFIX = "rain_vtuber."
@@ -46,6 +46,7 @@ def read_settings(data) -> ScriptSettings:
         port=obs.obs_data_get_int(data, "port") or DEFAULT_PORT,
         token=obs.obs_data_get_string(data, "token"),
         autostart=obs.obs_data_get_bool(data, "autostart"),
+        host=obs.obs_data_get_string(data, "host"),
     )
 
 
@@ -138,7 +139,8 @@ def script_description() -> str:
         "<b>RAIN VTuber</b><br>Starts <code>rain-vtuber daemon</code> with OBS, restarts it if it "
         "crashes, stops it when OBS closes, and adds hotkeys (Settings &gt; Hotkeys, 'RAIN: ...') "
         "to switch characters, pause, resume and recenter. Show the stream with an NDI source "
-        "(DistroAV plugin) named after the daemon's NDI name."
+        "(DistroAV plugin) named after the daemon's NDI name.<br>Daemon on another PC: set its "
+        "address as <i>Daemon PC</i> and the same token it runs with; OBS then only controls it."
     )
 
 
@@ -156,6 +158,7 @@ def script_properties():
         props, "config", "Daemon config (YAML)", obs.OBS_PATH_FILE, "YAML (*.yaml *.yml)", None
     )
     obs.obs_properties_add_text(props, "extra_args", "Extra daemon arguments", obs.OBS_TEXT_DEFAULT)
+    obs.obs_properties_add_text(props, "host", "Daemon PC (empty: this PC, run by OBS)", obs.OBS_TEXT_DEFAULT)
     obs.obs_properties_add_int(props, "port", "Control port", 1024, 65535, 1)
     obs.obs_properties_add_text(props, "token", "Control token (optional)", obs.OBS_TEXT_PASSWORD)
     obs.obs_properties_add_bool(props, "autostart", "Start the daemon with OBS")
@@ -207,7 +210,7 @@ def script_load(settings) -> None:
     _script = ObsScript(settings)
     obs.timer_add(_tick, TICK_MS)
     obs.obs_frontend_add_event_callback(_on_frontend_event)
-    if _script.controller.settings.autostart:
+    if _script.controller.settings.autostart or is_remote(_script.controller.settings):
         _script.controller.start()
 
 

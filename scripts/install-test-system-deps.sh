@@ -10,6 +10,7 @@ need=()
 command -v obs >/dev/null 2>&1 || need+=(obs-studio)
 command -v xvfb-run >/dev/null 2>&1 || need+=(xvfb xauth)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v ip >/dev/null 2>&1 || need+=(iproute2)  # network namespaces for the two-PC test
 [ ${#need[@]} -eq 0 ] && exit 0
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null \

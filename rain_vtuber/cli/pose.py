@@ -7,11 +7,13 @@ Examples:
     rain-vtuber pose                                  # live webcam in a window (q or Esc to quit)
     rain-vtuber pose --source vmc --calibration calibration/alice.yaml
     rain-vtuber pose --bench                          # per-frame cost of face -> pose image
+    rain-vtuber pose me.jpg --out poses/ --json       # plus one JSON line per frame: points, blend shapes
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import sys
 import time
@@ -22,7 +24,7 @@ import cv2
 import numpy as np
 import typer
 
-from rain_vtuber.cli.common import console
+from rain_vtuber.cli.common import FaceModelOpt, console
 from rain_vtuber.errors import RainError
 from rain_vtuber.face.state import FaceState, TrackingState
 from rain_vtuber.landmarks import Calibration, PoseRenderer, load_calibration
@@ -103,6 +105,16 @@ def _recorded(source: FrameSource, fps: float) -> Iterator[tuple[np.ndarray, Fac
         yield tracked.image, face, t_ns
 
 
+def face_report(index: int, face: FaceState | None) -> str:
+    """One JSON line about a frame's face: valid points, head angles and blend shapes (for scripts)."""
+    if face is None:
+        return json.dumps({"frame": index, "face": False})
+    return json.dumps({
+        "frame": index, "face": True, "valid_points": int(face.valid.sum()),
+        "rotation": face.rotation, "expressions": {k: round(float(v), 4) for k, v in face.expressions.items()},
+    })
+
+
 def _live(source: FaceSource, fps: float) -> Iterator[tuple[np.ndarray | None, FaceState | None, int]]:
     """Poll a started source at `fps` until interrupted; a failed source ends it with its error."""
     period = 1.0 / fps
@@ -132,7 +144,7 @@ def pose(
     recenter: Annotated[
         bool, typer.Option("--recenter", help="Take the first tracked face's position as neutral (centres it).")
     ] = False,
-    out: Annotated[Optional[Path], typer.Option("--out", help="Folder for PNGs, or a .mp4 file.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Folder for PNGs, or a .mp4 file.")] = None,
     show: Annotated[Optional[bool], typer.Option("--show/--no-show", help="Window (default: when no --out).")] = None,
     overlay: Annotated[bool, typer.Option("--overlay/--no-overlay", help="Tracked points on the input.")] = True,
     size: Annotated[int, typer.Option("--size", min=64, max=2048, help="Pose image size (model resolution).")] = 512,
@@ -143,6 +155,10 @@ def pose(
         Optional[int], typer.Option("--frames", min=1, help="Stop after this many frames (--bench: frames to time).")
     ] = None,
     bench: Annotated[bool, typer.Option("--bench", help="Measure the per-frame render cost and exit.")] = False,
+    face_model: FaceModelOpt = None,
+    report: Annotated[
+        bool, typer.Option("--json", help="Print one JSON line per frame: valid points, head angles, blend shapes.")
+    ] = False,
 ) -> None:
     """Render the 26-dot landmark image (and the tracked points) for an image, a video, a folder or live."""
     if bench:
@@ -162,7 +178,8 @@ def pose(
         raise RainError(f"{input} does not exist; pass an image, a video or a folder of images")
     calib = _calibration(calibration, exact)
     kind = recorded_kind(input) if input is not None else source
-    cfg = SourceConfig(kind=kind, path=input, camera=camera, port=port, fps=fps)  # type: ignore[arg-type]
+    cfg = SourceConfig(kind=kind, path=input, camera=camera, port=port, fps=fps,  # type: ignore[arg-type]
+                       face_model=face_model)
     cfg = cfg.model_copy(update=calib.source.overrides())
     src = open_source(cfg)
     clock = {"now": 0}
@@ -179,6 +196,8 @@ def pose(
                 renderer.recenter(face)
                 recenter = False
             image = renderer.render(face)
+            if report:
+                typer.echo(face_report(sink.count, face))
             status = "no face" if input is not None else src.state.value
             label = f"{src.name}: {'face' if face is not None else status}"
             panel = draw_tracked_points(frame, face, size, label) if overlay else None

@@ -53,8 +53,11 @@ class DaemonConfig(BaseModel):
     fps: Optional[float] = Field(None, gt=0, le=120, description="output fps; None = what the engine sustains")
     max_fps: float = Field(30.0, gt=0, le=120, description="cap for the measured fps")
     fps_headroom: float = Field(0.85, gt=0, le=1, description="fraction of the measured engine speed used")
-    control_port: int = Field(9050, ge=1, le=65535, description="OSC control port on 127.0.0.1")
-    token: Optional[str] = Field(None, description="shared secret every control message carries first")
+    control_port: int = Field(9050, ge=1, le=65535, description="OSC control port")
+    control_host: str = Field(
+        "127.0.0.1", description="address the control port binds; another PC's OBS needs this PC's LAN address (+ token)"
+    )
+    token: Optional[str] = Field(None, min_length=1, description="shared secret every control message carries first")
     log_file: Optional[Path] = Field(_state_dir() / "daemon.log", description="rotating log file; None = console only")
     log_max_bytes: int = Field(5_000_000, ge=10_000, description="rotate the log file at this size")
     log_backups: int = Field(3, ge=0, description="rotated log files kept")

@@ -128,7 +128,8 @@ def run(config: DaemonConfig) -> int:
     """Run until SIGINT/SIGTERM or /rain/shutdown; 0 on a clean stop, RainError if startup failed."""
     setup_logging(config)
     stop = threading.Event()
-    control = ControlServer(config.control_port, {}, token=config.token)  # binds first: one daemon per port
+    # binds first: one daemon per port, and a LAN-reachable port without a token stops here
+    control = ControlServer(config.control_port, {}, token=config.token, host=config.control_host)
     daemon: Daemon | None = None
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -143,7 +144,7 @@ def run(config: DaemonConfig) -> int:
         control.commands = daemon.commands()
         control.start()
         daemon.pipeline.start()
-        log.info("control on 127.0.0.1:%d; NDI source '%s'", config.control_port, daemon.pipeline.sender.source_name)
+        log.info("control on %s:%d; NDI source '%s'", control.host, config.control_port, daemon.pipeline.sender.source_name)
         while not stop.wait(0.5):
             pass
     finally:

@@ -148,7 +148,7 @@ class Pipeline:
         self.state = "warming"
         self._set_fps(cfg.fps or self._measure_fps())
         self.registry.fuse_others()
-        self.source = open_source(cfg.source)
+        self.source = open_source(cfg.source, weights)
         self.source.start()
         self.state = "running"
         self._spawn(self._engine_loop, "rain-engine")

@@ -34,8 +34,8 @@ from rain_vtuber.landmarks import Calibration, save_calibration
 class VmcSender:
     """Streams a nodding, talking head as VMC bundles (Head bone + blend shapes + Apply) from a thread."""
 
-    def __init__(self, port: int, rate_hz: float = 30.0) -> None:
-        self.port, self.rate_hz = port, rate_hz
+    def __init__(self, port: int, rate_hz: float = 30.0, host: str = "127.0.0.1") -> None:
+        self.port, self.rate_hz, self.host = port, rate_hz, host
         self.sent = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -75,7 +75,7 @@ class VmcSender:
         start = time.monotonic()
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
             while not self._stop.wait(1 / self.rate_hz):
-                sock.sendto(self.bundle(time.monotonic() - start), ("127.0.0.1", self.port))
+                sock.sendto(self.bundle(time.monotonic() - start), (self.host, self.port))
                 self.sent += 1
 
 

@@ -146,7 +146,10 @@ class FaceSource(ABC):
             self.counters.published += 1
 
     def _lose(self) -> None:
-        """No face right now (out of view, no packets)."""
+        """No face right now (out of view, no packets, or the sender says so while repeating stale values).
+
+        The next _publish() recovers; until then latest() is None, so the renderer holds, then eases to neutral.
+        """
         with self._lock:
             if self._state is TrackingState.TRACKING:
                 self._state = TrackingState.LOST

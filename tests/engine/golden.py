@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
+from rain_vtuber.engine import RainEngine, ReplayNoise
 from rain_vtuber.engine.reference import ReferenceStates
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
@@ -45,3 +46,25 @@ def check_fp16_states(states: ReferenceStates, ref: dict[str, torch.Tensor], ato
         differ += (ours != ref[f"ref_bank_fp16.{name}"].float()).sum().item()
         total += ours.numel()
     assert differ / total <= max_fraction, f"{differ / total:.2%} of the fp16 reference states differ"
+
+
+def replay_stream(engine: RainEngine, decoder: str, reference: ReferenceStates) -> tuple[list[torch.Tensor], list[dict]]:
+    """Six golden iterations (golden noise and poses) from `reference`: output frames and per-iteration records."""
+    stream = golden("stream")
+    noises = []
+    dtype = engine.stream.dtype
+    for k in range(6):
+        noises += [stream[f"it{k}.new_group_noise"].to(dtype), stream[f"it{k}.scheduler_noise"].to(dtype)]
+    engine.stream.noise = ReplayNoise(noises)
+    engine.stream.decoder_kind = decoder
+    engine.stream.reset()
+    engine.stream.set_reference(reference)
+    poses = golden("pose")["pose_images"]
+    outputs, records = [], []
+    for k in range(6):
+        record: dict = {}
+        frames = engine.stream.iterate(poses[4 * k : 4 * k + 4].permute(0, 3, 1, 2).float() / 255, record)
+        records.append(record)
+        if frames is not None:
+            outputs.append(frames)
+    return outputs, records

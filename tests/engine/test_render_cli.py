@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import cv2
@@ -18,7 +19,7 @@ _register()
 
 
 def invoke(*args: str):
-    return runner.invoke(app, ["render", "--weights", str(TINY_WEIGHTS), "--config", str(TINY_CONFIG), *args])
+    return runner.invoke(app, ["render", "--weights", str(TINY_WEIGHTS), "--engine-config", str(TINY_CONFIG), *args])
 
 
 def test_pose_folder_to_png_folder(tmp_path: Path) -> None:
@@ -65,3 +66,27 @@ def test_bad_input_is_one_line(tmp_path: Path) -> None:
     result = invoke("--poses", str(tmp_path), "--reference", str(GOLDEN / "reference_input.png"), "--out", str(tmp_path / "o"))
     assert result.exit_code != 0
     assert "no pose images" in str(result.exception)
+
+
+def test_old_config_spelling_still_works_with_a_warning_and_o_is_out(tmp_path: Path) -> None:
+    poses = tmp_path / "poses"
+    poses.mkdir()
+    for png in sorted((GOLDEN / "pose_png").glob("*.png"))[:2]:
+        (poses / png.name).write_bytes(png.read_bytes())
+    args = ["render", "--weights", str(TINY_WEIGHTS), "--poses", str(poses), "--reference", str(GOLDEN / "reference_input.png")]
+    result = runner.invoke(app, [*args, "--config", str(TINY_CONFIG), "-o", str(tmp_path / "frames")])
+    assert result.exit_code == 0, result.output
+    assert "--config is deprecated here: use --engine-config" in result.output
+    assert len(list((tmp_path / "frames").glob("frame_*.png"))) == 2
+    both = runner.invoke(app, [*args, "--config", str(TINY_CONFIG), "--engine-config", str(TINY_CONFIG), "-o", "x"])
+    assert both.exit_code != 0 and "give the RAIN config once" in str(both.exception)
+
+
+def test_help_shows_one_meaning_per_flag() -> None:
+    for command in ("render", "calibrate", "doctor"):
+        text = runner.invoke(app, [command, "--help"], env={"COLUMNS": "200"}).output
+        assert "--engine-config" in text and "--config " not in text, command
+    for command in ("render", "pose"):
+        assert re.search(r"--out\s+-o\b", runner.invoke(app, [command, "--help"], env={"COLUMNS": "200"}).output)
+    daemon_help = runner.invoke(app, ["daemon", "--help"], env={"COLUMNS": "200"}).output
+    assert "--config " in daemon_help and "--engine-config" in daemon_help and "--control-host" in daemon_help

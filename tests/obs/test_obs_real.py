@@ -205,3 +205,86 @@ def test_properties_work_in_real_obs(tmp_path: Path, headless_obs: HeadlessObs, 
     obs.send_signal(signal.SIGINT)
     obs.wait(30)
     assert "Traceback" not in headless_obs.said(), headless_obs.said()[-3000:]
+
+
+REMOTE_PROBE = """
+import obspython as obs
+
+seen = []
+
+
+def probe():
+    import rain_vtuber_obs as script
+    if script._script is not None:
+        line = script._script.controller.status_line()
+        if not seen or seen[-1] != line:
+            seen.append(line)
+            print("REMOTE " + line)
+
+
+def script_load(settings):
+    obs.timer_add(probe, 250)
+"""
+
+
+def test_obs_controls_a_daemon_on_another_pc_it_did_not_start(
+    tmp_path: Path, headless_obs: HeadlessObs, fake_daemon_exe: Path, port: int
+) -> None:
+    """Remote mode: the daemon (here the test's fake one, on this PC's LAN address with a token) is
+    controlled by hotkey and shown in the status line, never started or stopped; when it goes away
+    the status says "not reachable" and OBS keeps running."""
+    import subprocess
+
+    import obsws_python
+
+    from rain_vtuber.daemon.lan import lan_addresses
+    from tests.lan.netns import needs_real
+
+    addresses = lan_addresses()
+    if not addresses:
+        needs_real("this machine has no LAN address to bind the remote daemon to")
+    host = addresses[0]
+
+    def remote_daemon() -> subprocess.Popen:
+        proc = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("fake_daemon.py")), "daemon", "--control-port", str(port),
+             "--host", host, "--token", "lan-s3cret"],
+            stdout=subprocess.PIPE, text=True,
+        )
+        assert "listening" in proc.stdout.readline()
+        return proc
+
+    daemon = remote_daemon()
+    try:
+        probe = tmp_path / "probe_rain_remote.py"
+        probe.write_text(REMOTE_PROBE)
+        settings = {"executable": str(fake_daemon_exe), "host": host, "port": port, "token": "lan-s3cret"}
+        obs = headless_obs.start([(SCRIPT, settings), (probe, {})])
+        where = f"REMOTE remote {host}:{port} | "
+        headless_obs.wait("the remote daemon's status in OBS", lambda: f"{where}streaming | alice" in headless_obs.said(), 30.0)
+        client = obsws_python.ReqClient(host="127.0.0.1", port=headless_obs.ws_port, timeout=10)
+        try:
+            headless_obs.wait(
+                "the bob hotkey", lambda: "rain_vtuber.character.bob" in client.get_hotkey_list().hotkeys, 15.0
+            )
+            client.trigger_hotkey_by_name("rain_vtuber.character.bob")
+        finally:
+            client.disconnect()
+        headless_obs.wait("the hotkey to switch the remote daemon", lambda: f"{where}streaming | bob" in headless_obs.said(), 10.0)
+        assert children(obs.pid) == [], "OBS started a daemon although the daemon PC is another one"
+        daemon.kill()
+        daemon.wait(timeout=5)
+        headless_obs.wait("'not reachable'", lambda: f"{where}not reachable" in headless_obs.said(), 15.0)
+        daemon = remote_daemon()  # the other PC's daemon comes back: OBS picks it up again
+        headless_obs.wait("the status to recover", lambda: headless_obs.said().count(f"{where}streaming | alice") >= 2, 15.0)
+        obs.send_signal(signal.SIGINT)
+        obs.wait(30)
+        said = headless_obs.said()
+        assert "Traceback" not in said, said[-3000:]
+        assert daemon.poll() is None, "OBS stopped a daemon it did not start"
+        assert "daemon started" not in said
+        print("\n".join(line.split("REMOTE ", 1)[1] for line in said.splitlines() if "REMOTE " in line))
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+            daemon.wait(timeout=5)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import subprocess
 import time
 from pathlib import Path
 from types import ModuleType
@@ -120,3 +121,25 @@ def test_unload_and_obs_exit_stop_the_daemon(obs, script, port, fake_daemon_exe)
     assert daemon.returncode == 0 and time.monotonic() - began < 2.0
     script.script_unload()  # after the exit event: nothing left to stop, returns at once
     assert script._script is None and obs.state.timers == []
+
+
+
+def test_daemon_pc_setting_controls_a_daemon_the_script_never_runs(obs, script, port, fake_daemon_exe) -> None:
+    daemon = subprocess.Popen(
+        [str(fake_daemon_exe), "daemon", "--control-port", str(port), "--host", "127.0.0.2", "--token", "lan"],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert "listening" in daemon.stdout.readline()
+        settings = Data(executable=str(fake_daemon_exe), port=port, host="127.0.0.2", token="lan", autostart=False)
+        script.script_load(settings)  # no script_defaults: "start with OBS" stays off, the remote is still shown
+        controller = script._script.controller
+        assert _tick_until(obs, lambda: controller.status is not None, 5.0)
+        props = script.script_properties()
+        assert settings["status"].startswith(f"remote 127.0.0.2:{port} | streaming | alice")
+        assert props["stop"].callback(props, props["stop"]) is True
+        script.script_unload()
+        assert controller.supervisor.proc is None and daemon.poll() is None
+    finally:
+        daemon.kill()
+        daemon.wait(timeout=5)
