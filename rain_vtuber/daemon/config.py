@@ -61,6 +61,9 @@ class DaemonConfig(BaseModel):
     log_file: Optional[Path] = Field(_state_dir() / "daemon.log", description="rotating log file; None = console only")
     log_max_bytes: int = Field(5_000_000, ge=10_000, description="rotate the log file at this size")
     log_backups: int = Field(3, ge=0, description="rotated log files kept")
+    state_file: Optional[Path] = Field(
+        None, description="remembers the active character and recenter across restarts; None = per control port"
+    )
 
     @field_validator("background_key")
     @classmethod
@@ -68,6 +71,9 @@ class DaemonConfig(BaseModel):
         if value not in ("none", "reference") and not _HEX.match(value):
             raise ValueError(f"must be none, reference or #RRGGBB, got {value!r}")
         return value
+
+    def memory_path(self) -> Path:
+        return self.state_file or _state_dir() / f"daemon-{self.control_port}.json"
 
     def key_colour(self) -> tuple[int, int, int] | None:
         """The fixed key colour when background_key is #RRGGBB; None for none/reference."""

@@ -19,9 +19,10 @@ from typing import Any, Callable, Mapping
 
 from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
-from pythonosc.osc_packet import OscPacket, ParseError
+from pythonosc.osc_packet import OscPacket
 
 from rain_vtuber.errors import RainError
+from rain_vtuber.osc_guard import bundle_problem
 from rain_vtuber.sources.base import RateLimitedLog
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,7 @@ class ControlServer:
         self.commands = dict(commands)
         self.token = token
         self.rejected = 0
+        self.warn = RateLimitedLog(log)  # a flood of bad packets must not become a flood of log lines
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._token_log = RateLimitedLog(log)
@@ -144,9 +146,11 @@ class ControlServer:
 
     def handle_datagram(self, data: bytes, sender: Any = None) -> list[tuple[str, str, str]]:
         """Datagram -> one (address, status, text) reply per message it carries."""
+        if problem := bundle_problem(data):
+            return [self._reject("", f"malformed OSC packet ({len(data)} bytes): {problem}")]
         try:
             packet = OscPacket(data)
-        except ParseError as err:
+        except Exception as err:  # python-osc raises ParseError and, on some garbage, UnicodeDecodeError and others
             return [self._reject("", f"malformed OSC packet ({len(data)} bytes): {err}")]
         return [self.handle(timed.message.address, list(timed.message.params), sender) for timed in packet.messages]
 
@@ -167,7 +171,7 @@ class ControlServer:
         try:
             return address, "ok", command.run(*args)
         except RainError as err:
-            log.warning("control %s failed: %s", address, err)
+            self.warn.warning(f"failed:{address}", "control %s failed: %s", address, err)
             return address, "error", str(err)
         except Exception as err:
             log.exception("control %s crashed", address)
@@ -175,7 +179,7 @@ class ControlServer:
 
     def _reject(self, address: str, why: str) -> tuple[str, str, str]:
         self.rejected += 1
-        log.warning("control: rejected %s: %s", address or "packet", why)
+        self.warn.warning(why.split(" ", 1)[0], "control: rejected %s: %s", address or "packet", why)
         return address, "error", why
 
 

@@ -24,6 +24,7 @@ import numpy as np
 
 from rain_vtuber.daemon.characters import CharacterEntry, CharacterRegistry
 from rain_vtuber.daemon.config import DaemonConfig
+from rain_vtuber.daemon.oom import free_memory, is_oom, oom_message
 from rain_vtuber.daemon.pacing import FrameQueue, LatencyMeter, RateMeter, Slot, Ticker, sustainable_fps
 from rain_vtuber.errors import RainError
 from rain_vtuber.outputs.ndi import NdiSender
@@ -38,6 +39,7 @@ WARMUP_STEPS = 5  # the first is discarded (allocation, caches); the rest are ti
 QUEUE_SLACK = 2  # finished frames allowed beyond one group: absorbs jitter, caps the added latency
 PROVISIONAL_FPS = 15.0  # output rate while the engine speed is still unknown
 JOIN_BUDGET_S = 1.0  # all stream threads together; shutdown must finish within 2 s
+OOM_BACKOFF_S = (0.5, 8.0)  # first and longest wait before stepping again after running out of memory
 
 
 def _thread_error(what: str, err: Exception) -> None:
@@ -81,6 +83,8 @@ class Pipeline:
         self._reset_engine = False
         self._show_idle = True
         self._threads: list[threading.Thread] = []
+        self.oom_count = 0
+        self._oom_streak = 0  # consecutive failed steps: sets the backoff
         size = config.resolution
         self.sender = NdiSender(config.ndi_name, size, size, self.fps, config.ndi_format, config.key_tolerance)
         self._idle = registry.current.image
@@ -117,6 +121,8 @@ class Pipeline:
         try:
             self._bring_up()
         except Exception as err:  # reported by the daemon, which then exits non-zero
+            if is_oom(err):
+                err = RainError(self._oom_message(f"starting up ({self.state})"))
             if not isinstance(err, RainError):
                 log.exception("startup failed")
             self.error = str(err)
@@ -222,13 +228,34 @@ class Pipeline:
                 poses, stamps = item
                 frames = self.engine.step(poses)
             except Exception as err:
-                _thread_error("engine step", err)
+                if is_oom(err):
+                    self._recover_from_oom(in_flight)
+                else:
+                    _thread_error("engine step", err)
                 continue
+            self._oom_streak = 0
             in_flight.append(stamps)
             if len(frames):
                 self.frames.put_many(list(frames), in_flight.popleft())
                 for _ in range(len(frames)):
                     self.engine_rate.tick()
+
+    def _oom_message(self, when: str) -> str:
+        device, dtype = resolve_device(self.config.device, self.config.dtype)
+        return oom_message(when, device, dtype, self.config.resolution)
+
+    def _recover_from_oom(self, in_flight: collections.deque) -> None:
+        """Out of memory mid-stream: NDI keeps resending the last frame while the pile is dropped, memory
+        freed and the step retried after a growing pause (a soft start follows)."""
+        self.oom_count += 1
+        self._oom_streak += 1
+        wait = min(OOM_BACKOFF_S[1], OOM_BACKOFF_S[0] * 2 ** min(self._oom_streak - 1, 8))
+        warn.warning("oom", "%s; retrying in %.1f s (%d so far)", self._oom_message("stepping"), wait, self.oom_count)
+        self.groups.clear()
+        in_flight.clear()
+        self.engine.reset()
+        free_memory()
+        self.stop.wait(wait)
 
     def _output_loop(self) -> None:
         while self._out_ticker.wait(self.stop):
@@ -272,13 +299,17 @@ class Pipeline:
             self._reset_engine = True
             self.state = "running"
 
-    def recenter(self) -> None:
+    def recenter(self) -> Any:
+        """Take the face tracked now as neutral: position and, with framing.auto_fit, size (auto-fit again).
+
+        Returns the renderer's calibration after it.
+        """
         self._require_stream()
         face = self.source.latest()
-        if face is None:
-            raise RainError("no face tracked right now: look at the camera (or start the tracker) and try again")
         with self._render_lock:
-            self._renderer.recenter(face)
+            if face is None or not self._renderer.recenter(face):
+                raise RainError("no face tracked right now: look at the camera (or start the tracker) and try again")
+            return self._renderer.calibration
 
     def _require_stream(self) -> None:
         if self.state not in ("running", "paused"):
@@ -298,6 +329,7 @@ class Pipeline:
             "latency_ms_p50": None if latency is None else round(latency, 1),
             "dropped_frames": self.groups.dropped * group + self.frames.dropped,
             "clock_resets": self._out_ticker.resets,
+            "out_of_memory": self.oom_count,
             "ndi": {
                 "name": self.sender.source_name,
                 "width": self.sender.width,
@@ -310,6 +342,21 @@ class Pipeline:
 
     def source_status(self) -> dict[str, Any]:
         if self.source is None:
-            return {"name": self.config.source.kind, "state": "not started", "error": None}
+            name = self.config.source.kind
+            return {"name": name, "state": "not started", "error": None, "auto_fit": self._fit_state()}
         state = self.source.state
-        return {"name": self.source.name, "state": getattr(state, "value", str(state)), "error": self.source.error}
+        return {
+            "name": self.source.name,
+            "state": getattr(state, "value", str(state)),
+            "error": self.source.error,
+            "auto_fit": self._fit_state(),
+        }
+
+    def _fit_state(self) -> str:
+        """off | waiting (for a steady second of tracking) | fitted."""
+        with self._render_lock:
+            renderer = self._renderer
+            calib = self.registry.current.calibration if renderer is None else renderer.calibration
+            if not calib.framing.auto_fit:
+                return "off"
+            return "fitted" if renderer is not None and renderer.fit is not None else "waiting"

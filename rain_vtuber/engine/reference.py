@@ -115,7 +115,11 @@ class ReferenceFuser:
                 log.warning("ignoring unreadable reference cache %s: %s", path, err)
         states = self.compute(image)
         if path is not None:
-            states.save(path)
+            try:
+                states.save(path)
+            except Exception as err:  # a full disk (OSError, SafetensorError) costs the cache, not the character
+                path.with_suffix(".tmp").unlink(missing_ok=True)
+                log.warning("could not cache the reference states in %s: %s", path, err)
         return states
 
     def compute(self, image: np.ndarray) -> ReferenceStates:

@@ -24,6 +24,7 @@ from pythonosc.dispatcher import Dispatcher
 from pythonosc.osc_server import BlockingOSCUDPServer
 
 from rain_vtuber.errors import RainError
+from rain_vtuber.osc_guard import bundle_problem
 from rain_vtuber.face.rig import euler_from_matrix, face_from_blend_shapes
 from rain_vtuber.sources.base import FaceSource
 from rain_vtuber.sources.blendshapes import is_known, to_arkit
@@ -74,6 +75,9 @@ class _Dispatcher(Dispatcher):
         self._source = source
 
     def call_handlers_for_packet(self, data: bytes, client_address: tuple[str, int]) -> list:
+        if problem := bundle_problem(data):
+            self._source.reject(problem)
+            return []
         try:
             for timed in osc_packet.OscPacket(data).messages:
                 for handler in self.handlers_for_address(timed.message.address):
@@ -116,7 +120,8 @@ class VmcSource(FaceSource):
     def reject(self, reason: str) -> None:
         """Count and (rate-limited) log a packet or message that cannot be used."""
         self.counters.rejected += 1
-        self.warn.warning(reason.split(" ", 1)[0], "source %s: ignored %s", self.name, reason)
+        key = "message" if reason.startswith("/") else reason.split(" ", 1)[0]  # addresses are sender-chosen: unbounded
+        self.warn.warning(key, "source %s: ignored %s", self.name, reason)
 
     def _run(self) -> None:
         _quiet_python_osc()

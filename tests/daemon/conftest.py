@@ -9,6 +9,8 @@ from typing import Callable, Iterator
 import numpy as np
 import pytest
 
+FINDER_RETRY_S = 5.0
+
 
 def free_udp_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
@@ -19,19 +21,25 @@ def free_udp_port() -> int:
 class NdiProbe:
     """An NDI receiver (finder with extra_ips=127.0.0.1) connected to the first source whose name contains `name`."""
 
-    def __init__(self, name: str, timeout: float = 15.0) -> None:
+    def __init__(self, name: str, timeout: float = 30.0) -> None:
         import NDIlib as ndi
 
         self.ndi = ndi
         assert ndi.initialize()
         create = ndi.FindCreate()
         create.extra_ips = "127.0.0.1"
-        self._find = ndi.find_create_v2(create)
         source = None
         deadline = time.monotonic() + timeout
         while source is None and time.monotonic() < deadline:
-            ndi.find_wait_for_sources(self._find, 200)
-            source = next((s for s in ndi.find_get_current_sources(self._find) if f"({name})" in s.ndi_name), None)
+            # Every NDI process on the host listens on TCP 5960 (SO_REUSEPORT): a finder may be talking
+            # to one that does not know the source, so a fresh finder asks again every few seconds.
+            self._find = ndi.find_create_v2(create)
+            retry_at = min(deadline, time.monotonic() + FINDER_RETRY_S)
+            while source is None and time.monotonic() < retry_at:
+                ndi.find_wait_for_sources(self._find, 200)
+                source = next((s for s in ndi.find_get_current_sources(self._find) if f"({name})" in s.ndi_name), None)
+            if source is None:
+                ndi.find_destroy(self._find)
         assert source is not None, f"NDI source '{name}' not found within {timeout} s"
         self.source_name = source.ndi_name
         recv = ndi.RecvCreateV3()
@@ -57,15 +65,18 @@ class NdiProbe:
         return out
 
     def close(self) -> None:
-        self.ndi.recv_destroy(self._recv)
-        self.ndi.find_destroy(self._find)
+        """Destroy the receiver (safe to call twice: a test may close it early)."""
+        if self._recv is not None:
+            self.ndi.recv_destroy(self._recv)
+            self.ndi.find_destroy(self._find)
+            self._recv = None
 
 
 @pytest.fixture(scope="module")
 def ndi_probe() -> Iterator[Callable[..., NdiProbe]]:
     probes: list[NdiProbe] = []
 
-    def make(name: str, timeout: float = 15.0) -> NdiProbe:
+    def make(name: str, timeout: float = 30.0) -> NdiProbe:
         probes.append(NdiProbe(name, timeout))
         return probes[-1]
 

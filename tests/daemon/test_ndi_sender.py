@@ -83,3 +83,29 @@ def test_background_colour_and_frame_rate() -> None:
     assert frame_rate(30) == (30, 1)
     assert frame_rate(30000 / 1001) == (30000, 1001)
     assert frame_rate(12.5) == (25, 2)
+
+
+def test_frames_resume_when_the_receiver_goes_away_and_comes_back(ndi_probe) -> None:
+    """OBS closes the NDI source and opens it again: the sender notices and the new receiver gets frames."""
+    from tests.sources.source_helpers import wait_until
+
+    name = f"rain-test-{uuid.uuid4().hex[:8]}"
+    sender = NdiSender(name, width=32, height=32, fps=25, pixel_format="bgrx")
+    sender.send(np.full((32, 32, 3), 60, np.uint8))
+    stop = threading.Event()
+    thread = _pump(sender, None, stop)
+    try:
+        first = ndi_probe(name)
+        assert len(first.capture(1.0)) >= 10 and wait_until(lambda: sender.connections() >= 1, 10)
+        first.close()
+        assert wait_until(lambda: sender.connections() == 0, 10), "the sender still counts the closed receiver"
+        sent = sender.frames_sent
+        assert wait_until(lambda: sender.frames_sent > sent + 10, 5), "sending stopped with nobody watching"
+        again = ndi_probe(name)
+        frames = again.capture(1.0)
+        assert len(frames) >= 10 and all(abs(int(f[8, 8, 0]) - 60) < 8 for _, f, _ in frames)
+        assert sender.connections() >= 1
+    finally:
+        stop.set()
+        thread.join()
+        sender.close()

@@ -27,6 +27,12 @@ def golden(name: str) -> dict[str, torch.Tensor]:
 STATE_NAMES = ["d00", "d01", "d10", "d11", "d20", "d21", "m", "u10", "u11", "u12", "u20", "u21", "u22", "u30", "u31", "u32"]
 
 
+def golden_reference() -> ReferenceStates:
+    """The reference states exactly as upstream consumed them (fp16 banks)."""
+    ref = golden("reference")
+    return ReferenceStates(ref["encoder_hidden_states"], {n: ref[f"ref_bank_fp16.{n}"] for n in STATE_NAMES})
+
+
 def close(actual: torch.Tensor, expected: torch.Tensor, atol: float = 1e-4, what: str = "") -> None:
     """Max-abs comparison in float64 (default: the 1e-4 the engine issue asks); prints the error (-rA)."""
     actual, expected = actual.detach().to(torch.float64), expected.to(torch.float64)

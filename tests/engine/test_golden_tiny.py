@@ -14,7 +14,7 @@ from rain_vtuber.model.lcm import StreamScheduler, guidance_embedding
 from rain_vtuber.model.release import RainModels
 from rain_vtuber.model.taesdv import StreamingDecoder
 from tests.engine.golden import STATE_NAMES as NAMES
-from tests.engine.golden import TINY_CONFIG, TINY_WEIGHTS, check_fp16_states, close, golden, replay_stream
+from tests.engine.golden import TINY_CONFIG, TINY_WEIGHTS, check_fp16_states, close, golden, golden_reference, replay_stream
 
 ATOL = 1e-4
 
@@ -34,13 +34,6 @@ def fused_reference(engine: RainEngine):
     ref = golden("reference")
     return engine.fuser.compute(ref["input_image_uint8"].numpy())
 
-
-def golden_reference():
-    """The reference states exactly as upstream consumed them (fp16 banks)."""
-    from rain_vtuber.engine.reference import ReferenceStates
-
-    ref = golden("reference")
-    return ReferenceStates(ref["encoder_hidden_states"], {n: ref[f"ref_bank_fp16.{n}"] for n in NAMES})
 
 
 def test_lcm_tables_and_step() -> None:

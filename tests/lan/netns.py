@@ -17,16 +17,11 @@ from typing import Callable, TypeVar
 
 import pytest
 
+from tests.conftest import require
+
 PREFIX = "10.99.0."
 CLONE_NEWNET = 0x40000000
 T = TypeVar("T")
-
-
-def needs_real(why: str) -> None:
-    """A missing real component: fail under CI=true (it must run there), skip locally with the reason."""
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{why} (CI=true: this test must run, not skip)")
-    pytest.skip(why)
 
 
 def _ip(*args: str) -> str:
@@ -111,11 +106,11 @@ class TwoPcs:
 def two_pcs_or_skip() -> TwoPcs:
     """TwoPcs, or skip (fail under CI) with the reason when this machine cannot make namespaces."""
     if shutil.which("ip") is None:
-        needs_real("needs the `ip` tool (iproute2) to make network namespaces")
+        require("needs the `ip` tool (iproute2) to make network namespaces")
     if os.geteuid() != 0:
-        needs_real("needs root to make network namespaces and a veth pair")
+        require("needs root to make network namespaces and a veth pair")
     try:
         return TwoPcs()
     except RuntimeError as err:
-        needs_real(str(err))
+        require(str(err))
         raise

@@ -17,6 +17,8 @@ from typing import Any, Iterator, Optional
 
 import pytest
 
+from tests.conftest import require, requires
+
 from obs_runner import HeadlessObs, alive, children, free_port, kill_pid, missing_tools, saved_script_settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -28,10 +30,10 @@ MISSING = missing_tools()
 
 pytestmark = [
     pytest.mark.obs,
-    pytest.mark.skipif(
-        bool(MISSING),
-        reason=f"real OBS test needs {' and '.join(MISSING)}: "
-        "apt-get install -y --no-install-recommends obs-studio xvfb xauth",
+    requires(
+        f"real OBS test needs {' and '.join(MISSING)}: "
+        "apt-get install -y --no-install-recommends obs-studio xvfb xauth (scripts/install-test-system-deps.sh)"
+        if MISSING else None
     ),
 ]
 
@@ -238,11 +240,10 @@ def test_obs_controls_a_daemon_on_another_pc_it_did_not_start(
     import obsws_python
 
     from rain_vtuber.daemon.lan import lan_addresses
-    from tests.lan.netns import needs_real
 
     addresses = lan_addresses()
     if not addresses:
-        needs_real("this machine has no LAN address to bind the remote daemon to")
+        require("this machine has no LAN address to bind the remote daemon to")
     host = addresses[0]
 
     def remote_daemon() -> subprocess.Popen:

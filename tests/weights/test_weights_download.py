@@ -26,13 +26,12 @@ from rain_vtuber.model.config import RainConfig
 from rain_vtuber.model import random_weights as rw
 from rain_vtuber.weights import RELEASE, download_release
 from rain_vtuber.weights.download import RECORD
-from tests.conftest import FACE_MODEL
+from tests.conftest import FACE_MODEL, TINY_WEIGHTS, missing_path, requires
 
-TINY_WEIGHTS = Path(__file__).resolve().parents[2].parent / "shared" / "golden" / "tiny" / "weights"
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 SERVED = ("pose_guider", "taesdv", "sd_vae_ft_mse", "image_encoder")  # the 9 GB UNets stay out
 
-pytestmark = pytest.mark.skipif(not TINY_WEIGHTS.is_dir(), reason=f"{TINY_WEIGHTS} not found")
+pytestmark = requires(missing_path(TINY_WEIGHTS))
 
 
 class _Handler(BaseHTTPRequestHandler):
