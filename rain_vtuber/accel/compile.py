@@ -34,6 +34,11 @@ from rain_vtuber.paths import cache_home
 log = logging.getLogger(__name__)
 
 WARMUP_CALLS = 3
+# The one memory-layout switch. The compiled CUDA step runs channels last: its weights are
+# converted once, so convolutions pick the NHWC tensor-core kernels and inductor keeps that layout
+# through the graph. Everywhere else (eager, CPU) the step is NCHW throughout, and
+# tests/engine/test_memory_layout.py checks that no block output drifts into another layout.
+CHANNELS_LAST_DEVICES = frozenset({"cuda"})
 # mode for torch.compile; CUDA graphs are ours (see module docstring), so never inductor's.
 DEFAULT_MODE = {"cuda": "max-autotune-no-cudagraphs", "cpu": "default"}
 
@@ -82,7 +87,7 @@ def compile_step(step: FusedStreamStep, mode: str | None = None, cuda_graph: boo
     device = step.timesteps.device
     spec = step.spec
     mode = mode or os.environ.get("RAIN_COMPILE_MODE") or DEFAULT_MODE.get(device.type, "default")
-    if device.type == "cuda":
+    if device.type in CHANNELS_LAST_DEVICES:
         step.to(memory_format=torch.channels_last)  # only 4-D weights change layout; values do not
     compiled = torch.compile(step, mode=mode, fullgraph=True, dynamic=False)
     inputs = example_inputs(spec, device)

@@ -25,9 +25,11 @@ from torch import nn
 
 from rain_vtuber.engine.reference import ReferenceStates
 from rain_vtuber.engine.stream import RainStream
+from rain_vtuber.model import reference_attention
 from rain_vtuber.model.taesdv import MemBlock, StreamingDecoder
 
 STATE_NAMES = ("d00", "d01", "d10", "d11", "d20", "d21", "m", "u10", "u11", "u12", "u20", "u21", "u22", "u30", "u31", "u32")
+KV_NAMES = tuple(reference_attention.kv_names(STATE_NAMES))  # d00_k, d00_v, ...: graph inputs ref_d00_k, ...
 LATENT_CHANNELS = 4
 
 
@@ -81,7 +83,7 @@ class StepSpec:
             "step_noise": (1, LATENT_CHANNELS, k, h, w),
         }
         shapes.update({f"memory{i}": s for i, s in enumerate(self.memories)})
-        shapes.update({f"ref_{name}": s for name, s in self.states})
+        shapes.update({f"ref_{name}_{part}": s for name, s in self.states for part in ("k", "v")})
         return shapes
 
     def state_names(self) -> list[str]:
@@ -95,8 +97,8 @@ class StepSpec:
                 **{f"{name}_out": inputs[name] for name in self.state_names()}}
 
     def input_dtypes(self) -> dict[str, torch.dtype]:
-        """Reference states travel in fp16 whatever the model dtype (upstream hand-over)."""
-        return {name: torch.float16 if name.startswith("ref_") else self.dtype for name in self.input_shapes()}
+        """Every input in the compute dtype (the reference keys and values are projected in it)."""
+        return {name: self.dtype for name in self.input_shapes()}
 
     def key(self) -> dict[str, object]:
         """What a compiled artefact depends on, as plain JSON-able values."""
@@ -110,7 +112,8 @@ class FusedStreamStep(nn.Module):
       pose (G, 3, H, W) in [0, 1]; latents (1, 4, K, h, w), newest group pure noise;
       pose_pile (1, C0, K-G, h, w) features of the K-G older frames; context (1, 1, D) CLIP token;
       guidance (1, 512) LCM w embedding; new_noise (1, 4, G, h, w); step_noise (1, 4, K, h, w);
-      10 TAESDV memories; 16 reference states (1, N, C) fp16 in STATE_NAMES order.
+      10 TAESDV memories; the 16 reference states' keys and values (1, N, C), projected once per
+      character (`reference_attention.project`), in KV_NAMES order.
     returns (frames (G, H, W, 3) in [0, 1], latents', pose_pile', *memories'), states shaped as their inputs.
     """
 
@@ -147,11 +150,11 @@ class FusedStreamStep(nn.Module):
         g = self.group_size
         feature = self.pose_guider(pose)  # (G, C0, h, w)
         pose_features = torch.cat([pose_pile, feature.transpose(0, 1)[None]], dim=2)
-        eager_states, self.bank.states = self.bank.states, dict(zip(STATE_NAMES, states))
+        eager_kv, self.bank.kv = self.bank.kv, dict(zip(KV_NAMES, states))
         try:
             v = self.unet(latents, self.timesteps, context, pose_features, guidance)
         finally:
-            self.bank.states = eager_states  # the eager stream's character stays as it was
+            self.bank.kv = eager_kv  # the eager stream's character stays as it was
         prev, _ = self.scheduler.step(v, self.timesteps, latents, step_noise)
         self.decoder.memory = list(memories)
         frames = self.decoder.decode(prev[:, :, :g].transpose(1, 2))[0]  # (G, 3, H, W)
@@ -187,11 +190,11 @@ class FusedRunner:
 
     def __init__(self, step: FusedStreamStep, fn: StepFn, noise: Callable[[tuple[int, ...]], torch.Tensor],
                  guidance: torch.Tensor):
-        self.spec, self.fn, self.noise = step.spec, fn, noise
+        self.spec, self.fn, self.noise, self.unet = step.spec, fn, noise, step.unet
         self.device = step.timesteps.device
         shapes, dtypes = self.spec.input_shapes(), self.spec.input_dtypes()
         self.refs = {n: torch.zeros(shapes[n], dtype=dtypes[n], device=self.device)
-                     for n in ("context", "guidance", *(f"ref_{s}" for s in STATE_NAMES))}
+                     for n in ("context", "guidance", *(f"ref_{s}" for s in KV_NAMES))}
         self.refs["guidance"].copy_(guidance)
         self.state: list[torch.Tensor] | None = None  # latents, pose_pile, *memories
 
@@ -199,11 +202,13 @@ class FusedRunner:
     def active(self) -> bool:
         return self.state is not None
 
-    def set_reference(self, states: ReferenceStates) -> None:
-        """Write a character's states into the persistent buffers (in place: addresses stay bound)."""
+    def set_reference(self, states: ReferenceStates, kv: dict[str, torch.Tensor] | None = None) -> None:
+        """Write a character's context and reference keys/values into the persistent buffers (in
+        place: addresses stay bound). kv: the states already projected (`reference_attention.project`)."""
+        kv = kv if kv is not None else reference_attention.project(self.unet, states.states, self.spec.dtype)
         self.refs["context"].copy_(states.context.reshape(self.refs["context"].shape))
-        for name in STATE_NAMES:
-            self.refs[f"ref_{name}"].copy_(states.states[name])
+        for name in KV_NAMES:
+            self.refs[f"ref_{name}"].copy_(kv[name])
 
     def take_over(self, stream: RainStream) -> None:
         """Adopt the eager stream's state after its soft start (pile of groups - 1 groups)."""

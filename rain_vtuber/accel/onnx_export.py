@@ -4,7 +4,7 @@ Two exporters give the same graph semantics (both checked against PyTorch with o
 "torchscript" (default: traces the diffusers attention processors as plain ops, no extra
 package, about 2.5x faster) and "dynamo" (torch.export based, the one PyTorch keeps developing;
 needs `onnxscript`). Inputs and outputs carry the names of `StepSpec` (pose, latents,
-pose_pile, context, guidance, new_noise, step_noise, memory0..9, ref_d00..ref_u32 -> frames,
+pose_pile, context, guidance, new_noise, step_noise, memory0..9, ref_d00_k..ref_u32_v -> frames,
 latents_out, pose_pile_out, memory0_out..memory9_out). Graphs over 2 GB (the full model) keep
 their weights as external data next to `model.onnx`, so a graph is a folder, written atomically.
 """

@@ -41,6 +41,9 @@ class DaemonConfig(BaseModel):
     backend: Literal["auto", "tensorrt", "torch-compile", "torch"] = Field(
         "auto", description="stream step backend; auto = the fastest that runs here (see docs/benchmarks.md)"
     )
+    keep_fusion_models: bool = Field(
+        False, description="keep CLIP, VAE encoder and ReferenceNet on the GPU after fusing (faster fusion, ~2.4 GB more)"
+    )
     ndi_name: str = Field("RAIN VTuber", min_length=1, description="NDI source name (OBS shows 'HOST (name)')")
     ndi_format: Literal["bgra", "bgrx"] = Field("bgra", description="bgra carries alpha; bgrx is opaque")
     background_key: str = Field(

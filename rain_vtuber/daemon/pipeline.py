@@ -142,7 +142,8 @@ class Pipeline:
         weights = cfg.weights or default_weights_dir()
         log.info("loading RAIN from %s on %s (%s)", weights, device, dtype)
         self.engine = RainEngine.load(
-            weights, config=cfg.engine_config, device=device, dtype=dtype, decoder=cfg.decoder, backend=cfg.backend
+            weights, config=cfg.engine_config, device=device, dtype=dtype, decoder=cfg.decoder, backend=cfg.backend,
+            keep_fusion_models=cfg.keep_fusion_models,
         )
         if self.stop.is_set():
             return

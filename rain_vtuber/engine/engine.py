@@ -36,7 +36,7 @@ class RainEngine:
     """
 
     def __init__(self, models: RainModels, *, decoder: Decoder = "taesdv", noise: NoiseSource | None = None,
-                 cache_dir: Path | None = None, backend: str = "torch"):
+                 cache_dir: Path | None = None, backend: str = "torch", keep_fusion_models: bool = False):
         cfg = models.config
         self.models = models
         self.height, self.width = cfg.height, cfg.width
@@ -50,18 +50,19 @@ class RainEngine:
         self._eager = RainStream(models, self.noise, decoder)
         self.stream = accelerate(self._eager, backend)
         self.backend: str = getattr(self.stream, "backend", "torch")  # what runs, after any fallback
-        self.fuser = ReferenceFuser(models, cache_dir)
+        self.fuser = ReferenceFuser(models, cache_dir, keep_fusion_models)
         self._pending: list[np.ndarray] = []
         self._out: deque[np.ndarray] = deque()
 
     @classmethod
     def load(cls, weights_dir: Path, config: Path | None = None, *, device: str = "cpu", dtype: str = "fp32",
              decoder: Decoder = "taesdv", seed: int | None = None, cache_dir: Path | None | bool = True,
-             backend: str = "torch") -> "RainEngine":
+             backend: str = "torch", keep_fusion_models: bool = False) -> "RainEngine":
         """Load the release from `weights_dir` (config: `weights_dir/config.yaml`, else the packaged one).
 
         cache_dir: where fused reference states are kept (True: the user cache, None/False: no cache).
         backend: "torch" (eager), "torch-compile", "tensorrt" or "auto" (rain_vtuber.accel.backends).
+        keep_fusion_models: keep CLIP, the VAE encoder and ReferenceNet on the device after fusing.
         """
         weights_dir = Path(weights_dir)
         if config is None:
@@ -72,7 +73,7 @@ class RainEngine:
         log.info("loading RAIN %dx%d on %s (%s) from %s", cfg.width, cfg.height, device, dtype, weights_dir)
         models = RainModels.load(cfg, torch.device(device), parse_dtype(dtype))
         cache = default_cache_dir() if cache_dir is True else (cache_dir or None)
-        return cls(models, decoder=decoder, cache_dir=cache, backend=backend)
+        return cls(models, decoder=decoder, cache_dir=cache, backend=backend, keep_fusion_models=keep_fusion_models)
 
     def fuse_reference(self, image: np.ndarray) -> ReferenceStates:
         """Character image (HxWx3 uint8 RGB, any size) -> its reference states (disk-cached by content)."""

@@ -17,6 +17,7 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file, save_file
 
+from rain_vtuber.engine.placement import FusionPlacement
 from rain_vtuber.model import reference_attention
 from rain_vtuber.model.release import RainModels
 
@@ -85,9 +86,10 @@ def vae_pixels(image: np.ndarray, height: int, width: int) -> torch.Tensor:
 class ReferenceFuser:
     """Runs CLIP, the VAE encoder and ReferenceNet (t = 0) once per character image."""
 
-    def __init__(self, models: RainModels, cache_dir: Path | None = None):
+    def __init__(self, models: RainModels, cache_dir: Path | None = None, keep_fusion_models: bool = False):
         self.models = models
         self.cache_dir = cache_dir
+        self.placement = FusionPlacement(models, keep=keep_fusion_models)  # off the device between fusions
         self.bank = reference_attention.ReferenceBank()
         reference_attention.install(models.reference_unet, self.bank, reference_attention.WriteReferenceProcessor)
         self._weights_key = _weights_fingerprint(models)
@@ -125,9 +127,14 @@ class ReferenceFuser:
         cfg = self.models.config
         return self.compute_from(clip_pixels(image), vae_pixels(image, cfg.reference_height, cfg.reference_width))
 
-    @torch.no_grad()
     def compute_from(self, clip_input: torch.Tensor, vae_input: torch.Tensor) -> ReferenceStates:
-        """The networks of fusion on prepared inputs: CLIP (1, 3, 224, 224), VAE (1, 3, H, W) in [-1, 1]."""
+        """The networks of fusion on prepared inputs: CLIP (1, 3, 224, 224), VAE (1, 3, H, W) in [-1, 1];
+        brought onto the compute device for it (and parked again unless kept)."""
+        with self.placement.on_device():
+            return self._run_networks(clip_input, vae_input)
+
+    @torch.no_grad()
+    def _run_networks(self, clip_input: torch.Tensor, vae_input: torch.Tensor) -> ReferenceStates:
         m, device, dtype = self.models, self.models.device, self.models.dtype
         context = m.image_encoder(clip_input.to(device, dtype)).image_embeds[:, None, :]
         latents = m.vae.encode(vae_input.to(device, dtype)).latent_dist.mean * VAE_SCALE

@@ -43,15 +43,13 @@ class RainStream:
         self.decode_began_ns: int | None = None  # when the last decode() began (monotonic), for the daemon's stages
 
     def set_reference(self, states: ReferenceStates) -> None:
-        """Switch character: the next UNet call attends to these states (no recompute, no reset).
+        """Switch character: the next UNet call attends to these states (no ReferenceNet, no reset).
 
-        They are cast to the compute dtype here, once per switch, rather than on every UNet call;
-        when the dtypes already match (fp16 on a GPU) this stays a pointer swap.
+        The states are projected to each layer's reference keys and values here, once per switch,
+        in the compute dtype, rather than per frame on every UNet call.
         """
-        self.reference = ReferenceStates(
-            states.context.to(self.dtype), {name: s.to(self.dtype) for name, s in states.states.items()}
-        )
-        self.bank.states = self.reference.states
+        self.reference = ReferenceStates(states.context.to(self.dtype), states.states)
+        self.bank.kv = reference_attention.project(self.models.motion_unet, states.states, self.dtype)
 
     def reset(self) -> None:
         self.latents, self.poses = [], []
@@ -65,7 +63,9 @@ class RainStream:
             raise RuntimeError("set_reference() before streaming")
         g = self.group_size
         assert pose.shape[0] == g, f"expected {g} pose frames, got {pose.shape[0]}"
-        feature = self.models.pose_guider(pose.to(self.device, self.dtype))  # (G, C0, h, w)
+        # NCHW whatever the caller's strides (an HWC image permuted to CHW would run channels last)
+        pose = pose.to(self.device, self.dtype, memory_format=torch.contiguous_format)
+        feature = self.models.pose_guider(pose)  # (G, C0, h, w)
         self.poses = (self.poses + [feature.transpose(0, 1)[None]])[-self.groups :]
         h, w = feature.shape[-2:]
         self.latents = (self.latents + [self.noise((1, 4, g, h, w))])[-self.groups :]

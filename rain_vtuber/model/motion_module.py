@@ -83,8 +83,10 @@ class TemporalTransformer(nn.Module):
         tokens = self.proj_in(tokens)
         for block in self.transformer_blocks:
             tokens = block(tokens, num_frames)
-        tokens = self.proj_out(tokens)
-        return tokens.reshape(bf, h, w, c).permute(0, 3, 1, 2) + x
+        out = self.proj_out(tokens).reshape(bf, h, w, c).permute(0, 3, 1, 2)
+        # x first: the sum takes x's memory layout, so the token order (channels last) never leaks
+        # into the convolutions and GroupNorms that follow (one pass, no extra copy)
+        return x + out
 
 
 class MotionModule(nn.Module):

@@ -8,6 +8,7 @@ up block I / transformer J), the names of the upstream TensorRT graph.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 
 import torch
 import torch.nn.functional as F
@@ -28,10 +29,12 @@ def state_name(processor_path: str) -> str | None:
 
 
 class ReferenceBank:
-    """The reference states the denoiser attends to, by name; swapping the dict switches character."""
+    """ReferenceNet writes `states` (by name); the denoiser reads `kv`, those states already
+    projected to its keys and values (`project`); swapping the dict switches character."""
 
     def __init__(self) -> None:
         self.states: dict[str, torch.Tensor] = {}
+        self.kv: dict[str, torch.Tensor] = {}  # "d00_k", "d00_v", ... each (1, N, C)
 
 
 class WriteReferenceProcessor(AttnProcessor2_0):
@@ -49,8 +52,9 @@ class WriteReferenceProcessor(AttnProcessor2_0):
 class ReadReferenceProcessor:
     """Self-attention whose keys and values are [own tokens, reference tokens] (own first).
 
-    The reference tokens (1, N, C) are projected with this block's own to_k / to_v and shared by
-    every frame in the batch.
+    The reference keys and values (1, N, C) come from the bank, projected once per character with
+    this block's own to_k / to_v (`project`), and are shared by every frame in the batch: per
+    frame only the frame's own tokens are projected.
     """
 
     def __init__(self, bank: ReferenceBank, name: str):
@@ -58,23 +62,47 @@ class ReadReferenceProcessor:
 
     def __call__(self, attn: Attention, hidden_states: torch.Tensor, *args, **kwargs) -> torch.Tensor:
         batch, tokens, channels = hidden_states.shape
-        reference = self.bank.states[self.name].to(hidden_states.dtype)
-        context = torch.cat([hidden_states, reference.expand(batch, -1, -1)], dim=1)
         heads = attn.heads
+        ref_k, ref_v = self.bank.kv[f"{self.name}_k"], self.bank.kv[f"{self.name}_v"]
+        k = torch.cat([attn.to_k(hidden_states), ref_k.expand(batch, -1, -1)], dim=1)
+        v = torch.cat([attn.to_v(hidden_states), ref_v.expand(batch, -1, -1)], dim=1)
         q = attn.to_q(hidden_states).view(batch, -1, heads, channels // heads).transpose(1, 2)
-        k = attn.to_k(context).view(batch, -1, heads, channels // heads).transpose(1, 2)
-        v = attn.to_v(context).view(batch, -1, heads, channels // heads).transpose(1, 2)
+        k = k.view(batch, -1, heads, channels // heads).transpose(1, 2)
+        v = v.view(batch, -1, heads, channels // heads).transpose(1, 2)
         out = F.scaled_dot_product_attention(q, k, v)
         out = out.transpose(1, 2).reshape(batch, tokens, channels)
         return attn.to_out[1](attn.to_out[0](out))
 
 
-def install(unet: torch.nn.Module, bank: ReferenceBank, processor: type) -> list[str]:
-    """Put `processor(bank, name)` on every spatial self-attention; returns the names in UNet order."""
-    names = []
+def kv_names(names: Iterable[str]) -> list[str]:
+    """Bank keys of the projected states, in order: d00_k, d00_v, d01_k, ..."""
+    return [f"{name}_{part}" for name in names for part in ("k", "v")]
+
+
+def self_attentions(unet: torch.nn.Module) -> dict[str, Attention]:
+    """The spatial self-attention layers that read reference states, by state name (UNet order)."""
+    layers = {}
     for path, module in unet.named_modules():
         name = state_name(f"{path}.processor") if isinstance(module, Attention) else None
         if name is not None:
-            module.set_processor(processor(bank, name))
-            names.append(name)
-    return names
+            layers[name] = module
+    return layers
+
+
+@torch.no_grad()
+def project(unet: torch.nn.Module, states: Mapping[str, torch.Tensor], dtype: torch.dtype) -> dict[str, torch.Tensor]:
+    """Each reference state (1, N, C) through its layer's to_k and to_v, in `dtype`: done once per
+    character, where projecting inside attention would repeat it for every frame of every iteration."""
+    kv = {}
+    for name, attn in self_attentions(unet).items():
+        state = states[name].to(attn.to_k.weight.device, dtype)
+        kv[f"{name}_k"], kv[f"{name}_v"] = attn.to_k(state), attn.to_v(state)
+    return kv
+
+
+def install(unet: torch.nn.Module, bank: ReferenceBank, processor: type) -> list[str]:
+    """Put `processor(bank, name)` on every spatial self-attention; returns the names in UNet order."""
+    layers = self_attentions(unet)
+    for name, module in layers.items():
+        module.set_processor(processor(bank, name))
+    return list(layers)

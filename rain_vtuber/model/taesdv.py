@@ -91,7 +91,7 @@ class StreamingDecoder:
         """(N, T, 4, h, w) latents straight from the pile -> (N, T, 3, 8h, 8w) raw output (about [0, 1])."""
         assert latents.ndim == 5, f"expected N,T,C,H,W latents, got {tuple(latents.shape)}"
         n, t = latents.shape[:2]
-        x = latents.reshape(n * t, *latents.shape[2:])
+        x = latents.reshape(n * t, *latents.shape[2:]).contiguous()  # the pile's (C, T) order would stay in the convs
         mem_index = 0
         for layer in self.decoder:
             if isinstance(layer, MemBlock):

@@ -9,6 +9,7 @@ import torch
 from rain_vtuber.accel.backends import AcceleratedStream
 from rain_vtuber.accel.fused_step import FusedRunner, FusedStreamStep
 from rain_vtuber.engine.engine import RainEngine
+from rain_vtuber.model import reference_attention
 from tests.accel.accel_fixtures import golden_poses, golden_reference, tiny_engine
 
 ITERATIONS = 5  # 3 soft-start iterations, then 2 full windows (the second reads fed-back state)
@@ -47,7 +48,8 @@ def test_fused_step_matches_eager_stream(engine: RainEngine) -> None:
     shapes = step.spec.input_shapes()
     assert [tuple(t.shape) for t in runner.state] == [shapes[n] for n in step.spec.state_names()]
     assert len(step.spec.state_names()) == 12
-    assert torch.equal(runner.refs["ref_d00"], golden_reference().states["d00"])
+    kv = reference_attention.project(step.unet, golden_reference().states, step.spec.dtype)
+    assert torch.equal(runner.refs["ref_d00_k"], kv["d00_k"]) and torch.equal(runner.refs["ref_u32_v"], kv["u32_v"])
 
 
 def test_character_switch_writes_into_the_same_buffers(engine: RainEngine) -> None:
@@ -59,7 +61,7 @@ def test_character_switch_writes_into_the_same_buffers(engine: RainEngine) -> No
     other = type(states)(states.context * -1, {k: v * 2 for k, v in states.states.items()})
     runner.set_reference(other)
     assert {name: t.data_ptr() for name, t in runner.refs.items()} == addresses
-    assert torch.equal(runner.refs["ref_u32"], other.states["u32"])
+    assert torch.equal(runner.refs["ref_u32_v"], reference_attention.project(step.unet, other.states, step.spec.dtype)["u32_v"])
     assert torch.equal(runner.refs["context"], other.context)
 
 
@@ -67,7 +69,7 @@ def test_step_spec_matches_the_golden_shapes(engine: RainEngine) -> None:
     spec = FusedStreamStep(engine.stream).spec
     shapes = spec.input_shapes()
     assert shapes["latents"] == (1, 4, 16, 16, 16) and shapes["pose_pile"] == (1, 32, 12, 16, 16)
-    assert shapes["ref_d00"] == (1, 256, 32) and shapes["ref_m"] == (1, 4, 64) and shapes["ref_u12"] == (1, 16, 64)
+    assert shapes["ref_d00_k"] == (1, 256, 32) and shapes["ref_m_v"] == (1, 4, 64) and shapes["ref_u12_k"] == (1, 16, 64)
     assert [s[-1] for s in spec.memories] == [16] * 3 + [32] * 3 + [64] * 3 + [128]
     assert spec.output_shapes()["frames"] == (4, 128, 128, 3)
     assert np.prod(shapes["step_noise"]) == 4 * 16 * 16 * 16

@@ -9,6 +9,7 @@ import pytest
 
 from rain_vtuber.accel.fused_step import FusedStreamStep, example_inputs
 from rain_vtuber.accel.onnx_export import OPSETS, export_onnx, parity_error
+from rain_vtuber.model import reference_attention
 from tests.accel.accel_fixtures import golden_reference, tiny_engine
 
 
@@ -32,8 +33,8 @@ def test_onnx_export_matches_pytorch_on_onnxruntime(tmp_path: Path, exporter: st
     names = list(spec.input_shapes())
     reference = golden_reference()  # real reference states instead of random ones
     inputs[names.index("context")] = reference.context
-    for name, state in reference.states.items():
-        inputs[names.index(f"ref_{name}")] = state
+    for name, kv in reference_attention.project(step.unet, reference.states, spec.dtype).items():
+        inputs[names.index(f"ref_{name}")] = kv
     errors = parity_error(step, path, inputs)
     assert max(errors.values()) <= 1e-4, errors
     assert errors["frames"] <= 2e-5, errors
