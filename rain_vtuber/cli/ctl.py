@@ -17,6 +17,7 @@ COMMANDS = {
     "pause": "/rain/pause",
     "resume": "/rain/resume",
     "recenter": "/rain/recenter",
+    "latency": "/rain/latency",
     "reload": "/rain/reload",
     "shutdown": "/rain/shutdown",
     "ping": "/rain/ping",
@@ -36,6 +37,7 @@ def ctl(
     Examples:
       rain-vtuber ctl status
       rain-vtuber ctl character alice
+      rain-vtuber ctl latency low
       rain-vtuber ctl next --port 9051 --token s3cret
     """
     address = command if command.startswith("/") else COMMANDS.get(command)

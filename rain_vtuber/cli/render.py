@@ -16,7 +16,7 @@ import numpy as np
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from rain_vtuber.cli.common import BackendOpt, ConfigOpt, DeviceOpt, DtypeOpt, WeightsOpt, console
+from rain_vtuber.cli.common import BackendOpt, ConfigOpt, DeviceOpt, DtypeOpt, LatencyOpt, WeightsOpt, console
 from rain_vtuber.errors import RainError
 from rain_vtuber.sources.video import VIDEO_SUFFIXES, image_files, read_rgb, recorded_kind
 
@@ -106,6 +106,7 @@ def render(
     dtype: DtypeOpt = "fp32",
     decoder: Annotated[str, typer.Option("--decoder", help="taesdv (real-time) or vae (quality).")] = "taesdv",
     backend: BackendOpt = "auto",
+    latency: LatencyOpt = "standard",
     fps: Annotated[float, typer.Option("--fps", help="Frame rate of an mp4 output.")] = 16.0,
     seed: Annotated[Optional[int], typer.Option("--seed", help="Noise seed (default: the config's).")] = None,
 ) -> None:
@@ -129,7 +130,7 @@ def render(
     assert reference is not None
     image = _read_rgb(reference)
     engine = RainEngine.load(weights or default_weights_dir(), config, device=device, dtype=dtype,
-                             decoder=decoder, seed=seed, backend=backend)  # type: ignore[arg-type]
+                             decoder=decoder, seed=seed, backend=backend, latency=latency or "standard")  # type: ignore[arg-type]
     size = (engine.height, engine.width)
     if faces is not None and not calibration.is_file():
         raise RainError(f"--faces needs a calibration: {calibration} not found (run `rain-vtuber calibrate`)")

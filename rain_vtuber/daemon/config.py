@@ -41,6 +41,9 @@ class DaemonConfig(BaseModel):
     backend: Literal["auto", "tensorrt", "torch-compile", "torch"] = Field(
         "auto", description="stream step backend; auto = the fastest that runs here (see docs/benchmarks.md)"
     )
+    latency: Literal["standard", "low"] = Field(
+        "standard", description="standard = the release pile (16 frames deep); low = 8 frames, less temporal continuity"
+    )
     ndi_name: str = Field("RAIN VTuber", min_length=1, description="NDI source name (OBS shows 'HOST (name)')")
     ndi_format: Literal["bgra", "bgrx"] = Field("bgra", description="bgra carries alpha; bgrx is opaque")
     background_key: str = Field(

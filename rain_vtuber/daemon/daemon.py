@@ -44,6 +44,7 @@ class Daemon:
             "/rain/pause": Command(self.pause),
             "/rain/resume": Command(self.resume),
             "/rain/recenter": Command(self.recenter),
+            "/rain/latency": Command(self.set_latency, (str,), "standard or low"),
             "/rain/reload": Command(self.reload),
             "/rain/shutdown": Command(self.shutdown),
             "/rain/ping": Command(lambda: f"pong {__version__}"),
@@ -67,6 +68,11 @@ class Daemon:
     def recenter(self) -> str:
         self.pipeline.recenter()
         return "recentered"
+
+    def set_latency(self, mode: str) -> str:
+        self.pipeline.set_latency(mode)
+        log.info("latency -> %s requested", mode)
+        return f"latency {mode}"
 
     def reload(self) -> str:
         errors = self.registry.reload()

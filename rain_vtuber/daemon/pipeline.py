@@ -26,6 +26,7 @@ from rain_vtuber.daemon.characters import CharacterEntry, CharacterRegistry
 from rain_vtuber.daemon.config import DaemonConfig
 from rain_vtuber.daemon.pacing import FrameQueue, LatencyMeter, RateMeter, Slot, Ticker, sustainable_fps
 from rain_vtuber.errors import RainError
+from rain_vtuber.model.latency import check_mode
 from rain_vtuber.outputs.ndi import NdiSender
 from rain_vtuber.sources.base import RateLimitedLog
 from rain_vtuber.weights import default_weights_dir
@@ -78,6 +79,7 @@ class Pipeline:
         self._renderer: Any = None
         self._render_lock = threading.Lock()
         self._references = Slot()  # reference states waiting for the engine thread to install
+        self._latency_mode = Slot()  # a latency mode waiting for the engine thread to switch to
         self._reset_engine = False
         self._show_idle = True
         self._threads: list[threading.Thread] = []
@@ -133,7 +135,8 @@ class Pipeline:
         weights = cfg.weights or default_weights_dir()
         log.info("loading RAIN from %s on %s (%s)", weights, device, dtype)
         self.engine = RainEngine.load(
-            weights, config=cfg.engine_config, device=device, dtype=dtype, decoder=cfg.decoder, backend=cfg.backend
+            weights, config=cfg.engine_config, device=device, dtype=dtype, decoder=cfg.decoder, backend=cfg.backend,
+            latency=cfg.latency,
         )
         if self.stop.is_set():
             return
@@ -185,7 +188,6 @@ class Pipeline:
 
     def _sample_loop(self) -> None:
         ticker = Ticker(self.fps)
-        group = self.engine.group_size
         poses: list[np.ndarray] = []
         stamps: list[int] = []
         while ticker.wait(self.stop):
@@ -199,8 +201,9 @@ class Pipeline:
             except Exception as err:
                 _thread_error("pose sampling", err)
                 continue
-            if len(poses) == group:
-                self.groups.put((np.stack(poses), stamps))
+            group = self.engine.group_size  # read each time: a latency switch changes it
+            if len(poses) >= group:
+                self.groups.put((np.stack(poses[-group:]), stamps[-group:]))
                 poses, stamps = [], []
 
     def _engine_loop(self) -> None:
@@ -212,6 +215,9 @@ class Pipeline:
             try:
                 if (states := self._references.get(timeout=0)) is not None:
                     self.engine.set_reference(states)
+                if (mode := self._latency_mode.get(timeout=0)) is not None:
+                    self._switch_latency(mode)
+                    in_flight.clear()
                 if self._reset_engine:
                     self._reset_engine = False
                     self.engine.reset()
@@ -219,6 +225,8 @@ class Pipeline:
                 if item is None:
                     continue
                 poses, stamps = item
+                if len(poses) != self.engine.group_size:
+                    continue  # sampled for the pile before a latency switch
                 frames = self.engine.step(poses)
             except Exception as err:
                 _thread_error("engine step", err)
@@ -228,6 +236,13 @@ class Pipeline:
                 self.frames.put_many(list(frames), in_flight.popleft())
                 for _ in range(len(frames)):
                     self.engine_rate.tick()
+
+    def _switch_latency(self, mode: str) -> None:
+        """On the engine thread: new pile depth with a soft start; NDI resends the last frame meanwhile."""
+        self.engine.set_latency(mode)
+        self.frames.max_frames = self.engine.group_size + QUEUE_SLACK
+        self.latency = LatencyMeter()  # p50 of the new mode only
+        log.info("latency -> %s (%d frames deep)", mode, self.engine.pile.frames)
 
     def _output_loop(self) -> None:
         while self._out_ticker.wait(self.stop):
@@ -271,6 +286,12 @@ class Pipeline:
             self._reset_engine = True
             self.state = "running"
 
+    def set_latency(self, mode: str) -> None:
+        """Queue a latency mode switch for the engine thread (standard | low)."""
+        check_mode(mode)
+        self._require_stream()
+        self._latency_mode.put(mode)
+
     def recenter(self) -> None:
         self._require_stream()
         face = self.source.latest()
@@ -295,6 +316,8 @@ class Pipeline:
             "output_fps": round(self.output_rate.rate(), 2),
             "engine_fps": round(self.engine_rate.rate(), 2),
             "latency_ms_p50": None if latency is None else round(latency, 1),
+            "latency": self.engine.latency if self.engine is not None else self.config.latency,
+            "pile_frames": self.engine.pile.frames if self.engine is not None else None,
             "dropped_frames": self.groups.dropped * group + self.frames.dropped,
             "clock_resets": self._out_ticker.resets,
             "ndi": {

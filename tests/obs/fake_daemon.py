@@ -2,7 +2,7 @@
 
 Run as `python fake_daemon.py daemon --control-port N [--characters a,b] [--ignore-shutdown]
 [--ignore-term] [--exit-after S]`; it answers /rain/status, /rain/ping, /rain/character and
-/rain/shutdown, so tests can drive real processes and sockets without loading a model.
+/rain/shutdown and /rain/latency (standard 80 ms, low 40 ms), so tests can drive real processes and sockets without loading a model.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ import time
 from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
 
+
+LATENCY_MS = {"standard": 80.0, "low": 40.0}
 
 def _reply(sock: socket.socket, sender: tuple, command: str, status: str, text: str) -> None:
     builder = OscMessageBuilder("/rain/reply")
@@ -39,6 +41,7 @@ def main() -> int:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
     characters = args.characters.split(",")
     active = characters[0]
+    latency = "standard"
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind(("127.0.0.1", args.control_port))
     sock.settimeout(0.1)
@@ -56,12 +59,16 @@ def main() -> int:
                 "character": active,
                 "characters": {name: {"state": "ready", "error": None} for name in characters},
                 "output_fps": 12.5,
-                "latency_ms_p50": 80.0,
+                "latency": latency,
+                "latency_ms_p50": LATENCY_MS[latency],
             }
             _reply(sock, sender, msg.address, "ok", json.dumps(status))
         elif msg.address == "/rain/character" and msg.params and msg.params[0] in characters:
             active = msg.params[0]
             _reply(sock, sender, msg.address, "ok", active)
+        elif msg.address == "/rain/latency" and msg.params and msg.params[0] in LATENCY_MS:
+            latency = msg.params[0]
+            _reply(sock, sender, msg.address, "ok", f"latency {latency}")
         elif msg.address == "/rain/shutdown":
             _reply(sock, sender, msg.address, "ok", "bye")
             if not args.ignore_shutdown:
