@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +91,10 @@ class RainConfig:
     @property
     def pile(self) -> PileLayout:
         return PileLayout(self.groups, self.group_size, self.num_inference_steps)
+
+    def with_pile(self, pile: PileLayout) -> "RainConfig":
+        """This config with another pile layout (a latency mode) and everything else kept."""
+        return replace(self, groups=pile.groups, group_size=pile.group_size, num_inference_steps=pile.steps)
 
     @property
     def latent_height(self) -> int:
