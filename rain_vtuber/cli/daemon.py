@@ -9,12 +9,12 @@ import typer
 
 from rain_vtuber.cli.common import (
     CameraOpt,
+    LatencyOpt,
     PhoneHostOpt,
     SourceKindOpt,
     SourceOptOpt,
     SourcePathOpt,
     SourcePortOpt,
-    LatencyOpt,
     WeightsOpt,
     source_flags,
 )

@@ -215,8 +215,7 @@ class Pipeline:
             try:
                 if (states := self._references.get(timeout=0)) is not None:
                     self.engine.set_reference(states)
-                if (mode := self._latency_mode.get(timeout=0)) is not None:
-                    self._switch_latency(mode)
+                if (mode := self._latency_mode.get(timeout=0)) is not None and self._switch_latency(mode):
                     in_flight.clear()
                 if self._reset_engine:
                     self._reset_engine = False
@@ -237,12 +236,17 @@ class Pipeline:
                 for _ in range(len(frames)):
                     self.engine_rate.tick()
 
-    def _switch_latency(self, mode: str) -> None:
-        """On the engine thread: new pile depth with a soft start; NDI resends the last frame meanwhile."""
+    def _switch_latency(self, mode: str) -> bool:
+        """On the engine thread: new pile depth with a soft start (NDI resends the last frame
+        meanwhile); False when `mode` is already running (nothing restarts)."""
+        pile = self.engine.pile
         self.engine.set_latency(mode)
+        if self.engine.pile == pile:
+            return False
         self.frames.max_frames = self.engine.group_size + QUEUE_SLACK
         self.latency = LatencyMeter()  # p50 of the new mode only
         log.info("latency -> %s (%d frames deep)", mode, self.engine.pile.frames)
+        return True
 
     def _output_loop(self) -> None:
         while self._out_ticker.wait(self.stop):

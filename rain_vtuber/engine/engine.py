@@ -81,16 +81,18 @@ class RainEngine:
 
         Same networks and character; what is in flight is dropped and the new pile fills with a
         soft start. A compiled backend builds its step for a new pile the first time (cached).
+        The mode already running is a no-op (a hotkey pressed twice does not restart the pile).
         """
         pile = latency_pile(self.models.config, mode)
-        if pile != self.pile:
-            self._eager.configure(pile)
-            self.pile = pile
-            self.stream = self._stream_for(pile)
-            self.backend = getattr(self.stream, "backend", "torch")
-            if self._reference is not None:
-                self.stream.set_reference(self._reference)
         self.latency = mode
+        if pile == self.pile:
+            return
+        self._eager.configure(pile)
+        self.pile = pile
+        self.stream = self._stream_for(pile)
+        self.backend = getattr(self.stream, "backend", "torch")
+        if self._reference is not None:
+            self.stream.set_reference(self._reference)
         self.reset()
 
     @classmethod

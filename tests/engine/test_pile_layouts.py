@@ -123,6 +123,7 @@ def test_first_frame_after_16_poses_in_standard_and_8_in_low_switching_at_runtim
     poses = golden("pose")["pose_images"].numpy()
     unet = engine.models.motion_unet
     engine.set_latency("standard")
+    engine.reset()
     assert [i for i, _ in _run(engine, poses[:20])] == [16] * 4 + [20] * 4
     engine.set_latency("low")  # mid-stream: a soft start on the same networks
     assert (engine.pile.frames, engine.group_size, engine.models.motion_unet) == (8, 2, unet)
@@ -203,6 +204,7 @@ def lcm_step(alphas: torch.Tensor, v: torch.Tensor, t: torch.Tensor, x: torch.Te
 def test_low_latency_frames_match_an_independent_upstream_loop(engine: RainEngine) -> None:
     poses = golden("pose")["pose_images"].numpy()[:16]
     engine.set_latency("low")
+    engine.reset()
     ours = _run(engine, poses)
     theirs = upstream_loop(engine, poses, window=4, adaptive=2, steps=4)
     assert [i for i, _ in ours] == [8, 8, 10, 10, 12, 12, 14, 14, 16, 16]
