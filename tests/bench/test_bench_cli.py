@@ -40,7 +40,7 @@ def test_bench_reports_latency_in_frames_and_ms_per_mode() -> None:
     assert (standard["latency_mode"], standard["latency_frames"], standard["frames"]) == ("standard", 16, 2 * 4)
     assert (low["latency_mode"], low["latency_frames"], low["frames"]) == ("low", 8, 2 * 2)
     for report in (standard, low):
-        assert report["pile_ms"] == pytest.approx(report["latency_frames"] * 1000 / report["fps"], abs=0.1)
+        assert report["pile_ms"] == pytest.approx(report["latency_frames"] * 1000 / report["fps"], rel=0.05)  # fps rounded
     assert "pile depth" in result.stderr and "low" in result.stderr
 
 
