@@ -1,5 +1,8 @@
 """Standard-library core of the RAIN VTuber OBS script: OSC codec, control client, daemon supervisor.
 
+The daemon runs on this PC (the script starts, restarts and stops it) or on another PC (the `host`
+setting: the script only controls it, never starts or stops it).
+
 OBS runs scripts in its own embedded Python, where neither python-osc nor rain_vtuber is
 installed, so this module uses the standard library only. Nothing here blocks: the OBS script
 calls `Controller.tick()` from a timer, and only `Controller.shutdown()` (script unload, OBS exit)
@@ -8,6 +11,7 @@ waits, with a time limit. Kept free of `obspython` so unit tests import it direc
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import shlex
@@ -23,6 +27,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 OscArg = Union[str, int, float, bool, bytes, None]
 
 DEFAULT_PORT = 9050
+LOCAL_HOST = "127.0.0.1"
 STATUS_INTERVAL_S = 1.0
 STATUS_STALE_S = 3.5
 LOG_TAIL_BYTES = 4096
@@ -146,13 +151,14 @@ class Reply:
 class ControlClient:
     """Non-blocking UDP OSC client of the daemon's control port; replies are read by `poll()`."""
 
-    def __init__(self, port: int, token: str = "", host: str = "127.0.0.1") -> None:
+    def __init__(self, port: int, token: str = "", host: str = LOCAL_HOST) -> None:
+        """`host` is an IPv4 address (see HostLookup for names): sending never waits on DNS."""
         self.address = (host, port)
         self.token = token
         self.bad_packets = 0
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._sock.setblocking(False)
-        self._sock.bind((host, 0))
+        self._sock.bind((host if _is_loopback(host) else "0.0.0.0", 0))
 
     def send(self, address: str, *args: OscArg) -> bool:
         """Send one command (token first when configured); False when the OS refused it."""
@@ -168,13 +174,15 @@ class ControlClient:
         replies: List[Reply] = []
         for _ in range(limit):
             try:
-                data, _sender = self._sock.recvfrom(65536)
+                data, sender = self._sock.recvfrom(65536)
             except (BlockingIOError, InterruptedError):
                 break
             except (ConnectionResetError, ConnectionRefusedError):
                 continue  # Windows reports an earlier send to a closed port here
             except OSError:
                 break
+            if sender[1] != self.address[1]:
+                continue  # only the daemon's port (a daemon on 0.0.0.0 may answer from another address)
             reply = parse_reply(data)
             if reply is None:
                 self.bad_packets += 1
@@ -184,6 +192,32 @@ class ControlClient:
 
     def close(self) -> None:
         self._sock.close()
+
+
+def _is_loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return address == "localhost"
+
+
+class HostLookup:
+    """The daemon PC's address, resolved on a thread: a DNS lookup can take seconds and OBS must not wait."""
+
+    def __init__(self, host: str) -> None:
+        self.host = host
+        self.error = ""
+        self.address: Optional[str] = None
+        try:
+            self.address = str(ipaddress.IPv4Address(host))
+        except ValueError:
+            threading.Thread(target=self._resolve, name="rain-host-lookup", daemon=True).start()
+
+    def _resolve(self) -> None:
+        try:
+            self.address = socket.gethostbyname(self.host)
+        except (OSError, UnicodeError) as err:
+            self.error = f"cannot find the daemon PC '{self.host}': {err}"
 
 
 def parse_reply(data: bytes) -> Optional[Reply]:
@@ -429,6 +463,12 @@ class ScriptSettings:
     port: int = DEFAULT_PORT
     token: str = ""
     autostart: bool = True
+    host: str = ""  # empty or 127.0.0.1: the daemon on this PC, started by the script; else another PC's
+
+
+def is_remote(settings: ScriptSettings) -> bool:
+    """True when the daemon runs on another PC: the script controls it but never starts or stops it."""
+    return settings.host.strip() not in ("", LOCAL_HOST, "localhost")
 
 
 def _is_python(path: str) -> bool:
@@ -562,14 +602,25 @@ class Controller:
         self.last_error = ""
         self._status_at = -1e9
         self._status_sent_at = -1e9
+        self._lookup: Optional[HostLookup] = None
+        self._heard_at = -1e9  # last reply of any kind: a remote daemon that answers is reachable
 
     def configure(self, settings: ScriptSettings) -> None:
-        """Remember new settings; they take effect at the next start or restart."""
+        """Remember new settings; they take effect at the next start or restart (a remote daemon's at once)."""
         with self._lock:
-            self.settings = settings
+            old, self.settings = self.settings, settings
+            if is_remote(settings) and self._lookup is not None and (old.host, old.port, old.token) != (
+                settings.host, settings.port, settings.token
+            ):
+                self.supervisor.stop()  # a daemon this script ran here is no longer the one to show
+                self._connect()
 
     def start(self) -> None:
+        """Start the local daemon, or begin controlling the remote one."""
         with self._lock:
+            if is_remote(self.settings):
+                self._control_remote()
+                return
             command = self._command()
             if command:
                 self._connect()
@@ -577,6 +628,9 @@ class Controller:
 
     def restart(self) -> None:
         with self._lock:
+            if is_remote(self.settings):
+                self._control_remote()
+                return
             command = self._command()
             if command:
                 self._connect()
@@ -584,6 +638,8 @@ class Controller:
 
     def stop(self) -> None:
         with self._lock:
+            if is_remote(self.settings):
+                self._log(f"the daemon on {self.settings.host} was not started by OBS: stop it on that PC")
             self.supervisor.stop()
 
     def shutdown(self) -> None:
@@ -615,11 +671,14 @@ class Controller:
 
     def _tick(self) -> None:
         self.supervisor.tick()
+        if self.client is None or self.client.address[0] != self._address():
+            self._attach()
         if self.client is None:
             return
-        for reply in self.client.poll():
-            self._on_reply(reply)
         now = self._clock()
+        for reply in self.client.poll():
+            self._heard_at = now
+            self._on_reply(reply)
         if now - self._status_sent_at >= STATUS_INTERVAL_S:
             self._status_sent_at = now
             self.client.send("/rain/status")
@@ -628,8 +687,16 @@ class Controller:
 
     def status_line(self) -> str:
         with self._lock:
-            error = self.last_error or self.supervisor.last_error
-            return format_status(self.supervisor.state, self.status, error)
+            if not is_remote(self.settings):
+                return format_status(self.supervisor.state, self.status, self.last_error or self.supervisor.last_error)
+            where = f"remote {self.settings.host.strip()}:{self.settings.port}"
+            if self._lookup is None:
+                return format_status(where, None, "not connected (Start daemon connects)")
+            if self._lookup.error:
+                return format_status(where, None, self._lookup.error)
+            if self._clock() - self._heard_at > STATUS_STALE_S:
+                return format_status(where, None, "not reachable")
+            return format_status(where, self.status, self.last_error or ("" if self.status else "connecting"))
 
     def characters(self) -> Tuple[str, ...]:
         status = self.status  # one read of an immutable snapshot: no lock needed
@@ -643,20 +710,47 @@ class Controller:
             self._log(self.last_error)
             return []
 
+    def _control_remote(self) -> None:
+        """Remote mode: a local daemon this script started goes; the remote one is only talked to."""
+        self.supervisor.stop()
+        self._log(f"controlling the daemon on {self.settings.host.strip()}:{self.settings.port} (started elsewhere)")
+        self._connect()
+
     def _connect(self) -> None:
-        if self._log_dir is not None:
+        """Point the client at the configured daemon; a host name is looked up first, on a thread."""
+        if self._log_dir is not None and not is_remote(self.settings):
             self.supervisor.log_path = self._log_dir / f"rain-vtuber-daemon-{self.settings.port}.log"
-        wanted = ("127.0.0.1", self.settings.port)
+        host = self.settings.host.strip() if is_remote(self.settings) else LOCAL_HOST
+        if self._lookup is None or self._lookup.host != host or self._lookup.error:
+            self._lookup = HostLookup(host)
+            self.status = None
+            self._heard_at = self._clock()  # "not reachable" only after a silent while
+        self._attach()
+
+    def _address(self) -> Optional[str]:
+        return self._lookup.address if self._lookup is not None else None
+
+    def _attach(self) -> None:
+        """(Re)create the client once the address is known; report a failed lookup."""
+        address = self._address()
+        if address is None:
+            if self._lookup is not None and self._lookup.error:
+                self.last_error = self._lookup.error
+            return
+        wanted = (address, self.settings.port)
         if self.client is not None and self.client.address == wanted:
             self.client.token = self.settings.token
             return
         if self.client is not None:
             self.client.close()
-        self.client = ControlClient(self.settings.port, self.settings.token)
+        self.client = ControlClient(self.settings.port, self.settings.token, address)
 
     def _send_shutdown(self) -> bool:
-        """The supervisor's shutdown request: True once the daemon has answered one, else (re)send."""
-        if self.client is None:
+        """The supervisor's shutdown request: True once the daemon has answered one, else (re)send.
+
+        Only ever to a daemon on this PC: a remote one is not ours to stop.
+        """
+        if self.client is None or not _is_loopback(self.client.address[0]):
             return False
         replies = self.client.poll()
         for reply in replies:

@@ -1,17 +1,35 @@
 #!/usr/bin/env bash
 # System programs the real-component tests drive: OBS Studio 29 + Xvfb (OBS script test, screen
-# source), Chromium (calibration page test). Debian/Ubuntu only; elsewhere those tests skip.
+# source), Chromium (calibration page test), iproute2 (network namespaces, two-PC test). Debian/Ubuntu only. Each package is installed on its own,
+# so one that fails is named. Locally a failure is a warning (those tests then skip with the reason);
+# under CI=true it is an error: exit 1, because those tests would fail anyway.
 set -u
-if ! command -v apt-get >/dev/null 2>&1 || [ "$(id -u)" != 0 ]; then
-    echo "install-test-system-deps: not root on Debian/Ubuntu; OBS and browser tests will skip" >&2
+in_ci() { case "${CI:-}" in 1 | true | TRUE | True | yes) return 0 ;; esac; return 1; }
+give_up() {
+    echo "install-test-system-deps: $*" >&2
+    if in_ci; then exit 1; fi
+    echo "install-test-system-deps: OBS, Xvfb, browser and network-namespace tests will skip" >&2
     exit 0
-fi
+}
+# package -> the command that proves it is installed
+declare -A provides=([obs-studio]=obs [xvfb]=Xvfb [xauth]=xauth [chromium]=chromium [iproute2]=ip)
 need=()
-command -v obs >/dev/null 2>&1 || need+=(obs-studio)
-command -v xvfb-run >/dev/null 2>&1 || need+=(xvfb xauth)
-command -v chromium >/dev/null 2>&1 || need+=(chromium)
+for package in obs-studio xvfb xauth chromium iproute2; do
+    command -v "${provides[$package]}" >/dev/null 2>&1 || need+=("$package")
+done
 [ ${#need[@]} -eq 0 ] && exit 0
+command -v apt-get >/dev/null 2>&1 || give_up "no apt-get (not Debian/Ubuntu); missing: ${need[*]}"
+[ "$(id -u)" = 0 ] || give_up "not root; missing: ${need[*]}"
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null \
-    || echo "install-test-system-deps: apt-get failed; OBS and browser tests will skip" >&2
+apt-get update -qq || give_up "apt-get update failed; missing: ${need[*]}"
+failed=()
+for package in "${need[@]}"; do
+    if apt-get install -y -qq --no-install-recommends "$package" >/dev/null \
+        && command -v "${provides[$package]}" >/dev/null 2>&1; then
+        echo "install-test-system-deps: installed $package"
+    else
+        failed+=("$package")
+    fi
+done
+[ ${#failed[@]} -eq 0 ] || give_up "could not install: ${failed[*]}"
 exit 0

@@ -14,11 +14,12 @@ from pathlib import Path
 
 import numpy as np
 import yaml
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from rain_vtuber.errors import RainError
 from rain_vtuber.landmarks import Calibration, load_calibration, save_calibration
-from rain_vtuber.landmarks.characters import CHARACTER_NAME, find_reference_image
+from rain_vtuber.landmarks.characters import CHARACTER_NAME, character_at, load_picture
+from rain_vtuber.landmarks.picture import read_picture
 
 MIN_SIDE = 64
 
@@ -43,10 +44,6 @@ class CharacterFiles:
         """The user's recorded neutral face (68 tracked points) the framing was fitted to."""
         return self.root / "calibration" / f"{self.name}.neutral.yaml"
 
-    def image(self) -> Path | None:
-        """The character's reference image, None if the folder has none."""
-        return find_reference_image(self.folder)
-
     def exists(self) -> bool:
         return self.folder.exists() or self.calibration.exists()
 
@@ -59,16 +56,11 @@ def character_files(root: Path, name: str) -> CharacterFiles:
 
 
 def read_image(path: Path) -> np.ndarray:
-    """An image file -> HxWx3 uint8 RGB; RainError for a missing, unreadable or tiny file."""
+    """A picture file -> HxWx3 uint8 RGB as fusion takes it; RainError for a missing, unreadable or tiny file."""
     path = Path(path)
     if not path.is_file():
         raise RainError(f"image {path} not found; pass the character's picture with --image")
-    try:
-        with Image.open(path) as img:
-            img.load()
-            rgb = np.asarray(img.convert("RGB"))
-    except (UnidentifiedImageError, OSError, ValueError) as err:
-        raise RainError(f"{path} is not an image Pillow can read (PNG, JPEG, WebP, ...): {err}") from err
+    rgb = read_picture(path)  # transparency over white, as a new character has no background yet
     if min(rgb.shape[:2]) < MIN_SIDE:
         raise RainError(f"{path} is {rgb.shape[1]}x{rgb.shape[0]}; use an image at least {MIN_SIDE} pixels on each side")
     return rgb
@@ -106,13 +98,13 @@ def check_new(files: CharacterFiles, force: bool) -> None:
 
 def open_character(files: CharacterFiles) -> tuple[np.ndarray, Calibration]:
     """An existing character's reference image and calibration (defaults if it has no file yet)."""
-    image = files.image()
-    if image is None:
+    found = character_at(files.folder, files.calibration.parent)
+    if found is None:
         raise RainError(
             f"character '{files.name}' not found under {files.folder.parent}; create it with --image REF.png"
         )
     calib = load_calibration(files.calibration) if files.calibration.exists() else Calibration()
-    return read_image(image), calib
+    return load_picture(found)[0], calib
 
 
 def load_neutral(files: CharacterFiles) -> np.ndarray | None:

@@ -18,7 +18,8 @@ from rain_vtuber.calibrate.solver import FaceFrame, solve
 from rain_vtuber.errors import RainError
 from rain_vtuber.face.expressions import NEUTRAL_FACE, normalise_expressions
 from rain_vtuber.landmarks.calibration import Calibration, Framing, ShapeParams
-from rain_vtuber.landmarks.render import face_center
+from rain_vtuber.landmarks.autofit import FaceFit
+from rain_vtuber.landmarks.render import frame_points
 from rain_vtuber.landmarks.transforms import apply_translations, build_translations
 
 
@@ -97,11 +98,13 @@ def clamp(updates: Mapping[str, float]) -> dict[str, float]:
 def output_points(calib: Calibration, neutral: np.ndarray) -> np.ndarray:
     """The user's neutral (68, 2) tracked points -> where their dots land in the reference image.
 
-    The renderer's path for a still face: framing about the face's own centre (the recentred
-    position), expression normalisation, then the 17 character transforms.
+    The renderer's path for a still face: framing fitted to the face itself (what recenter and
+    auto-fit do: its position, and its size with auto_fit on), expression normalisation, then the
+    17 character transforms.
     """
-    f = calib.framing
-    framed = (neutral - face_center(neutral)) * f.scale + np.array([f.center_x, f.center_y])
+    fit = FaceFit.of(neutral)
+    framing = calib.framing if fit is None else fit.framing(calib.framing, size=calib.framing.auto_fit)
+    framed = frame_points(neutral, framing)
     shaped = normalise_expressions(framed, calib.expressions)
     return apply_translations(shaped, build_translations(calib.shape))
 

@@ -50,7 +50,8 @@ class RainPreview:
     def __init__(self, engine: object, reference: np.ndarray, calib: Calibration) -> None:
         self._engine = engine
         self._engine.set_reference(self._engine.fuse_reference(reference))  # type: ignore[attr-defined]
-        self._renderer = PoseRenderer(calib, height=engine.height, width=engine.width)  # type: ignore[attr-defined]
+        size = engine.height, engine.width  # type: ignore[attr-defined]
+        self._renderer = PoseRenderer(calib, *size, auto_fit=False)  # the session does the fitting
         self._calib, self._face = calib, None
         self._jpeg: bytes | None = None
         self._asked = time.monotonic()

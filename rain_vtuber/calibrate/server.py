@@ -90,6 +90,7 @@ class _Handler(BaseHTTPRequestHandler):
             "/api/frame": session.set_frame,
             "/api/record": session.record,
             "/api/recenter": lambda _body: session.recenter(),
+            "/api/auto_fit": session.set_auto_fit,
             "/api/save": lambda _body: session.save(),
             "/api/quit": lambda _body: session.quit(),
         }

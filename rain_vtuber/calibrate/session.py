@@ -25,7 +25,8 @@ from rain_vtuber.errors import RainError
 from rain_vtuber.face.expressions import NEUTRAL_FACE
 from rain_vtuber.face.state import FaceState
 from rain_vtuber.landmarks import Calibration, PoseRenderer, save_calibration
-from rain_vtuber.landmarks.render import face_center
+from rain_vtuber.landmarks.autofit import FaceFit, SteadyFit
+from rain_vtuber.landmarks.render import face_input
 from rain_vtuber.sources import FaceSource
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,8 @@ class CalibrationSession:
         recorded = load_neutral(files)
         self._neutral = np.array(NEUTRAL_FACE) if recorded is None else recorded  # the user's, once recorded
         self._neutral_recorded = recorded is not None
+        self._steady = SteadyFit()  # auto-fit: the first steady second of the source sets neutral and size
+        self._fitted = False  # whether this session has fitted the user's face yet
         self._recording = Recording()
         self._saved_count = 0
         h, w = reference.shape[:2]
@@ -122,6 +125,7 @@ class CalibrationSession:
                 ],
                 "frame": self.frame().to_json(),
                 "expressions": calib.expressions.model_dump(),
+                "auto_fit": self._fit_state(),
                 "recording": {"step": rec.step, "phase": rec.phase, "seconds_left": left, "message": rec.message},
                 "source": source,
                 "preview": preview,
@@ -164,14 +168,26 @@ class CalibrationSession:
         return self.state()
 
     def recenter(self) -> dict:
-        """Use the current head position as neutral (what the daemon's /rain/recenter does)."""
+        """Use the current head position (and, with auto-fit, size) as neutral, as /rain/recenter does."""
         face = self._face()
-        if face is None or not np.asarray(face.valid).any():
-            raise RainError("no face tracked right now; look at the camera and try again")
-        x, y = face_center(np.asarray(face.points, dtype=np.float64), np.asarray(face.valid, dtype=bool))
         with self._lock:
-            framing = self._calib.framing.model_copy(update={"neutral_x": _unit(x), "neutral_y": _unit(y)})
+            fit = None if face is None else FaceFit.of(*face_input(face, self._calib.framing.mirror))
+            if fit is None:
+                raise RainError("no face tracked right now; look at the camera and try again")
+            self._apply_fit(fit)
+        return self.state()
+
+    def set_auto_fit(self, body: dict) -> dict:
+        """{"enabled": true|false}: framing.auto_fit; turning it on fits again at the next steady second."""
+        enabled = body.get("enabled")
+        if not isinstance(enabled, bool):
+            raise RainError('expected {"enabled": true} or {"enabled": false}')
+        with self._lock:
+            framing = self._calib.framing.model_copy(update={"auto_fit": enabled})
             self._calib = self._calib.model_copy(update={"framing": framing})
+            if enabled:
+                self._steady.reset()
+                self._fitted = False
         return self.state()
 
     def record(self, body: dict) -> dict:
@@ -207,7 +223,30 @@ class CalibrationSession:
 
     # ---- internals -----------------------------------------------------------------------------
     def _face(self) -> FaceState | None:
-        return self.source.latest() if self.source is not None else None
+        """The source's latest face, also fed to auto-fit (every image request samples the source)."""
+        face = self.source.latest() if self.source is not None else None
+        if face is not None:
+            with self._lock:
+                framing = self._calib.framing
+                if framing.auto_fit and not self._fitted:
+                    points, valid = face_input(face, framing.mirror)
+                    fit = self._steady.observe(points, valid, face.timestamp_ns, face.rotation)
+                    if fit is not None:
+                        self._apply_fit(fit)
+        return face
+
+    def _apply_fit(self, fit: FaceFit) -> None:
+        """Record the user's neutral position (and size, with auto-fit) in the calibration; holds the lock."""
+        framing = fit.framing(self._calib.framing, size=self._calib.framing.auto_fit)
+        self._calib = self._calib.model_copy(update={"framing": framing})
+        self._fitted = True
+
+    def _fit_state(self) -> dict:
+        """What the page shows about auto-fit; holds the lock."""
+        framing = self._calib.framing
+        state = "off" if not framing.auto_fit else "fitted" if self._fitted else "waiting"
+        return {"enabled": framing.auto_fit, "state": state, "neutral_size": framing.neutral_size,
+                "neutral": [framing.neutral_x, framing.neutral_y]}
 
     def _record(self, step: str) -> None:
         """Countdown, then collect faces for hold_s, then apply; never raises (runs on a thread)."""
@@ -225,11 +264,9 @@ class CalibrationSession:
                 merged = {**rec.measured, **measured}
                 ranges = expression_ranges(self._calib.expressions, merged)
                 self._calib = self._calib.model_copy(update={"expressions": ranges})
-                if neutral is not None:
+                if neutral is not None and (fit := FaceFit.of(neutral)) is not None:
                     self._neutral, self._neutral_recorded = neutral, True
-                    x, y = face_center(neutral)
-                    framing = self._calib.framing.model_copy(update={"neutral_x": _unit(x), "neutral_y": _unit(y)})
-                    self._calib = self._calib.model_copy(update={"framing": framing})
+                    self._apply_fit(fit)
                     self._calib = params.fit(self._calib, target, self._neutral)  # keep the dots where the user placed the face
                 rec.measured = merged
                 rec.phase = "done"
@@ -258,7 +295,7 @@ class _Renderer:
 
     def __init__(self, calib: Calibration, height: int, width: int) -> None:
         self._lock = threading.Lock()
-        self._renderer = PoseRenderer(calib, height=height, width=width)
+        self._renderer = PoseRenderer(calib, height=height, width=width, auto_fit=False)  # the session fits
 
     def render(self, calib: Calibration, face: FaceState | None) -> np.ndarray:
         with self._lock:
@@ -273,6 +310,3 @@ def _encode(ext: str, rgb: np.ndarray) -> bytes:
         raise RuntimeError(f"cannot encode {ext}")
     return data.tobytes()
 
-
-def _unit(v: float) -> float:
-    return min(max(float(v), 0.0), 1.0)

@@ -9,14 +9,11 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 from rich.table import Table
 
-from rain_vtuber.accel.backends import BACKENDS
 from rain_vtuber.cli.common import DeviceOpt, DtypeOpt, console
 from rain_vtuber.errors import RainError
 
 if TYPE_CHECKING:
     from rain_vtuber.benchmark import BenchResult
-
-CHOICES = (*BACKENDS, "all")
 
 
 def bench(
@@ -39,14 +36,15 @@ def bench(
     """Measure output fps, iteration time, latency (frames and ms), peak memory and build time per backend and latency mode."""
     import torch
 
-    from rain_vtuber.accel.backends import unavailable_reason
+    from rain_vtuber.accel.backends import BACKENDS, unavailable_reason  # torch: imported here, so `ctl` starts fast
     from rain_vtuber.accel.flops import count_step_flops
     from rain_vtuber.model.latency import LATENCY_MODES, check_mode, latency_pile
     from rain_vtuber.model.random_release import Architecture, random_models
     from rain_vtuber.model.release import parse_dtype
 
-    if backend not in CHOICES:
-        raise RainError(f"unknown --backend {backend!r}; use one of {', '.join(CHOICES)}")
+    choices = (*BACKENDS, "all")
+    if backend not in choices:
+        raise RainError(f"unknown --backend {backend!r}; use one of {', '.join(choices)}")
     modes = list(LATENCY_MODES) if latency == "all" else [check_mode(latency)]
     if decoder not in ("taesdv", "vae"):
         raise RainError(f"--decoder must be taesdv or vae, got {decoder!r}")

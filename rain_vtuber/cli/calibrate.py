@@ -11,7 +11,9 @@ from pydantic import ValidationError
 from rain_vtuber.calibrate import CalibrateRequest, PreviewOptions, character_files, serve, write_without_ui
 from rain_vtuber.cli.common import (
     CameraOpt,
-    ConfigOpt,
+    EngineConfigOpt,
+    FaceModelOpt,
+    OldEngineConfigOpt,
     PhoneHostOpt,
     SourceKindOpt,
     SourceOptOpt,
@@ -19,6 +21,7 @@ from rain_vtuber.cli.common import (
     SourcePortOpt,
     WeightsOpt,
     console,
+    engine_config_flag,
     source_flags,
 )
 from rain_vtuber.errors import RainError
@@ -60,6 +63,7 @@ def calibrate(
     source_port: SourcePortOpt = None,
     phone_host: PhoneHostOpt = None,
     source_opt: SourceOptOpt = None,
+    face_model: FaceModelOpt = None,
     no_ui: Annotated[bool, typer.Option("--no-ui", help="Only write the files (defaults + framing flags).")] = False,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing character of that name.")] = False,
     port: Annotated[int, typer.Option("--port", help="Port of the page on 127.0.0.1 (0: a free one).")] = 0,
@@ -76,7 +80,8 @@ def calibrate(
     ] = None,
     countdown: Annotated[float, typer.Option("--countdown", help="Seconds before each recording.")] = 3.0,
     weights: WeightsOpt = None,
-    config: ConfigOpt = None,
+    engine_config: EngineConfigOpt = None,
+    config: OldEngineConfigOpt = None,
     device: Annotated[str, typer.Option("--device", help="Device of the live preview.")] = "cuda",
     dtype: Annotated[str, typer.Option("--dtype", help="Precision of the live preview.")] = "fp16",
 ) -> None:
@@ -98,10 +103,10 @@ def calibrate(
         force=force,
         values={k: v for k, v in framing.items() if v is not None},
         face_box=_face_box(face_box),
-        source=_source_config(source, source_flags(camera, source_path, source_port, phone_host, source_opt)),
+        source=_source_config(source, source_flags(camera, source_path, source_port, phone_host, source_opt, face_model)),
         port=port,
         countdown_s=max(0.0, countdown),
-        preview=PreviewOptions(weights, config, device, dtype),
+        preview=PreviewOptions(weights, engine_config_flag(engine_config, config), device, dtype),
     )
     if no_ui:
         path = write_without_ui(request)

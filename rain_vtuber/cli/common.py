@@ -17,10 +17,15 @@ WeightsOpt = Annotated[
     Optional[Path],
     typer.Option("--weights", help="Local RAIN weights folder (default: the download cache)."),
 ]
-ConfigOpt = Annotated[
+EngineConfigOpt = Annotated[
     Optional[Path],
-    typer.Option("--config", help="RAIN config in the release schema (default: the one in the weights folder)."),
+    typer.Option("--engine-config", help="RAIN config in the release schema (default: the one in the weights folder)."),
 ]
+# --config means the daemon's YAML; render/calibrate/doctor once used it for the RAIN config
+OldEngineConfigOpt = Annotated[
+    Optional[Path], typer.Option("--config", hidden=True, help="Deprecated: use --engine-config.")
+]
+OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Output .mp4 file or a folder for PNG frames.")]
 DeviceOpt = Annotated[str, typer.Option("--device", help="torch device: cpu, cuda, cuda:1, ...")]
 DtypeOpt = Annotated[str, typer.Option("--dtype", help="fp32, fp16 or bf16.")]
 LatencyOpt = Annotated[
@@ -38,16 +43,32 @@ CameraOpt = Annotated[Optional[int], typer.Option("--camera", help="Webcam index
 SourcePathOpt = Annotated[Optional[Path], typer.Option("--source-path", help="Video file, image or folder.")]
 SourcePortOpt = Annotated[Optional[int], typer.Option("--source-port", help="VMC / iFacialMocap UDP port.")]
 PhoneHostOpt = Annotated[Optional[str], typer.Option("--phone-host", help="iFacialMocap phone address.")]
+FaceModelOpt = Annotated[
+    Optional[Path],
+    typer.Option("--face-model", help="face_landmarker.task for camera/video/image sources (default: the weights cache)."),
+]
 SourceOptOpt = Annotated[
     Optional[list[str]], typer.Option("--source-opt", help="Source setting KEY=VALUE (repeatable).")
 ]
 
 
+def engine_config_flag(engine_config: Path | None, old_spelling: Path | None) -> Path | None:
+    """--engine-config, or the old --config spelling with a deprecation warning (both at once: an error)."""
+    if old_spelling is None:
+        return engine_config
+    if engine_config is not None:
+        raise RainError("give the RAIN config once, with --engine-config (--config is its old spelling here)")
+    console.print("[yellow]warning:[/yellow] --config is deprecated here: use --engine-config "
+                  "(--config now only means the daemon's YAML)")
+    return old_spelling
+
+
 def source_flags(
-    camera: int | None, path: Path | None, port: int | None, phone_host: str | None, extra: list[str] | None
+    camera: int | None, path: Path | None, port: int | None, phone_host: str | None, extra: list[str] | None,
+    face_model: Path | None = None,
 ) -> dict[str, Any]:
     """The source settings given on the command line (unset flags left out; KEY=VALUE read as YAML scalars)."""
-    options = {"camera": camera, "path": path, "port": port, "phone_host": phone_host}
+    options = {"camera": camera, "path": path, "port": port, "phone_host": phone_host, "face_model": face_model}
     flags: dict[str, Any] = {k: v for k, v in options.items() if v is not None}
     for option in extra or []:
         key, sep, value = option.partition("=")

@@ -9,6 +9,8 @@ import typer
 
 from rain_vtuber.cli.common import (
     CameraOpt,
+    EngineConfigOpt,
+    FaceModelOpt,
     LatencyOpt,
     PhoneHostOpt,
     SourceKindOpt,
@@ -35,7 +37,7 @@ def _source(kind: str | None, flags: dict[str, Any], base: SourceConfig) -> dict
 def daemon(
     config: Annotated[Optional[Path], typer.Option("--config", help="Daemon YAML config (keys: see the README).")] = None,
     weights: WeightsOpt = None,
-    engine_config: Annotated[Optional[Path], typer.Option("--engine-config", help="RAIN release config.")] = None,
+    engine_config: EngineConfigOpt = None,
     character: Annotated[Optional[str], typer.Option("--character", help="Character to start with.")] = None,
     characters_dir: Annotated[Optional[Path], typer.Option("--characters-dir", help="Characters folder.")] = None,
     calibration_dir: Annotated[Optional[Path], typer.Option("--calibration-dir", help="Calibrations folder.")] = None,
@@ -45,6 +47,7 @@ def daemon(
     source_port: SourcePortOpt = None,
     phone_host: PhoneHostOpt = None,
     source_opt: SourceOptOpt = None,
+    face_model: FaceModelOpt = None,
     resolution: Annotated[Optional[int], typer.Option("--resolution", help="NDI output size in pixels.")] = None,
     dtype: Annotated[Optional[str], typer.Option("--dtype", help="auto, fp16, bf16 or fp32.")] = None,
     device: Annotated[Optional[str], typer.Option("--device", help="auto, cpu, cuda, cuda:1, ...")] = None,
@@ -53,6 +56,10 @@ def daemon(
     ndi_name: Annotated[Optional[str], typer.Option("--ndi-name", help="NDI source name.")] = None,
     fps: Annotated[Optional[float], typer.Option("--fps", help="Output fps (default: what the engine sustains).")] = None,
     control_port: Annotated[Optional[int], typer.Option("--control-port", help="OSC control port.")] = None,
+    control_host: Annotated[
+        Optional[str],
+        typer.Option("--control-host", help="Address the control port binds (LAN address for OBS on another PC; needs --token)."),
+    ] = None,
     token: Annotated[Optional[str], typer.Option("--token", help="Require this token on control messages.")] = None,
     log_file: Annotated[Optional[Path], typer.Option("--log-file", help="Rotating log file.")] = None,
 ) -> None:
@@ -65,14 +72,15 @@ def daemon(
       rain-vtuber daemon --source ifacialmocap --phone-host 192.168.1.23
       rain-vtuber daemon --source webcam --camera 1 --source-opt crop_ratio=0.8
       rain-vtuber daemon --config stream.yaml --fps 24
+      rain-vtuber daemon --control-host 192.168.1.10 --token s3cret   # OBS on another PC
       rain-vtuber daemon --latency low
     """
     base = load_config(config)
     cfg = base.with_overrides(
         weights=weights, engine_config=engine_config, character=character, characters_dir=characters_dir,
         calibration_dir=calibration_dir,
-        source=_source(source, source_flags(camera, source_path, source_port, phone_host, source_opt), base.source),
+        source=_source(source, source_flags(camera, source_path, source_port, phone_host, source_opt, face_model), base.source),
         resolution=resolution, dtype=dtype, device=device, backend=backend, latency=latency, ndi_name=ndi_name, fps=fps,
-        control_port=control_port, token=token, log_file=log_file,
+        control_port=control_port, control_host=control_host, token=token, log_file=log_file,
     )
     lifecycle.exit_process(lifecycle.run(cfg))

@@ -14,7 +14,14 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from rain_vtuber.cli.common import ConfigOpt, WeightsOpt, console
+from rain_vtuber.cli.common import (
+    EngineConfigOpt,
+    FaceModelOpt,
+    OldEngineConfigOpt,
+    WeightsOpt,
+    console,
+    engine_config_flag,
+)
 from rain_vtuber.errors import RainError
 
 Status = Literal["pass", "warn", "fail"]
@@ -52,11 +59,19 @@ def check_packages() -> Check:
             broken.append(f"{dist} ({type(err).__name__}: {err})")
     if broken:
         return Check("packages", "fail", "; ".join(broken), "pip install -U rain-vtuber (reinstalls the listed packages)")
-    import numpy
-
-    if int(numpy.__version__.split(".")[0]) >= 2:
-        return Check("packages", "fail", f"numpy {numpy.__version__}", 'mediapipe 0.10.21 needs pip install "numpy<2"')
     return Check("packages", "pass", ", ".join(found))
+
+
+def check_face_tracker(face_model: Path | None, weights: Path | None = None) -> Check:
+    """mediapipe's version and whether the FaceLandmarker model file is there (webcam/video sources)."""
+    from rain_vtuber.sources.face_model import FETCH_COMMAND, default_face_model
+
+    version = importlib.metadata.version("mediapipe")
+    model = face_model or default_face_model(weights)
+    if not model.is_file():
+        return Check("face tracker", "warn", f"mediapipe {version}; face model {model} missing",
+                     f"webcam/video/image sources need it: run `{FETCH_COMMAND}` or pass --face-model PATH")
+    return Check("face tracker", "pass", f"mediapipe {version}; face model {model} ({model.stat().st_size} bytes)")
 
 
 def check_gpu() -> Check:
@@ -153,19 +168,56 @@ def check_port(label: str, host: str, port: int) -> Check:
     return Check(f"{label} port {port}/udp", "pass", "free")
 
 
+def check_lan() -> Check:
+    from rain_vtuber.daemon.lan import lan_addresses
+
+    found = lan_addresses()
+    if not found:
+        return Check("LAN address", "warn", "only loopback", "connect this PC to your network to use a phone or a second PC")
+    return Check("LAN address", "pass", ", ".join(found))
+
+
+def print_lan_guide(addresses: list[str], control_port: int) -> None:
+    """What to type on the phone / the other PC, and which ports this PC's firewall must let in."""
+    from rain_vtuber.daemon.lan import PORTS
+
+    here = addresses[0] if addresses else "<this PC's address>"
+    console.print(
+        f"\n[bold]Phone or second PC[/bold] (this PC: {escape(', '.join(addresses) or 'no LAN address')})\n"
+        f"  iFacialMocap on the iPhone: destination IP {here}, then `--source ifacialmocap --phone-host <phone IP>`\n"
+        f"  VMC sender on another PC: send to {here} port 39539\n"
+        f"  OBS on another PC: run `rain-vtuber daemon --control-host {here} --token <secret>` here; in the OBS\n"
+        f"    script set Daemon PC = {here}, Control port = {control_port} and the same token; add an NDI source\n"
+        f"    (DistroAV); if it is not listed, add {here} as an extra IP in NDI Access Manager / DistroAV",
+        soft_wrap=True,
+    )
+    table = Table(title="ports to allow in this PC's firewall")
+    for column in ("port", "protocol", "for"):
+        table.add_column(column)
+    for port in PORTS:
+        table.add_row(str(control_port) if port.number == "9050" else port.number, port.protocol, port.who)
+    console.print(table)
+
+
 def doctor(
     weights: WeightsOpt = None,
-    config: ConfigOpt = None,
+    engine_config: EngineConfigOpt = None,
+    config: OldEngineConfigOpt = None,
     camera: Annotated[int, typer.Option("--camera", help="Webcam index to test; -1 skips the camera.")] = 0,
     control_port: Annotated[int, typer.Option("--control-port", help="Daemon control port to test.")] = 9050,
+    lan_guide: Annotated[
+        bool, typer.Option("--lan/--no-lan", help="Print what a phone / second PC should use and the ports to open.")
+    ] = True,
+    face_model: FaceModelOpt = None,
 ) -> None:
-    """Check Python, packages, GPU, TensorRT, weights, camera, NDI and ports; exit 1 if anything fails."""
+    """Check Python, packages, face tracker, GPU, TensorRT, weights, camera, NDI and ports; exit 1 if anything fails."""
     ports = dict(PORTS, control=("127.0.0.1", control_port))
     checks: list[tuple[str, Callable[[], Check]]] = [
-        ("Python", check_python), ("packages", check_packages), ("CUDA GPU", check_gpu),
-        ("TensorRT", check_tensorrt), ("weights", lambda: check_weights(weights, config)),
+        ("Python", check_python), ("packages", check_packages), ("face tracker", lambda: check_face_tracker(face_model, weights)),
+        ("CUDA GPU", check_gpu),
+        ("TensorRT", check_tensorrt), ("weights", lambda: check_weights(weights, engine_config_flag(engine_config, config))),
         *([(f"camera {camera}", lambda: check_camera(camera))] if camera >= 0 else []),
-        ("NDI runtime", check_ndi),
+        ("NDI runtime", check_ndi), ("LAN address", check_lan),
         *[(f"{label} port", lambda label=label, addr=addr: check_port(label, *addr)) for label, addr in ports.items()],
     ]
     table = Table(title="rain-vtuber doctor")
@@ -181,5 +233,9 @@ def doctor(
         failed += result.status == "fail"
         table.add_row(escape(result.name), style[result.status], escape(result.detail), escape(result.fix))
     console.print(table)
+    if lan_guide:
+        from rain_vtuber.daemon.lan import lan_addresses
+
+        print_lan_guide(lan_addresses(), control_port)
     if failed:
         raise typer.Exit(1)

@@ -1,17 +1,19 @@
 """`rain-vtuber pose`: check tracking without a GPU: the landmark image RAIN would see, next to the tracked points.
 
 Examples:
-    rain-vtuber pose me.jpg --out poses/              # pose_00000.png + overlay_00000.png
-    rain-vtuber pose me.jpg --out poses/ --recenter   # the same with the face moved to the framing centre
+    rain-vtuber pose me.jpg --out poses/              # pose_00000.png + overlay_00000.png, face fitted
+    rain-vtuber pose me.jpg --out poses/ --no-auto-fit  # the face where and as big as it is in the photo
     rain-vtuber pose talk.mp4 --out talk_pose.mp4     # tracked frame | pose image, side by side
     rain-vtuber pose                                  # live webcam in a window (q or Esc to quit)
     rain-vtuber pose --source vmc --calibration calibration/alice.yaml
     rain-vtuber pose --bench                          # per-frame cost of face -> pose image
+    rain-vtuber pose me.jpg --out poses/ --json       # plus one JSON line per frame: points, blend shapes
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import sys
 import time
@@ -22,7 +24,7 @@ import cv2
 import numpy as np
 import typer
 
-from rain_vtuber.cli.common import console
+from rain_vtuber.cli.common import FaceModelOpt, console
 from rain_vtuber.errors import RainError
 from rain_vtuber.face.state import FaceState, TrackingState
 from rain_vtuber.landmarks import Calibration, PoseRenderer, load_calibration
@@ -42,11 +44,15 @@ def has_display() -> bool:
     return not sys.platform.startswith("linux") or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
-def _calibration(path: Path | None, exact: bool) -> Calibration:
+def _calibration(path: Path | None, exact: bool, auto_fit: bool | None) -> Calibration:
     if path is None and DEFAULT_CALIBRATION.is_file():
         path = DEFAULT_CALIBRATION
     calib = load_calibration(path) if path is not None else Calibration()
-    return Calibration.exact(calib.shape) if exact else calib
+    if exact:
+        return Calibration.exact(calib.shape)
+    if auto_fit is None:
+        return calib
+    return calib.model_copy(update={"framing": calib.framing.model_copy(update={"auto_fit": auto_fit})})
 
 
 class _Sink:
@@ -103,6 +109,16 @@ def _recorded(source: FrameSource, fps: float) -> Iterator[tuple[np.ndarray, Fac
         yield tracked.image, face, t_ns
 
 
+def face_report(index: int, face: FaceState | None) -> str:
+    """One JSON line about a frame's face: valid points, head angles and blend shapes (for scripts)."""
+    if face is None:
+        return json.dumps({"frame": index, "face": False})
+    return json.dumps({
+        "frame": index, "face": True, "valid_points": int(face.valid.sum()),
+        "rotation": face.rotation, "expressions": {k: round(float(v), 4) for k, v in face.expressions.items()},
+    })
+
+
 def _live(source: FaceSource, fps: float) -> Iterator[tuple[np.ndarray | None, FaceState | None, int]]:
     """Poll a started source at `fps` until interrupted; a failed source ends it with its error."""
     period = 1.0 / fps
@@ -129,10 +145,23 @@ def pose(
         typer.Option("--calibration", help="calibration/<name>.yaml (default: calibration/default.yaml)."),
     ] = None,
     exact: Annotated[bool, typer.Option("--exact", help="Spec path only: no framing, expressions or filter.")] = False,
+    auto_fit: Annotated[
+        Optional[bool],
+        typer.Option(
+            "--auto-fit/--no-auto-fit",
+            help="Fit your neutral position and size to the character's face (default: the calibration's "
+            "framing.auto_fit, on unless set off).",
+        ),
+    ] = None,
     recenter: Annotated[
-        bool, typer.Option("--recenter", help="Take the first tracked face's position as neutral (centres it).")
+        bool,
+        typer.Option(
+            "--recenter",
+            help="Take the first tracked face as neutral at once instead of the first steady second "
+            "(always so for a single image).",
+        ),
     ] = False,
-    out: Annotated[Optional[Path], typer.Option("--out", help="Folder for PNGs, or a .mp4 file.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Folder for PNGs, or a .mp4 file.")] = None,
     show: Annotated[Optional[bool], typer.Option("--show/--no-show", help="Window (default: when no --out).")] = None,
     overlay: Annotated[bool, typer.Option("--overlay/--no-overlay", help="Tracked points on the input.")] = True,
     size: Annotated[int, typer.Option("--size", min=64, max=2048, help="Pose image size (model resolution).")] = 512,
@@ -143,6 +172,10 @@ def pose(
         Optional[int], typer.Option("--frames", min=1, help="Stop after this many frames (--bench: frames to time).")
     ] = None,
     bench: Annotated[bool, typer.Option("--bench", help="Measure the per-frame render cost and exit.")] = False,
+    face_model: FaceModelOpt = None,
+    report: Annotated[
+        bool, typer.Option("--json", help="Print one JSON line per frame: valid points, head angles, blend shapes.")
+    ] = False,
 ) -> None:
     """Render the 26-dot landmark image (and the tracked points) for an image, a video, a folder or live."""
     if bench:
@@ -160,9 +193,11 @@ def pose(
         raise RainError(f"--source must be one of {', '.join(LIVE_KINDS)}; for files pass the path as INPUT")
     if input is not None and not input.exists():
         raise RainError(f"{input} does not exist; pass an image, a video or a folder of images")
-    calib = _calibration(calibration, exact)
+    calib = _calibration(calibration, exact, auto_fit)
     kind = recorded_kind(input) if input is not None else source
-    cfg = SourceConfig(kind=kind, path=input, camera=camera, port=port, fps=fps)  # type: ignore[arg-type]
+    recenter = recenter or (kind == "image" and calib.framing.auto_fit)  # one frame: no steady second
+    cfg = SourceConfig(kind=kind, path=input, camera=camera, port=port, fps=fps,  # type: ignore[arg-type]
+                       face_model=face_model)
     cfg = cfg.model_copy(update=calib.source.overrides())
     src = open_source(cfg)
     clock = {"now": 0}
@@ -176,9 +211,10 @@ def pose(
         for frame, face, now_ns in stream:
             clock["now"] = now_ns
             if recenter and face is not None:
-                renderer.recenter(face)
-                recenter = False
+                recenter = not renderer.recenter(face)
             image = renderer.render(face)
+            if report:
+                typer.echo(face_report(sink.count, face))
             status = "no face" if input is not None else src.state.value
             label = f"{src.name}: {'face' if face is not None else status}"
             panel = draw_tracked_points(frame, face, size, label) if overlay else None
@@ -191,3 +227,5 @@ def pose(
         sink.close()
     if out is not None:
         console.print(f"wrote {sink.count} frame(s) to {out}")
+    if renderer.calibration.framing.auto_fit and renderer.fit is None:
+        console.print("auto-fit: no steady second of tracking, so the face was drawn where and as big as tracked")

@@ -3,7 +3,7 @@
 Examples:
     rain-vtuber render --reference me.png --poses poses/ --out clip.mp4
     rain-vtuber render --character default --faces talk.mp4 --out frames/
-    rain-vtuber render --weights ./tiny --config ./tiny/config.yaml --reference ref.png --poses pose.mp4 --out out.mp4
+    rain-vtuber render --weights ./tiny --engine-config ./tiny/config.yaml --reference ref.png --poses pose.mp4 -o out.mp4
 """
 
 from __future__ import annotations
@@ -16,7 +16,19 @@ import numpy as np
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from rain_vtuber.cli.common import BackendOpt, ConfigOpt, DeviceOpt, DtypeOpt, LatencyOpt, WeightsOpt, console
+from rain_vtuber.cli.common import (
+    BackendOpt,
+    DeviceOpt,
+    DtypeOpt,
+    EngineConfigOpt,
+    FaceModelOpt,
+    LatencyOpt,
+    OldEngineConfigOpt,
+    OutOpt,
+    WeightsOpt,
+    console,
+    engine_config_flag,
+)
 from rain_vtuber.errors import RainError
 from rain_vtuber.sources.video import VIDEO_SUFFIXES, image_files, read_rgb, recorded_kind
 
@@ -52,13 +64,14 @@ def _pose_frames(path: Path, size: tuple[int, int]) -> tuple[Iterator[np.ndarray
     return frames(), count
 
 
-def _face_frames(path: Path, calibration: Path, size: tuple[int, int]) -> tuple[Iterator[np.ndarray], int]:
+def _face_frames(path: Path, face_model: Path, calibration: Path,
+                 size: tuple[int, int]) -> tuple[Iterator[np.ndarray], int]:
     """A face video / image folder through the tracker and the character's calibration."""
     from rain_vtuber.landmarks import PoseRenderer, load_calibration
     from rain_vtuber.sources import SourceConfig, open_source
 
     kind = recorded_kind(path)
-    source = open_source(SourceConfig(kind=kind, path=path))
+    source = open_source(SourceConfig(kind=kind, path=path, face_model=face_model))
     renderer = PoseRenderer(load_calibration(calibration), height=size[0], width=size[1])
     if kind == "video":
         capture = cv2.VideoCapture(str(path))
@@ -95,13 +108,15 @@ class _Writer:
 
 
 def render(
-    out: Annotated[Path, typer.Option("--out", help="Output .mp4 file or a folder for PNG frames.")],
+    out: OutOpt,
     poses: Annotated[Optional[Path], typer.Option("--poses", help="Folder of pose images or a pose video.")] = None,
     faces: Annotated[Optional[Path], typer.Option("--faces", help="Face video, image or folder, tracked with mediapipe.")] = None,
+    face_model: FaceModelOpt = None,
     reference: Annotated[Optional[Path], typer.Option("--reference", help="Character reference image.")] = None,
     character: Annotated[Optional[str], typer.Option("--character", help="Character in ./characters (image + calibration).")] = None,
     weights: WeightsOpt = None,
-    config: ConfigOpt = None,
+    engine_config: EngineConfigOpt = None,
+    config: OldEngineConfigOpt = None,
     device: DeviceOpt = "cpu",
     dtype: DtypeOpt = "fp32",
     decoder: Annotated[str, typer.Option("--decoder", help="taesdv (real-time) or vae (quality).")] = "taesdv",
@@ -113,7 +128,9 @@ def render(
     """Render a clip offline: pose images (or a face video) + a character image -> frames."""
     from rain_vtuber.engine import RainEngine
     from rain_vtuber.engine.offline import render_stream
-    from rain_vtuber.landmarks.characters import find_reference_image
+    from rain_vtuber.landmarks.characters import character_at, load_picture
+    from rain_vtuber.landmarks.picture import read_picture
+    from rain_vtuber.sources.face_model import resolve_face_model
     from rain_vtuber.weights import default_weights_dir
 
     if (poses is None) == (faces is None):
@@ -124,17 +141,21 @@ def render(
         raise RainError(f"--decoder must be taesdv or vae, got {decoder!r}")
     calibration = Path("calibration") / f"{character or 'default'}.yaml"
     if character is not None:
-        reference = find_reference_image(Path("characters") / character)
-        if reference is None:
+        found = character_at(Path("characters") / character, calibration.parent)
+        if found is None:
             raise RainError(f"character {character!r} not found: no reference image in characters/{character}/")
-    assert reference is not None
-    image = _read_rgb(reference)
+        image, _ = load_picture(found)
+    else:
+        image = read_picture(reference)  # type: ignore[arg-type]
+    if faces is not None:  # before the slow engine load
+        face_model = resolve_face_model(face_model, weights)
+    config = engine_config_flag(engine_config, config)
     engine = RainEngine.load(weights or default_weights_dir(), config, device=device, dtype=dtype,
                              decoder=decoder, seed=seed, backend=backend, latency=latency or "standard")  # type: ignore[arg-type]
     size = (engine.height, engine.width)
     if faces is not None and not calibration.is_file():
         raise RainError(f"--faces needs a calibration: {calibration} not found (run `rain-vtuber calibrate`)")
-    frames, total = _face_frames(faces, calibration, size) if faces is not None else _pose_frames(poses, size)  # type: ignore[arg-type]
+    frames, total = _face_frames(faces, face_model, calibration, size) if faces is not None else _pose_frames(poses, size)  # type: ignore[arg-type]
     engine.set_reference(engine.fuse_reference(image))
     writer = _Writer(out, fps)
     columns = (TextColumn("rendering"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())

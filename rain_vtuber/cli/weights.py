@@ -18,11 +18,22 @@ DirOpt = Annotated[
 
 
 @app.command()
-def download(folder: DirOpt = None) -> None:
+def download(
+    folder: DirOpt = None,
+    only: Annotated[
+        Optional[list[str]],
+        typer.Option("--only", help="Just these parts (repeatable), e.g. face_landmarker for the face tracker."),
+    ] = None,
+) -> None:
     """Fetch the release (about 10 GB; resumable, skips verified files) and check that it loads."""
-    from rain_vtuber.weights import download_release
+    from rain_vtuber.errors import RainError
+    from rain_vtuber.weights import RELEASE, download_release
 
-    done = download_release(folder)
+    names = [c.name for c in RELEASE]
+    unknown = sorted(set(only or ()) - set(names))
+    if unknown:
+        raise RainError(f"--only {', '.join(unknown)}: not a part of the release; pick from {', '.join(names)}")
+    done = download_release(folder, [c for c in RELEASE if not only or c.name in only])
     console.print(f"[green]RAIN weights ready[/green] in {done}")
 
 

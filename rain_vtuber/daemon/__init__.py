@@ -1,4 +1,4 @@
-"""The long-running `rain-vtuber daemon`: face -> RAIN -> NDI, controlled over OSC on 127.0.0.1.
+"""The long-running `rain-vtuber daemon`: face -> RAIN -> NDI, controlled over OSC (127.0.0.1 unless control_host).
 
 Clients only need `send_command` (kept light: no torch, no NDI imported).
 """

@@ -15,13 +15,12 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
-from PIL import Image
 
 from rain_vtuber.errors import RainError
 from rain_vtuber.landmarks import Calibration, load_calibration
 from rain_vtuber.landmarks.calibration import reload_calibration
-from rain_vtuber.landmarks.characters import Character, discover_characters, load_character_meta
-from rain_vtuber.outputs.ndi import background_colour, parse_hex_colour
+from rain_vtuber.landmarks.characters import Character, discover_characters, load_picture
+from rain_vtuber.outputs.ndi import background_colour
 
 log = logging.getLogger(__name__)
 
@@ -35,21 +34,6 @@ class FuseState(str, enum.Enum):
 
 class Fuser(Protocol):
     def fuse_reference(self, image: np.ndarray) -> Any: ...
-
-
-def load_reference_image(path: Path) -> np.ndarray:
-    """Character image file -> HxWx3 uint8 RGB; transparency is composited onto white."""
-    try:
-        with Image.open(path) as img:
-            img.load()
-            if img.mode in ("RGBA", "LA", "P"):
-                rgba = img.convert("RGBA")
-                canvas = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-                canvas.alpha_composite(rgba)
-                return np.asarray(canvas.convert("RGB"))
-            return np.asarray(img.convert("RGB"))
-    except OSError as err:
-        raise RainError(f"cannot read the character image {path}: {err}") from None
 
 
 @dataclass
@@ -72,12 +56,8 @@ class CharacterEntry:
 
 def _load_entry(found: Character) -> CharacterEntry:
     """Read a discovered character's image, calibration and background colour."""
-    image = load_reference_image(found.image_path)
-    meta = load_character_meta(found)
-    if "background" in meta.model_fields_set:
-        background = parse_hex_colour(meta.background)
-    else:
-        background = background_colour(image)
+    image, meta = load_picture(found)
+    background = meta.fill if meta.background is not None else background_colour(image)
     return CharacterEntry(
         name=found.name,
         image_path=found.image_path,

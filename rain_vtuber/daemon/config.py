@@ -51,13 +51,19 @@ class DaemonConfig(BaseModel):
     )
     key_tolerance: int = Field(24, ge=0, le=255, description="max per-channel distance keyed out")
     fps: Optional[float] = Field(None, gt=0, le=120, description="output fps; None = what the engine sustains")
-    max_fps: float = Field(30.0, gt=0, le=120, description="cap for the measured fps")
+    max_fps: float = Field(60.0, gt=0, le=120, description="cap for the measured fps (face sampling and NDI)")
     fps_headroom: float = Field(0.85, gt=0, le=1, description="fraction of the measured engine speed used")
-    control_port: int = Field(9050, ge=1, le=65535, description="OSC control port on 127.0.0.1")
-    token: Optional[str] = Field(None, description="shared secret every control message carries first")
+    control_port: int = Field(9050, ge=1, le=65535, description="OSC control port")
+    control_host: str = Field(
+        "127.0.0.1", description="address the control port binds; another PC's OBS needs this PC's LAN address (+ token)"
+    )
+    token: Optional[str] = Field(None, min_length=1, description="shared secret every control message carries first")
     log_file: Optional[Path] = Field(_state_dir() / "daemon.log", description="rotating log file; None = console only")
     log_max_bytes: int = Field(5_000_000, ge=10_000, description="rotate the log file at this size")
     log_backups: int = Field(3, ge=0, description="rotated log files kept")
+    state_file: Optional[Path] = Field(
+        None, description="remembers the active character and recenter across restarts; None = per control port"
+    )
 
     @field_validator("background_key")
     @classmethod
@@ -65,6 +71,9 @@ class DaemonConfig(BaseModel):
         if value not in ("none", "reference") and not _HEX.match(value):
             raise ValueError(f"must be none, reference or #RRGGBB, got {value!r}")
         return value
+
+    def memory_path(self) -> Path:
+        return self.state_file or _state_dir() / f"daemon-{self.control_port}.json"
 
     def key_colour(self) -> tuple[int, int, int] | None:
         """The fixed key colour when background_key is #RRGGBB; None for none/reference."""

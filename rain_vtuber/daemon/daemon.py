@@ -20,6 +20,7 @@ from rain_vtuber import __version__
 from rain_vtuber.daemon.characters import CharacterRegistry
 from rain_vtuber.daemon.config import DaemonConfig
 from rain_vtuber.daemon.control import Command, ControlServer
+from rain_vtuber.daemon.memory import Memory, load_memory, save_memory
 from rain_vtuber.daemon.pipeline import Pipeline
 from rain_vtuber.errors import RainError
 
@@ -33,8 +34,34 @@ class Daemon:
         self.config = config
         self.stop = stop
         self.started = time.monotonic()
-        self.registry = CharacterRegistry(config.characters_dir, config.calibration_dir, config.character)
+        self.memory = load_memory(config.memory_path())
+        self.registry = self._open_registry()
         self.pipeline = Pipeline(config, self.registry, stop)
+
+    def _open_registry(self) -> CharacterRegistry:
+        """The remembered character when it still exists, else the configured one; remembered recenters applied."""
+        cfg, remembered = self.config, self.memory.character
+        registry = None
+        if remembered is not None and remembered != cfg.character:
+            try:
+                registry = CharacterRegistry(cfg.characters_dir, cfg.calibration_dir, remembered)
+                log.info("back on character %s (remembered in %s)", remembered, cfg.memory_path())
+            except RainError as err:
+                log.warning("the remembered character is gone (%s); starting with %s", err, cfg.character)
+        if registry is None:
+            registry = CharacterRegistry(cfg.characters_dir, cfg.calibration_dir, cfg.character)
+        self._apply_memory(registry)
+        return registry
+
+    def _apply_memory(self, registry: CharacterRegistry) -> None:
+        for name in registry.names():
+            entry = registry.get(name)
+            entry.calibration = self.memory.apply(name, entry.calibration)
+
+    def _remember(self, **changes: object) -> None:
+        for key, value in changes.items():
+            setattr(self.memory, key, value)
+        save_memory(self.memory, self.config.memory_path())
 
     def commands(self) -> dict[str, Command]:
         return {
@@ -54,6 +81,7 @@ class Daemon:
     def switch(self, name: str) -> str:
         entry = self.registry.select(name)
         self.pipeline.set_character(entry)
+        self._remember(character=name)
         log.info("character -> %s", name)
         return f"character {name}"
 
@@ -66,7 +94,10 @@ class Daemon:
         return "resumed"
 
     def recenter(self) -> str:
-        self.pipeline.recenter()
+        framing = self.pipeline.recenter().framing
+        entry = self.registry.current
+        entry.calibration = entry.calibration.model_copy(update={"framing": framing})  # kept across switches
+        self._remember(neutral={**self.memory.neutral, entry.name: (framing.neutral_x, framing.neutral_y)})
         return "recentered"
 
     def set_latency(self, mode: str) -> str:
@@ -76,6 +107,7 @@ class Daemon:
 
     def reload(self) -> str:
         errors = self.registry.reload()
+        self._apply_memory(self.registry)
         self.pipeline.set_calibration(self.registry.current)
         if errors:
             raise RainError("kept the previous calibration for: " + " | ".join(errors))
@@ -134,7 +166,8 @@ def run(config: DaemonConfig) -> int:
     """Run until SIGINT/SIGTERM or /rain/shutdown; 0 on a clean stop, RainError if startup failed."""
     setup_logging(config)
     stop = threading.Event()
-    control = ControlServer(config.control_port, {}, token=config.token)  # binds first: one daemon per port
+    # binds first: one daemon per port, and a LAN-reachable port without a token stops here
+    control = ControlServer(config.control_port, {}, token=config.token, host=config.control_host)
     daemon: Daemon | None = None
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -149,7 +182,7 @@ def run(config: DaemonConfig) -> int:
         control.commands = daemon.commands()
         control.start()
         daemon.pipeline.start()
-        log.info("control on 127.0.0.1:%d; NDI source '%s'", config.control_port, daemon.pipeline.sender.source_name)
+        log.info("control on %s:%d; NDI source '%s'", control.host, config.control_port, daemon.pipeline.sender.source_name)
         while not stop.wait(0.5):
             pass
     finally:

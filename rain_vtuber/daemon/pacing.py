@@ -2,8 +2,8 @@
 
 The engine emits frames in groups; OBS wants one frame every period. A `Ticker` keeps a monotonic
 schedule (resetting after a large drift instead of bursting to catch up), a `FrameQueue` holds at most
-`max_frames` finished frames and drops the oldest beyond that, and `LatencyMeter` keeps the recent
-pose-pushed -> frame-out delays.
+`max_frames` finished frames and drops the oldest beyond that, and `LatencyMeter` keeps p50/p95 of
+every stage a frame went through (face capture -> pose -> engine -> decode -> NDI) over the last seconds.
 """
 
 from __future__ import annotations
@@ -51,12 +51,46 @@ class Ticker:
         return not stop.is_set()
 
 
+# what /rain/status reports under "latency", in the order a frame passes them
+STAGES = ("capture_to_pose_ms", "group_wait_ms", "pile_ms", "pile_frames", "engine_step_ms", "decode_ms",
+          "pacing_ms", "ndi_send_ms", "total_ms")
+
+
+@dataclass(frozen=True)
+class FrameStamps:
+    """When (time.monotonic_ns) one frame passed each point of the stream, from its face sample on."""
+
+    captured: int  # the face sample was captured (FaceState.timestamp_ns; the sampling tick when no face)
+    posed: int  # its pose image was rendered
+    grouped: int  # the engine step that took the pose's group began
+    pile_frames: int  # poses pushed from that step to the one that returned the frame, both included
+    stepped: int  # the step that returned the frame began
+    decoding: int | None  # that step's decoder began (None: a fused step decodes inside, not timed apart)
+    decoded: int  # that step returned the frame
+
+    def stages_ms(self, sending: int, sent: int) -> dict[str, float | None]:
+        """Stage -> milliseconds; consecutive stages, so the ms stages (decode aside when None) add up to total."""
+        ms = 1e-6
+        decode_start = self.decoded if self.decoding is None else self.decoding
+        return {
+            "capture_to_pose_ms": (self.posed - self.captured) * ms,
+            "group_wait_ms": (self.grouped - self.posed) * ms,
+            "pile_ms": (self.stepped - self.grouped) * ms,
+            "pile_frames": float(self.pile_frames),
+            "engine_step_ms": (decode_start - self.stepped) * ms,
+            "decode_ms": None if self.decoding is None else (self.decoded - self.decoding) * ms,
+            "pacing_ms": (sending - self.decoded) * ms,
+            "ndi_send_ms": (sent - sending) * ms,
+            "total_ms": (sent - self.captured) * ms,
+        }
+
+
 @dataclass(frozen=True)
 class Timed:
-    """A frame and the monotonic_ns time its pose was pushed."""
+    """A finished frame and its stamps."""
 
     frame: np.ndarray
-    pushed_ns: int
+    stamps: FrameStamps
 
 
 class FrameQueue:
@@ -68,9 +102,9 @@ class FrameQueue:
         self._lock = threading.Lock()
         self.dropped = 0
 
-    def put_many(self, frames: Sequence[np.ndarray], pushed_ns: Sequence[int]) -> None:
+    def put_many(self, frames: Sequence[np.ndarray], stamps: Sequence[FrameStamps]) -> None:
         with self._lock:
-            self._items.extend(Timed(f, t) for f, t in zip(frames, pushed_ns))
+            self._items.extend(Timed(f, t) for f, t in zip(frames, stamps))
             while len(self._items) > self.max_frames:
                 self._items.popleft()
                 self.dropped += 1
@@ -117,20 +151,40 @@ class Slot:
 
 
 class LatencyMeter:
-    """Pose-pushed -> frame-out delays in milliseconds over the last `window` frames (4 s at 30 fps)."""
+    """p50/p95 of each latency stage over the frames sent in the last `window_s` seconds.
 
-    def __init__(self, window: int = 120) -> None:
-        self._values: collections.deque[float] = collections.deque(maxlen=window)
+    A time window, not a frame count, so the figures mean the same at 5 and at 60 fps.
+    """
+
+    def __init__(self, window_s: float = 5.0, clock_ns: Callable[[], int] = time.monotonic_ns) -> None:
+        self.window_ns = int(window_s * 1e9)
+        self._clock_ns = clock_ns
+        self._records: collections.deque[tuple[int, dict[str, float | None]]] = collections.deque()
         self._lock = threading.Lock()
 
-    def add(self, pushed_ns: int, out_ns: int | None = None) -> None:
-        out_ns = time.monotonic_ns() if out_ns is None else out_ns
+    def add(self, stamps: FrameStamps, sending: int, sent: int) -> None:
+        """One frame that began its NDI send at `sending` and finished it at `sent` (monotonic ns)."""
         with self._lock:
-            self._values.append((out_ns - pushed_ns) / 1e6)
+            self._records.append((sent, stamps.stages_ms(sending, sent)))
+            self._trim()
 
-    def p50(self) -> float | None:
+    def p50(self, stage: str = "total_ms") -> float | None:
+        return self._percentile(stage, 50)
+
+    def summary(self) -> dict[str, dict[str, float | None]]:
+        """Stage -> {"p50", "p95"} (None without frames, or for decode inside a fused step)."""
+        return {stage: {"p50": self._percentile(stage, 50), "p95": self._percentile(stage, 95)} for stage in STAGES}
+
+    def _percentile(self, stage: str, q: float) -> float | None:
         with self._lock:
-            return float(np.median(self._values)) if self._values else None
+            self._trim()
+            values = [v for _, r in self._records if (v := r[stage]) is not None]
+        return round(float(np.percentile(values, q)), 1) if values else None
+
+    def _trim(self) -> None:
+        cutoff = self._clock_ns() - self.window_ns
+        while self._records and self._records[0][0] < cutoff:
+            self._records.popleft()
 
 
 class RateMeter:

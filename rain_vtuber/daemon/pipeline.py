@@ -10,6 +10,8 @@ Threads (all watch one stop Event and are joined with timeouts):
                 through a one-slot mailbox (an unread group is replaced: drop, don't queue).
   rain-engine   engine.step(group) -> 4 frames into a FrameQueue read by rain-ndi; it holds one group
                 plus QUEUE_SLACK frames and drops the oldest beyond that, so a backlog cannot persist.
+Every pose carries the capture time of its face sample; each stage adds its time (FrameStamps), the NDI
+frame carries the capture time as its timecode, and `latency` keeps p50/p95 per stage for /rain/status.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ import numpy as np
 
 from rain_vtuber.daemon.characters import CharacterEntry, CharacterRegistry
 from rain_vtuber.daemon.config import DaemonConfig
-from rain_vtuber.daemon.pacing import FrameQueue, LatencyMeter, RateMeter, Slot, Ticker, sustainable_fps
+from rain_vtuber.daemon.oom import free_memory, is_oom, oom_message
+from rain_vtuber.daemon.pacing import FrameQueue, FrameStamps, LatencyMeter, RateMeter, Slot, Ticker, sustainable_fps
 from rain_vtuber.errors import RainError
 from rain_vtuber.model.latency import check_mode
 from rain_vtuber.outputs.ndi import NdiSender
@@ -39,6 +42,7 @@ WARMUP_STEPS = 5  # the first is discarded (allocation, caches); the rest are ti
 QUEUE_SLACK = 2  # finished frames allowed beyond one group: absorbs jitter, caps the added latency
 PROVISIONAL_FPS = 15.0  # output rate while the engine speed is still unknown
 JOIN_BUDGET_S = 1.0  # all stream threads together; shutdown must finish within 2 s
+OOM_BACKOFF_S = (0.5, 8.0)  # first and longest wait before stepping again after running out of memory
 
 
 def _thread_error(what: str, err: Exception) -> None:
@@ -69,7 +73,10 @@ class Pipeline:
         self.error: str | None = None
         self.engine: Any = None
         self.source: Any = None
-        self.fps = config.fps or PROVISIONAL_FPS
+        size = config.resolution
+        self.sender = NdiSender(config.ndi_name, size, size, config.fps or PROVISIONAL_FPS, config.ndi_format,
+                                config.key_tolerance)
+        self.fps = self.sender.fps  # the NDI rate nearest the wish (29.97 -> 30000/1001)
         self.frames = FrameQueue(max_frames=4 + QUEUE_SLACK)  # resized to the engine's group below
         self.groups = Slot()
         self.latency = LatencyMeter()
@@ -83,8 +90,8 @@ class Pipeline:
         self._reset_engine = False
         self._show_idle = True
         self._threads: list[threading.Thread] = []
-        size = config.resolution
-        self.sender = NdiSender(config.ndi_name, size, size, self.fps, config.ndi_format, config.key_tolerance)
+        self.oom_count = 0
+        self._oom_streak = 0  # consecutive failed steps: sets the backoff
         self._idle = registry.current.image
         self._apply_key(registry.current)
 
@@ -119,6 +126,8 @@ class Pipeline:
         try:
             self._bring_up()
         except Exception as err:  # reported by the daemon, which then exits non-zero
+            if is_oom(err):
+                err = RainError(self._oom_message(f"starting up ({self.state})"))
             if not isinstance(err, RainError):
                 log.exception("startup failed")
             self.error = str(err)
@@ -150,7 +159,7 @@ class Pipeline:
         self.state = "warming"
         self._set_fps(cfg.fps or self._measure_fps())
         self.registry.fuse_others()
-        self.source = open_source(cfg.source)
+        self.source = open_source(cfg.source, weights)
         self.source.start()
         self.state = "running"
         self._spawn(self._engine_loop, "rain-engine")
@@ -176,9 +185,8 @@ class Pipeline:
         return fps
 
     def _set_fps(self, fps: float) -> None:
-        self.fps = fps
-        self.sender.set_fps(fps)
-        self._out_ticker.set_fps(fps)
+        self.fps = self.sender.set_fps(fps)
+        self._out_ticker.set_fps(self.fps)
 
     # ---- stream threads ---------------------------------------------------------------------------
 
@@ -189,15 +197,17 @@ class Pipeline:
     def _sample_loop(self) -> None:
         ticker = Ticker(self.fps)
         poses: list[np.ndarray] = []
-        stamps: list[int] = []
+        stamps: list[tuple[int, int]] = []  # (face captured, pose rendered) per pose
         while ticker.wait(self.stop):
             if self.state == "paused":
                 poses.clear()
                 stamps.clear()
                 continue
             try:
-                poses.append(self._render(self.source.latest()))
-                stamps.append(time.monotonic_ns())
+                face = self.source.latest()
+                sampled = time.monotonic_ns()
+                poses.append(self._render(face))
+                stamps.append((sampled if face is None else min(face.timestamp_ns, sampled), time.monotonic_ns()))
             except Exception as err:
                 _thread_error("pose sampling", err)
                 continue
@@ -207,9 +217,9 @@ class Pipeline:
                 poses, stamps = [], []
 
     def _engine_loop(self) -> None:
-        # The engine returns frames for poses pushed some iterations earlier (its pile depth), so the
-        # push times wait here in order until their frames come out.
-        in_flight: collections.deque[list[int]] = collections.deque()
+        # The engine returns frames for poses pushed some iterations earlier (its pile depth), so each
+        # group's stamps and step start wait here in order until their frames come out.
+        in_flight: collections.deque[tuple[list[tuple[int, int]], int]] = collections.deque()
         while not self.stop.is_set():
             item = self.groups.get(timeout=0.1)
             try:
@@ -226,13 +236,25 @@ class Pipeline:
                 poses, stamps = item
                 if len(poses) != self.engine.group_size:
                     continue  # sampled for the pile before a latency switch
+                began = time.monotonic_ns()
                 frames = self.engine.step(poses)
+                done = time.monotonic_ns()
             except Exception as err:
-                _thread_error("engine step", err)
+                if is_oom(err):
+                    self._recover_from_oom(in_flight)
+                else:
+                    _thread_error("engine step", err)
                 continue
-            in_flight.append(stamps)
+            self._oom_streak = 0
+            in_flight.append((stamps, began))
             if len(frames):
-                self.frames.put_many(list(frames), in_flight.popleft())
+                pile_frames = len(poses) * len(in_flight)
+                group, grouped = in_flight.popleft()
+                decoding = self.engine.decode_began_ns
+                self.frames.put_many(
+                    list(frames),
+                    [FrameStamps(c, p, grouped, pile_frames, began, decoding, done) for c, p in group],
+                )
                 for _ in range(len(frames)):
                     self.engine_rate.tick()
 
@@ -248,13 +270,31 @@ class Pipeline:
         log.info("latency -> %s (%d frames deep)", mode, self.engine.pile.frames)
         return True
 
+    def _oom_message(self, when: str) -> str:
+        device, dtype = resolve_device(self.config.device, self.config.dtype)
+        return oom_message(when, device, dtype, self.config.resolution)
+
+    def _recover_from_oom(self, in_flight: collections.deque) -> None:
+        """Out of memory mid-stream: NDI keeps resending the last frame while the pile is dropped, memory
+        freed and the step retried after a growing pause (a soft start follows)."""
+        self.oom_count += 1
+        self._oom_streak += 1
+        wait = min(OOM_BACKOFF_S[1], OOM_BACKOFF_S[0] * 2 ** min(self._oom_streak - 1, 8))
+        warn.warning("oom", "%s; retrying in %.1f s (%d so far)", self._oom_message("stepping"), wait, self.oom_count)
+        self.groups.clear()
+        in_flight.clear()
+        self.engine.reset()
+        free_memory()
+        self.stop.wait(wait)
+
     def _output_loop(self) -> None:
         while self._out_ticker.wait(self.stop):
             try:
                 item = self.frames.pop()
                 if item is not None:
-                    self.sender.send(item.frame)
-                    self.latency.add(item.pushed_ns)
+                    sending = time.monotonic_ns()
+                    self.sender.send(item.frame, item.stamps.captured)
+                    self.latency.add(item.stamps, sending, time.monotonic_ns())
                     self._show_idle = False
                 elif self._show_idle or not self.sender.resend():
                     self.sender.send(self._idle)
@@ -296,13 +336,17 @@ class Pipeline:
         self._require_stream()
         self._latency_mode.put(mode)
 
-    def recenter(self) -> None:
+    def recenter(self) -> Any:
+        """Take the face tracked now as neutral: position and, with framing.auto_fit, size (auto-fit again).
+
+        Returns the renderer's calibration after it.
+        """
         self._require_stream()
         face = self.source.latest()
-        if face is None:
-            raise RainError("no face tracked right now: look at the camera (or start the tracker) and try again")
         with self._render_lock:
-            self._renderer.recenter(face)
+            if face is None or not self._renderer.recenter(face):
+                raise RainError("no face tracked right now: look at the camera (or start the tracker) and try again")
+            return self._renderer.calibration
 
     def _require_stream(self) -> None:
         if self.state not in ("running", "paused"):
@@ -319,11 +363,13 @@ class Pipeline:
             "fps_target": self.fps,
             "output_fps": round(self.output_rate.rate(), 2),
             "engine_fps": round(self.engine_rate.rate(), 2),
-            "latency_ms_p50": None if latency is None else round(latency, 1),
-            "latency": self.engine.latency if self.engine is not None else self.config.latency,
+            "latency_ms_p50": latency,  # total, face capture -> NDI sent (kept for older clients)
+            "latency": self.latency.summary(),
+            "latency_mode": self.engine.latency if self.engine is not None else self.config.latency,
             "pile_frames": self.engine.pile.frames if self.engine is not None else None,
             "dropped_frames": self.groups.dropped * group + self.frames.dropped,
             "clock_resets": self._out_ticker.resets,
+            "out_of_memory": self.oom_count,
             "ndi": {
                 "name": self.sender.source_name,
                 "width": self.sender.width,
@@ -336,6 +382,21 @@ class Pipeline:
 
     def source_status(self) -> dict[str, Any]:
         if self.source is None:
-            return {"name": self.config.source.kind, "state": "not started", "error": None}
+            name = self.config.source.kind
+            return {"name": name, "state": "not started", "error": None, "auto_fit": self._fit_state()}
         state = self.source.state
-        return {"name": self.source.name, "state": getattr(state, "value", str(state)), "error": self.source.error}
+        return {
+            "name": self.source.name,
+            "state": getattr(state, "value", str(state)),
+            "error": self.source.error,
+            "auto_fit": self._fit_state(),
+        }
+
+    def _fit_state(self) -> str:
+        """off | waiting (for a steady second of tracking) | fitted."""
+        with self._render_lock:
+            renderer = self._renderer
+            calib = self.registry.current.calibration if renderer is None else renderer.calibration
+            if not calib.framing.auto_fit:
+                return "off"
+            return "fitted" if renderer is not None and renderer.fit is not None else "waiting"

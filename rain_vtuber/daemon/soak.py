@@ -34,8 +34,8 @@ from rain_vtuber.landmarks import Calibration, save_calibration
 class VmcSender:
     """Streams a nodding, talking head as VMC bundles (Head bone + blend shapes + Apply) from a thread."""
 
-    def __init__(self, port: int, rate_hz: float = 30.0) -> None:
-        self.port, self.rate_hz = port, rate_hz
+    def __init__(self, port: int, rate_hz: float = 30.0, host: str = "127.0.0.1") -> None:
+        self.port, self.rate_hz, self.host = port, rate_hz, host
         self.sent = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -75,7 +75,7 @@ class VmcSender:
         start = time.monotonic()
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
             while not self._stop.wait(1 / self.rate_hz):
-                sock.sendto(self.bundle(time.monotonic() - start), ("127.0.0.1", self.port))
+                sock.sendto(self.bundle(time.monotonic() - start), (self.host, self.port))
                 self.sent += 1
 
 
@@ -145,20 +145,49 @@ def soak(config: DaemonConfig, seconds: float, interval: float, vmc_port: int) -
     return samples
 
 
+def _mean(rows: list[dict[str, Any]], key: str) -> float:
+    values = [r[key] for r in rows if r[key] is not None]
+    return round(float(np.mean(values)), 1) if values else float("nan")
+
+
+def windows(samples: list[dict[str, Any]], seconds: float = 600) -> list[dict[str, Any]]:
+    """Per `seconds` of the run (10 minutes by default): RSS, latency, fps and frames dropped in it."""
+    out: list[dict[str, Any]] = []
+    dropped_before = 0
+    for start in np.arange(0, (samples[-1]["t_s"] if samples else 0) + 1e-9, seconds):
+        rows = [r for r in samples if start < r["t_s"] <= start + seconds]
+        if not rows:
+            continue
+        out.append({
+            "from_s": int(start), "to_s": int(rows[-1]["t_s"]), "rss_mb": _mean(rows, "rss_mb"),
+            "rss_mb_max": max(r["rss_mb"] for r in rows), "latency_ms_p50": _mean(rows, "latency_ms_p50"),
+            "output_fps": _mean(rows, "output_fps"), "dropped_frames": rows[-1]["dropped_frames"] - dropped_before,
+        })
+        dropped_before = rows[-1]["dropped_frames"]
+    return out
+
+
+def trend_problems(samples: list[dict[str, Any]], max_rss_growth_mb: float, max_latency_ratio: float) -> list[str]:
+    """Why the run is not flat (empty when it is): RSS or latency in the last third vs the first third."""
+    s = summary(samples)
+    problems = []
+    if not s["rss_mb_last_third"] - s["rss_mb_first_third"] <= max_rss_growth_mb:
+        problems.append(f"RSS grew {s['rss_mb_first_third']} -> {s['rss_mb_last_third']} MiB (> {max_rss_growth_mb})")
+    if not s["latency_ms_last_third"] <= max_latency_ratio * s["latency_ms_first_third"]:
+        problems.append(f"latency grew {s['latency_ms_first_third']} -> {s['latency_ms_last_third']} ms "
+                        f"(> x{max_latency_ratio})")
+    return problems
+
+
 def summary(samples: list[dict[str, Any]]) -> dict[str, Any]:
     """First vs last thirds: how far RSS and latency moved over the run."""
     third = max(1, len(samples) // 3)
     head, tail = samples[:third], samples[-third:]
-
-    def mean(rows: list[dict[str, Any]], key: str) -> float:
-        values = [r[key] for r in rows if r[key] is not None]
-        return round(float(np.mean(values)), 1) if values else float("nan")
-
     return {
         "samples": len(samples),
-        "rss_mb_first_third": mean(head, "rss_mb"), "rss_mb_last_third": mean(tail, "rss_mb"),
-        "latency_ms_first_third": mean(head, "latency_ms_p50"), "latency_ms_last_third": mean(tail, "latency_ms_p50"),
-        "output_fps_mean": mean(samples, "output_fps"), "engine_fps_mean": mean(samples, "engine_fps"),
+        "rss_mb_first_third": _mean(head, "rss_mb"), "rss_mb_last_third": _mean(tail, "rss_mb"),
+        "latency_ms_first_third": _mean(head, "latency_ms_p50"), "latency_ms_last_third": _mean(tail, "latency_ms_p50"),
+        "output_fps_mean": _mean(samples, "output_fps"), "engine_fps_mean": _mean(samples, "engine_fps"),
         "dropped_frames_total": samples[-1]["dropped_frames"] if samples else 0,
     }
 
@@ -173,6 +202,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--resolution", type=int, default=128, help="NDI output size")
     parser.add_argument("--vmc-port", type=int, default=39599)
+    parser.add_argument("--ndi-name", default="RAIN soak", help="NDI source name (one per running soak)")
+    parser.add_argument("--window", type=float, default=600, help="seconds per row of the windowed summary")
+    parser.add_argument("--json-out", type=Path, help="also write samples, windows and summary here")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="rain-soak-") as tmp:
         characters, calibration = make_demo_characters(Path(tmp), {"soak": (30, 160, 90)})
@@ -180,10 +212,13 @@ def main(argv: list[str] | None = None) -> None:
             weights=args.weights, engine_config=args.engine_config, characters_dir=characters,
             calibration_dir=calibration, character="soak", device=args.device, fps=args.fps,
             source={"kind": "vmc", "host": "127.0.0.1", "port": args.vmc_port}, resolution=args.resolution,
-            ndi_name="RAIN soak", log_file=None,
+            ndi_name=args.ndi_name, log_file=None,
         )
         samples = soak(config, args.seconds, args.interval, args.vmc_port)
-    print(json.dumps({"summary": summary(samples)}, indent=2))
+    report = {"summary": summary(samples), "windows": windows(samples, args.window)}
+    print(json.dumps(report, indent=2))
+    if args.json_out is not None:
+        args.json_out.write_text(json.dumps({**report, "samples": samples}, indent=1))
     exit_process(0)
 
 

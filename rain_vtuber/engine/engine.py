@@ -103,7 +103,7 @@ class RainEngine:
 
         cache_dir: where fused reference states are kept (True: the user cache, None/False: no cache).
         backend: "torch" (eager), "torch-compile", "tensorrt" or "auto" (rain_vtuber.accel.backends).
-        latency: "standard" (the release pile) or "low" (rain_vtuber.engine.latency).
+        latency: "standard" (the release pile) or "low" (rain_vtuber.model.latency).
         """
         weights_dir = Path(weights_dir)
         if config is None:
@@ -137,10 +137,17 @@ class RainEngine:
         if poses.shape != expected or poses.dtype != np.uint8:
             raise ValueError(f"pose images must be {expected} uint8, got {poses.shape} {poses.dtype}")
         pose = torch.from_numpy(poses).to(self.device).permute(0, 3, 1, 2).float() / 255
+        self._eager.decode_began_ns = None
         frames = self.stream.iterate(pose)
         if frames is None:
             return np.zeros((0, self.height, self.width, 3), np.uint8)
         return (frames * 255).round().to(torch.uint8).cpu().numpy()
+
+    @property
+    def decode_began_ns(self) -> int | None:
+        """When the last step's decoder began (time.monotonic_ns); None if it decoded nothing or decoded
+        inside a fused step (compiled backends), where decoding is not timed apart from the UNet."""
+        return self._eager.decode_began_ns
 
     def push(self, pose: np.ndarray) -> None:
         """Queue one pose image; every `group_size` of them run an iteration."""

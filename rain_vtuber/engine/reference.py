@@ -1,4 +1,9 @@
-"""Reference fusion: a character image -> CLIP token + the 16 ReferenceNet states, cached on disk."""
+"""Reference fusion: a character image -> CLIP token + the 16 ReferenceNet states, cached on disk.
+
+As upstream `RAINMorpher.fuse_reference`: CLIP sees the picture as given (transformers'
+CLIPImageProcessor: short side to 224, centre crop, CLIP normalisation); only the VAE input is
+resized (PIL Lanczos, diffusers' VaeImageProcessor) to the model size.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ from rain_vtuber.model.release import RainModels
 
 log = logging.getLogger(__name__)
 
+FUSION_VERSION = "2"  # part of the cache key: bump when the states of a given picture change
 VAE_SCALE = 0.18215
 CLIP_SIZE = 224
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -50,24 +56,30 @@ class ReferenceStates:
         return cls(tensors["context"], states)
 
 
-def resize_reference(image: np.ndarray, height: int, width: int) -> np.ndarray:
-    """HxWx3 uint8 RGB -> height x width x 3 uint8 (PIL Lanczos, as the upstream image processor)."""
-    if image.shape[:2] == (height, width):
-        return image
-    return np.asarray(Image.fromarray(image).resize((width, height), Image.LANCZOS))
+def clip_size(height: int, width: int) -> tuple[int, int]:
+    """(width, height) after the short side goes to 224, the long side truncated as transformers does."""
+    short, long = min(height, width), max(height, width)
+    long = int(CLIP_SIZE * long / short)
+    return (CLIP_SIZE, long) if width <= height else (long, CLIP_SIZE)
 
 
 def clip_pixels(image: np.ndarray) -> torch.Tensor:
-    """HxWx3 uint8 RGB -> (1, 3, 224, 224) float32: bicubic short side 224, centre crop, CLIP normalise."""
+    """HxWx3 uint8 RGB, any size -> (1, 3, 224, 224) float32: bicubic short side 224, centre crop, CLIP normalise."""
     h, w = image.shape[:2]
-    scale = CLIP_SIZE / min(h, w)
-    size = (max(CLIP_SIZE, int(round(w * scale))), max(CLIP_SIZE, int(round(h * scale))))
-    resized = np.asarray(Image.fromarray(image).resize(size, Image.BICUBIC))
+    resized = np.asarray(Image.fromarray(image).resize(clip_size(h, w), Image.BICUBIC))
     top, left = (resized.shape[0] - CLIP_SIZE) // 2, (resized.shape[1] - CLIP_SIZE) // 2
     crop = resized[top : top + CLIP_SIZE, left : left + CLIP_SIZE]
     x = (crop.astype(np.float64) * (1 / 255)).astype(np.float32)
     x = (x - np.asarray(CLIP_MEAN, np.float32)) / np.asarray(CLIP_STD, np.float32)
     return torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))[None]
+
+
+def vae_pixels(image: np.ndarray, height: int, width: int) -> torch.Tensor:
+    """HxWx3 uint8 RGB -> (1, 3, height, width) float32 in [-1, 1], PIL-Lanczos-resized to the model size
+    (diffusers' VaeImageProcessor, as upstream)."""
+    if image.shape[:2] != (height, width):
+        image = np.asarray(Image.fromarray(image).resize((width, height), Image.LANCZOS))
+    return torch.from_numpy(image.astype(np.float32) / 255 * 2 - 1).permute(2, 0, 1)[None].contiguous()
 
 
 class ReferenceFuser:
@@ -85,7 +97,7 @@ class ReferenceFuser:
             return None
         cfg = self.models.config
         h = hashlib.sha256(np.ascontiguousarray(image).tobytes())
-        h.update(f"{image.shape}|{self._weights_key}|{cfg.reference_height}x{cfg.reference_width}|{self.models.dtype}".encode())
+        h.update(f"v{FUSION_VERSION}|{image.shape}|{self._weights_key}|{cfg.reference_height}x{cfg.reference_width}|{self.models.dtype}".encode())
         return self.cache_dir / f"{h.hexdigest()[:32]}.safetensors"
 
     def fuse(self, image: np.ndarray) -> ReferenceStates:
@@ -101,17 +113,24 @@ class ReferenceFuser:
                 log.warning("ignoring unreadable reference cache %s: %s", path, err)
         states = self.compute(image)
         if path is not None:
-            states.save(path)
+            try:
+                states.save(path)
+            except Exception as err:  # a full disk (OSError, SafetensorError) costs the cache, not the character
+                path.with_suffix(".tmp").unlink(missing_ok=True)
+                log.warning("could not cache the reference states in %s: %s", path, err)
         return states
 
-    @torch.no_grad()
     def compute(self, image: np.ndarray) -> ReferenceStates:
-        cfg, m, device, dtype = self.models.config, self.models, self.models.device, self.models.dtype
-        pixels = resize_reference(image, cfg.reference_height, cfg.reference_width)
-        embeds = m.image_encoder(clip_pixels(pixels).to(device, dtype)).image_embeds
-        context = embeds[:, None, :]
-        vae_in = torch.from_numpy(pixels.astype(np.float32) / 255 * 2 - 1).permute(2, 0, 1)[None].contiguous()
-        latents = m.vae.encode(vae_in.to(device, dtype)).latent_dist.mean * VAE_SCALE
+        """HxWx3 uint8 RGB, any size -> states: CLIP sees the picture as given, the VAE a resized copy."""
+        cfg = self.models.config
+        return self.compute_from(clip_pixels(image), vae_pixels(image, cfg.reference_height, cfg.reference_width))
+
+    @torch.no_grad()
+    def compute_from(self, clip_input: torch.Tensor, vae_input: torch.Tensor) -> ReferenceStates:
+        """The networks of fusion on prepared inputs: CLIP (1, 3, 224, 224), VAE (1, 3, H, W) in [-1, 1]."""
+        m, device, dtype = self.models, self.models.device, self.models.dtype
+        context = m.image_encoder(clip_input.to(device, dtype)).image_embeds[:, None, :]
+        latents = m.vae.encode(vae_input.to(device, dtype)).latent_dist.mean * VAE_SCALE
         self.bank.states = {}
         m.reference_unet(latents, torch.zeros(1, device=device), encoder_hidden_states=context, return_dict=False)
         states = {k: v.to(torch.float16) for k, v in self.bank.states.items()}

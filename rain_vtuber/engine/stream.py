@@ -10,6 +10,7 @@ that starts a new soft start on the same networks (the latency modes).
 
 from __future__ import annotations
 
+import time
 from typing import Literal
 
 import torch
@@ -40,6 +41,7 @@ class RainStream:
         self.reference: ReferenceStates | None = None
         self.latents: list[torch.Tensor] = []
         self.poses: list[torch.Tensor] = []
+        self.decode_began_ns: int | None = None  # when the last decode() began (monotonic), for the daemon's stages
 
     def configure(self, pile: PileLayout) -> None:
         """Use `pile` from the next iteration on (call reset() too: groups in flight have the old shape)."""
@@ -103,6 +105,9 @@ class RainStream:
 
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
         """(1, 4, G, h, w) clean latents -> (G, H, W, 3) float in [0, 1]."""
+        if self.device.type == "cuda":  # let the UNet finish first, so its time is not counted as decoding
+            torch.cuda.synchronize(self.device)
+        self.decode_began_ns = time.monotonic_ns()
         if self.decoder_kind == "taesdv":
             frames = self.taesdv.decode(latents.transpose(1, 2))[0]  # (G, 3, H, W)
         else:

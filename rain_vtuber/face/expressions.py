@@ -69,6 +69,14 @@ def _set_openness(points: np.ndarray, part: tuple[int, int, tuple[tuple[int, int
         points[lower] = mid + half
 
 
+def transfer_openness(points: np.ndarray, template: np.ndarray) -> np.ndarray:
+    """(68, 2) -> copy whose eyes and inner lips open as much as `template`'s (e.g. the posed rig)."""
+    out = np.array(points, dtype=np.float64, copy=True)
+    for part in (_RIGHT_EYE, _LEFT_EYE, _INNER_MOUTH):
+        _set_openness(out, part, openness(template, part))
+    return out
+
+
 def _level(value: float, closed: float, opened: float) -> float:
     """0 at or below `closed`, 1 at or above `opened`, linear between."""
     return float(np.clip((value - closed) / (opened - closed), 0.0, 1.0))

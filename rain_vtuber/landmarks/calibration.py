@@ -51,12 +51,16 @@ class ShapeParams(_Strict):
 
 
 class Framing(_Strict):
-    """Where the user's face lands in the pose image: p_out = (p - neutral) * scale + center.
+    """Where the user's face lands in the pose image: p_out = (p - neutral) * scale' + center.
 
-    neutral_x/y is the user's head position (mean of the 68 points) in the tracked frame, set by
-    "recenter"; center_x/y is where that position lands in the output, normalised to the output
-    size, so the face sits over the character's face in the reference image. mirror flips the
-    face left/right first (the character then moves like a mirror image of the user).
+    center_x/y and scale place the character's face: the neutral face (face/expressions.py) drawn
+    at that centre and size is the face the character was drawn under. neutral_x/y is the point of
+    the tracked frame that lands on center_x/y, and neutral_size the user's face size (RMS spread
+    of brows, nose and eyes, in tracked-frame units): scale' = scale * (neutral face's size /
+    neutral_size), so the user's neutral face comes out as big as the character's. Both are learnt
+    by auto-fit (landmarks/autofit.py) when auto_fit is on, and by "recenter"; neutral_size null
+    uses the face at its tracked size. mirror flips the face left/right first (the character then
+    moves like a mirror image of the user).
     """
 
     center_x: float = Field(0.5, ge=0.0, le=1.0)
@@ -64,6 +68,8 @@ class Framing(_Strict):
     scale: float = Field(1.0, ge=0.1, le=4.0)
     neutral_x: float = Field(0.5, ge=0.0, le=1.0)
     neutral_y: float = Field(0.5, ge=0.0, le=1.0)
+    neutral_size: float | None = Field(None, ge=0.005, le=1.0)
+    auto_fit: bool = True
     mirror: bool = False
 
 
@@ -127,6 +133,7 @@ class Calibration(_Strict):
         """The spec path only: identity framing, no expression normalisation, no filtering."""
         return cls(
             shape=shape or ShapeParams(),
+            framing=Framing(auto_fit=False),
             expressions=ExpressionRanges(enabled=False),
             filter=FilterOptions(enabled=False),
         )

@@ -6,12 +6,16 @@ import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
+import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from rain_vtuber.errors import RainError
 from rain_vtuber.landmarks.calibration import Calibration, save_calibration
+from rain_vtuber.landmarks.picture import WHITE, Colour, read_picture
+from rain_vtuber.outputs.ndi import parse_hex_colour
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +44,30 @@ class CharacterMeta(BaseModel):
     author: str = ""
     license: str = ""
     description: str = ""
-    background: str = Field("#000000", pattern=r"^#[0-9a-fA-F]{6}$")
+    background: Optional[str] = Field(None, pattern=r"^#[0-9a-fA-F]{6}$")
+    """#RRGGBB behind the character: fills transparent pixels (default white) and is the colour
+    `background_key: reference` keys out (default: the picture's border colour)."""
+
+    @property
+    def fill(self) -> Colour:
+        """The colour transparent pixels of the picture are composited over."""
+        if self.background is None:
+            return WHITE
+        return parse_hex_colour(self.background)
 
 
 def find_reference_image(folder: Path) -> Path | None:
     """The character's reference image in `folder` (first of IMAGE_NAMES), or None."""
     return next((folder / n for n in IMAGE_NAMES if (folder / n).is_file()), None)
+
+
+def character_at(folder: Path, calibration_dir: Path) -> Character | None:
+    """The character stored in `folder` (picture, calibration path, character.yaml if any); None without a picture."""
+    image = find_reference_image(folder)
+    if image is None:
+        return None
+    meta = folder / "character.yaml"
+    return Character(folder.name, image, calibration_dir / f"{folder.name}.yaml", meta if meta.is_file() else None)
 
 
 def discover_characters(characters_dir: Path, calibration_dir: Path) -> list[Character]:
@@ -59,19 +81,18 @@ def discover_characters(characters_dir: Path, calibration_dir: Path) -> list[Cha
         raise RainError(f"characters folder {characters_dir} not found; create it or pass --characters-dir")
     found = []
     for folder in sorted(p for p in characters_dir.iterdir() if p.is_dir()):
-        image = find_reference_image(folder)
-        if image is None or not CHARACTER_NAME.match(folder.name):
+        character = character_at(folder, calibration_dir)
+        if character is None or not CHARACTER_NAME.match(folder.name):
             log.warning("skipping %s: needs a simple name and one of %s", folder, ", ".join(IMAGE_NAMES))
             continue
-        calibration = calibration_dir / f"{folder.name}.yaml"
+        calibration = character.calibration_path
         if not calibration.exists():
             try:
                 save_calibration(Calibration(), calibration)
                 log.info("wrote default calibration %s; tune it with `rain-vtuber calibrate`", calibration)
             except OSError as err:
                 log.warning("cannot write default calibration %s: %s", calibration, err)
-        meta = folder / "character.yaml"
-        found.append(Character(folder.name, image, calibration, meta if meta.is_file() else None))
+        found.append(character)
     return found
 
 
@@ -84,3 +105,9 @@ def load_character_meta(character: Character) -> CharacterMeta:
         return CharacterMeta.model_validate(data)
     except (OSError, yaml.YAMLError, ValidationError) as err:
         raise RainError(f"{character.meta_path}: {err}".replace("\n", " ")) from err
+
+
+def load_picture(character: Character) -> tuple[np.ndarray, CharacterMeta]:
+    """The character's picture as fusion takes it (transparency over its background) and its meta."""
+    meta = load_character_meta(character)
+    return read_picture(character.image_path, meta.fill), meta

@@ -1,12 +1,15 @@
 """NDI sender: RGB frames -> one named NDI video source at a fixed frame rate.
 
-The caller paces frames (clock_video is off), so NDI never blocks the stream thread.
+The caller paces frames (clock_video is off), so NDI never blocks the stream thread. Each frame can carry
+the capture time of the face it shows as its NDI timecode (UTC, 100 ns units), so a receiver can see
+the face-to-screen latency.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from fractions import Fraction
 from typing import Literal
 
@@ -57,10 +60,26 @@ def parse_hex_colour(text: str) -> tuple[int, int, int]:
     return int(text[1:3], 16), int(text[3:5], 16), int(text[5:7], 16)
 
 
+NTSC_BASES = (24, 30, 48, 60, 120)  # 23.976, 29.97, 47.952, 59.94, 119.88 fps: N*1000/1001
+STANDARD_RATES = [(n, 1) for n in range(1, 121)] + [(n * 1000, 1001) for n in NTSC_BASES]
+RATE_TOLERANCE = 0.005  # relative: further from every standard rate than this, the exact fraction is used
+
+
 def frame_rate(fps: float) -> tuple[int, int]:
-    """fps -> NDI (numerator, denominator), exact for NTSC rates like 29.97."""
+    """fps -> NDI (numerator, denominator): the nearest rate OBS offers (60/1, 30000/1001, 24000/1001, ...).
+
+    A rate that is none of those (12.5, 17.3) gets its own small fraction (25/2, 173/10).
+    """
+    n, d = min(STANDARD_RATES, key=lambda nd: abs(nd[0] / nd[1] - fps))
+    if abs(n / d - fps) <= RATE_TOLERANCE * fps:
+        return n, d
     ratio = Fraction(fps).limit_denominator(1001)
     return ratio.numerator, ratio.denominator
+
+
+def timecode(monotonic_ns: int) -> int:
+    """A time.monotonic_ns() instant -> NDI timecode: UTC since the Unix epoch in 100 ns units."""
+    return (monotonic_ns + time.time_ns() - time.monotonic_ns()) // 100
 
 
 class NdiSender:
@@ -110,17 +129,23 @@ class NdiSender:
                 return self.name
             return self._ndi.send_get_source_name(self._send).ndi_name
 
-    def set_fps(self, fps: float) -> None:
-        """Frame rate written into every frame; the pacer sends at the same rate."""
-        self.fps = fps
-        self._frame.frame_rate_N, self._frame.frame_rate_D = frame_rate(fps)
+    def set_fps(self, fps: float) -> float:
+        """Write the NDI rate nearest `fps` into every frame; returns that rate, which the pacer should keep."""
+        n, d = frame_rate(fps)
+        self._frame.frame_rate_N, self._frame.frame_rate_D = n, d
+        self.fps = n / d
+        return self.fps
 
     def set_key(self, colour: tuple[int, int, int] | None) -> None:
         """Make pixels within key_tolerance of this RGB colour transparent (None: fully opaque)."""
         self._key = colour
 
-    def send(self, rgb: np.ndarray) -> None:
-        """HxWx3 uint8 RGB (any size; resized to the output size) -> one NDI frame."""
+    def send(self, rgb: np.ndarray, captured_ns: int | None = None) -> None:
+        """HxWx3 uint8 RGB (any size; resized to the output size) -> one NDI frame.
+
+        captured_ns: time.monotonic_ns() when what the frame shows was captured, sent as its timecode
+        (and again by resend()); None lets NDI stamp the send time.
+        """
         assert rgb.ndim == 3 and rgb.shape[2] == 3 and rgb.dtype == np.uint8, f"expected HxWx3 uint8, got {rgb.shape}"
         if rgb.shape[:2] != (self.height, self.width):
             shrink = rgb.shape[0] > self.height
@@ -134,6 +159,7 @@ class NdiSender:
                 buf[..., 3] = np.where(dist <= self.key_tolerance, 0, 255).astype(np.uint8)
             else:
                 buf[..., 3] = 255
+            self._frame.timecode = self._ndi.SEND_TIMECODE_SYNTHESIZE if captured_ns is None else timecode(captured_ns)
             self._has_frame = True
             self._publish()
 

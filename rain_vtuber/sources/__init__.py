@@ -17,6 +17,7 @@ from rain_vtuber.sources.base import FaceSource, RateLimitedLog, SourceCounters
 SourceKind = Literal["webcam", "video", "folder", "image", "screen", "ifacialmocap", "vmc"]
 DEFAULT_PORTS = {"ifacialmocap": 49983, "vmc": 39539}
 _PATH_KINDS = ("video", "folder", "image")
+_NETWORK_KINDS = ("ifacialmocap", "vmc")
 
 class SourceConfig(BaseModel):
     """Where faces come from and how to read them (one model for config files and CLI flags)."""
@@ -45,6 +46,8 @@ class SourceConfig(BaseModel):
     phone_port: int = Field(default=49983, ge=1, le=65535)
     protocol: Literal["v1", "v2"] = "v2"
     lost_after_s: float = Field(default=0.5, gt=0.0, le=60.0, description="no data this long means LOST")
+    # camera-like and recorded sources
+    face_model: Path | None = Field(default=None, description="face_landmarker.task (default: the weights cache)")
 
     @model_validator(mode="after")
     def _check(self) -> SourceConfig:
@@ -60,26 +63,38 @@ class SourceConfig(BaseModel):
         return self.port if self.port is not None else DEFAULT_PORTS.get(self.kind, 0)
 
 
-def open_source(cfg: SourceConfig) -> FaceSource:
-    """Build the source `cfg` describes (not started); RainError if its file or folder is missing."""
+def open_source(cfg: SourceConfig, weights: Path | None = None) -> FaceSource:
+    """Build the source `cfg` describes (not started); RainError if its file or folder is missing.
+
+    `weights`: the RAIN weights folder in use, where the face model is looked for after
+    cfg.face_model and $RAIN_VTUBER_FACE_MODEL.
+    """
     if cfg.kind in _PATH_KINDS and not cfg.path.exists():  # type: ignore[union-attr]
         raise RainError(f"{cfg.kind} source: {cfg.path} does not exist; check the path")
+    if cfg.kind in _NETWORK_KINDS:
+        return _open_network(cfg)
+    from rain_vtuber.sources.face_model import resolve_face_model
+
+    model = resolve_face_model(cfg.face_model, weights)
     if cfg.kind == "webcam":
         from rain_vtuber.sources.webcam import WebcamSource
 
-        return WebcamSource(cfg.camera, cfg.capture_width, cfg.capture_height, cfg.crop_ratio, cfg.frame_size)
+        return WebcamSource(cfg.camera, cfg.capture_width, cfg.capture_height, cfg.crop_ratio, cfg.frame_size, model)
     if cfg.kind == "video":
         from rain_vtuber.sources.video import VideoSource
 
-        return VideoSource(cfg.path, cfg.crop_ratio, cfg.frame_size, cfg.realtime, cfg.loop)  # type: ignore[arg-type]
+        return VideoSource(cfg.path, cfg.crop_ratio, cfg.frame_size, model, cfg.realtime, cfg.loop)  # type: ignore[arg-type]
     if cfg.kind in ("folder", "image"):
         from rain_vtuber.sources.video import ImageFolderSource
 
-        return ImageFolderSource(cfg.path, cfg.crop_ratio, cfg.frame_size, cfg.realtime, cfg.loop, cfg.fps)  # type: ignore[arg-type]
-    if cfg.kind == "screen":
-        from rain_vtuber.sources.screen import ScreenSource
+        return ImageFolderSource(cfg.path, cfg.crop_ratio, cfg.frame_size, model, cfg.realtime, cfg.loop, cfg.fps)  # type: ignore[arg-type]
+    from rain_vtuber.sources.screen import ScreenSource
 
-        return ScreenSource(cfg.monitor, cfg.region, cfg.crop_ratio, cfg.frame_size, cfg.fps)
+    return ScreenSource(cfg.monitor, cfg.region, cfg.crop_ratio, cfg.frame_size, model, cfg.fps)
+
+
+def _open_network(cfg: SourceConfig) -> FaceSource:
+    """The iFacialMocap or VMC receiver (blend shapes through the rig; no face model needed)."""
     if cfg.kind == "ifacialmocap":
         from rain_vtuber.sources.ifacialmocap import IFacialMocapSource
 

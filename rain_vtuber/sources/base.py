@@ -18,6 +18,9 @@ from rain_vtuber.face.state import FaceState, TrackingState
 
 log = logging.getLogger(__name__)
 
+RETRY_BACKOFF_S = (0.5, 8.0)  # first and longest pause before a failed source tries again
+RETRY_RESET_S = 30.0  # a run that lasted this long was healthy: the next failure retries quickly again
+
 
 class RateLimitedLog:
     """Warn at most once per `interval_s` per key; the next warning says how many were held back.
@@ -54,6 +57,7 @@ class SourceCounters:
     dropped: int = 0  # published faces overwritten before anyone read them
     rejected: int = 0  # malformed packets or values
     errors: int = 0  # exceptions caught inside the thread
+    retries: int = 0  # times the source started over after a failure
 
 
 class FaceSource(ABC):
@@ -146,7 +150,10 @@ class FaceSource(ABC):
             self.counters.published += 1
 
     def _lose(self) -> None:
-        """No face right now (out of view, no packets)."""
+        """No face right now (out of view, no packets, or the sender says so while repeating stale values).
+
+        The next _publish() recovers; until then latest() is None, so the renderer holds, then eases to neutral.
+        """
         with self._lock:
             if self._state is TrackingState.TRACKING:
                 self._state = TrackingState.LOST
@@ -164,11 +171,28 @@ class FaceSource(ABC):
                 self._state = TrackingState.LOST
 
     def _guarded_run(self) -> None:
-        try:
-            self._run()
-        except RainError as exc:  # a condition the user can fix: the message says how
-            self._fail(str(exc))
-        except Exception as exc:  # the thread is the last line: report, never raise
-            self.counters.errors += 1
-            log.debug("source %s crashed", self.name, exc_info=True)
-            self._fail(f"{type(exc).__name__}: {exc}")
+        """Run until stopped; a failure is reported, then _run() is retried with a growing pause.
+
+        A camera unplugged or failing its reads, a port held by another program: the source says so
+        (state and error) and comes back by itself when the cause goes away. A run that ends normally
+        (a recording played to its end) is not repeated.
+        """
+        wait = RETRY_BACKOFF_S[0]
+        while not self._stopping.is_set():
+            began = time.monotonic()
+            try:
+                self._run()
+                return
+            except RainError as exc:  # a condition the user can fix: the message says how
+                self._fail(str(exc))
+            except Exception as exc:  # the thread is the last line: report, never raise
+                self.counters.errors += 1
+                log.debug("source %s crashed", self.name, exc_info=True)
+                self._fail(f"{type(exc).__name__}: {exc}")
+            if time.monotonic() - began > RETRY_RESET_S:  # it had been working: start the backoff over
+                wait = RETRY_BACKOFF_S[0]
+            self.counters.retries += 1
+            log.debug("source %s: retrying in %.1f s", self.name, wait)
+            if self._stopping.wait(wait):
+                return
+            wait = min(RETRY_BACKOFF_S[1], wait * 2)

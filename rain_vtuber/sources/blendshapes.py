@@ -3,11 +3,21 @@
 Senders name the same expressions differently: ARKit camelCase (Perfect Sync, FaceMotion3D),
 iFacialMocap's `_L`/`_R` suffixes, VRM0 presets (A, Blink_L, Joy) and VRM1 presets (aa,
 blinkLeft, happy). Everything downstream (rig, calibration) speaks ARKit only.
+
+Some senders send one expression under several vocabularies in the same frame (an OpenSeeFace
+VMC sender: `eyeBlinkLeft`, `Blink_L` and `Blink`, the mean of both eyes). Taking the largest
+value would turn a wink into a half blink, so each ARKit shape takes its value from the most
+precise kind of name that was sent for it (Precedence), and only names of that kind are combined:
+
+1. ARKit names, in any spelling (`eyeBlinkLeft`, `EyeBlinkLeft`, `eyeBlink_L`);
+2. VRM presets for one side of the face (`Blink_L`, `Blink_R`, `blinkLeft`, `blinkRight`);
+3. VRM presets for both sides or the whole face (`Blink`, `A`/`aa`, `Joy`/`happy`, `LookUp`, ...).
 """
 
 from __future__ import annotations
 
 import math
+from enum import IntEnum
 from typing import Iterable, Mapping
 
 ARKIT_NAMES: tuple[str, ...] = (
@@ -23,6 +33,17 @@ ARKIT_NAMES: tuple[str, ...] = (
 )
 
 Contribution = tuple[tuple[str, float], ...]
+
+
+class Precedence(IntEnum):
+    """Which name wins when several name the same ARKit shape (lower wins)."""
+
+    ARKIT = 0
+    VRM_ONE_SIDE = 1
+    VRM_BOTH_SIDES = 2
+
+
+Entry = tuple[Precedence, Contribution]
 
 
 def _both(name: str, weight: float = 1.0) -> Contribution:
@@ -66,12 +87,18 @@ def _key(name: str) -> str:
     return lowered
 
 
-def _build_table() -> dict[str, Contribution]:
-    table: dict[str, Contribution] = {_key(name): ((name, 1.0),) for name in ARKIT_NAMES}
+def _vrm_precedence(contribution: Contribution) -> Precedence:
+    """A preset that moves one side of the face only (Blink_L) is more precise than one for both (Blink)."""
+    sides = {next((side for side in ("Left", "Right") if arkit.endswith(side)), "") for arkit, _ in contribution}
+    return Precedence.VRM_ONE_SIDE if sides in ({"Left"}, {"Right"}) else Precedence.VRM_BOTH_SIDES
+
+
+def _build_table() -> dict[str, Entry]:
+    table: dict[str, Entry] = {_key(name): (Precedence.ARKIT, ((name, 1.0),)) for name in ARKIT_NAMES}
     for name, contribution in _VRM.items():
-        table.setdefault(_key(name), contribution)
+        table.setdefault(_key(name), (_vrm_precedence(contribution), contribution))
     for alias, target in _VRM1_ALIASES.items():
-        table.setdefault(alias, _VRM[target])
+        table.setdefault(alias, table[_key(target)])
     return table
 
 
@@ -84,17 +111,24 @@ def is_known(name: str) -> bool:
 
 
 def to_arkit(values: Mapping[str, float] | Iterable[tuple[str, float]]) -> dict[str, float]:
-    """Raw sender values (any vocabulary, 0..1) -> ARKit name -> 0..1 (max where several contribute).
+    """Raw sender values (any vocabulary, 0..1) -> ARKit name -> 0..1.
 
-    Unknown names and non-finite values are skipped; values are clamped to 0..1.
+    Each ARKit shape comes from the names of the best Precedence that were sent for it (see the
+    module docstring); several names of that same precedence combine by maximum. Unknown names
+    and non-finite values are skipped; values are clamped to 0..1.
     """
     items = values.items() if isinstance(values, Mapping) else values
-    out: dict[str, float] = {}
+    best: dict[str, tuple[Precedence, float]] = {}
     for name, value in items:
-        contribution = _TABLE.get(_key(name))
-        if contribution is None or not math.isfinite(value):
+        entry = _TABLE.get(_key(name))
+        if entry is None or not math.isfinite(value):
             continue
+        precedence, contribution = entry
         level = min(max(float(value), 0.0), 1.0)
         for arkit, weight in contribution:
-            out[arkit] = max(out.get(arkit, 0.0), level * weight)
-    return out
+            held = best.get(arkit)
+            if held is None or precedence < held[0]:
+                best[arkit] = (precedence, level * weight)
+            elif precedence == held[0]:
+                best[arkit] = (precedence, max(held[1], level * weight))
+    return {arkit: value for arkit, (_, value) in best.items()}

@@ -6,6 +6,7 @@ import threading
 import time
 from abc import abstractmethod
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterator
 
 import numpy as np
@@ -30,8 +31,10 @@ class FrameSource(FaceSource):
     start() the thread and poll latest(), which skips frames when they fall behind.
     """
 
-    def __init__(self, name: str, crop_ratio: float, frame_size: int, static_images: bool = False) -> None:
+    def __init__(self, name: str, crop_ratio: float, frame_size: int, face_model: Path,
+                 static_images: bool = False) -> None:
         super().__init__(name)
+        self.face_model = face_model
         self.crop_ratio = crop_ratio
         self.frame_size = frame_size
         self._static_images = static_images
@@ -49,7 +52,7 @@ class FrameSource(FaceSource):
 
     def iter_tracked(self) -> Iterator[TrackedFrame]:
         """Every frame with its face (None where none was found), on the calling thread."""
-        with FaceTracker(static_images=self._static_images) as tracker:
+        with FaceTracker(self.face_model, video=not self._static_images) as tracker:
             for image in self.frames():
                 self.counters.received += 1
                 square = crop_square(image, self.crop_ratio, self.frame_size)

@@ -1,12 +1,26 @@
-"""iFacialMocap (iPhone) over UDP: handshake, v1/v2 parsing, blend shapes -> the canonical rig.
+"""iFacialMocap / Facemotion3D over UDP: handshake, every text form they send, blend shapes -> the rig.
 
 The receiver asks the phone to stream by sending HANDSHAKE (plus "|sendDataVersion=v2" for v2)
 to the phone's port 49983; the phone then streams to the sender's address. Some senders push
-without a handshake, so the socket also just listens. Both formats are parsed whatever was asked,
-because a v1/v2 mismatch is the most reported failure.
+without a handshake, so the socket also just listens. Every form is parsed whatever was asked,
+because a v1/v2 mismatch is the most reported failure:
 
-Angles are read as ARKit's right-handed frame (x to the camera's right, y up, z towards the
-camera) and converted to the FaceState convention: pitch = rx, yaw = -ry, roll = -rz.
+- phone, v1: `mouthSmile_L-50|...|=head#rx,ry,rz,px,py,pz|rightEye#rx,ry,rz|leftEye#rx,ry,rz|`
+- phone, v2: the same with `&` between name and value (`eyeSquint_R&10`, spaces allowed);
+  newer versions add `trackingStatus-1|` (0: the face is lost, stale values keep coming) and
+  `hapihapi-0|`.
+- PC relay ("iFacialMocap to Software") and Facemotion3D: `faceObjGrp!Name|` first, full ARKit
+  names, optionally prefixed (`blendShape1.eyeBlinkLeft&9`), then `=headPosition#x,y,z,name|`
+  `head#rx,ry,rz,name|rightEye#rx,ry,rz,eyeBall_R|leftEye#...|neck#...|spine#...|`: each bone
+  item ends with the object name(s) it drives, and the head position has an item of its own.
+  The relay spreads the head angles over spine, neck and head (15/35/50 % of each angle in its
+  samples), so the face's rotation is their sum.
+
+Angles are Euler X, Y, Z in degrees (the developer page: "degrees, not radians"), read in ARKit's
+right-handed frame (x to the camera's right, y up, z towards the camera) and converted to the
+FaceState convention: pitch = rx, yaw = -ry, roll = -rz. Positions are metres. Eye rotations are
+not used (the eyeLook* blend shapes carry the gaze). A stray line before the first item (recorded
+sample files have one) is dropped, not read as part of the first name.
 """
 
 from __future__ import annotations
@@ -15,17 +29,18 @@ import math
 import socket
 import time
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Mapping
 
 from rain_vtuber.errors import RainError
 from rain_vtuber.face.rig import face_from_blend_shapes
-from rain_vtuber.face.state import TrackingState
 from rain_vtuber.sources.base import FaceSource
 from rain_vtuber.sources.blendshapes import is_known, to_arkit
 
 HANDSHAKE = b"iFacialMocap_sahuasouryya9218sauhuiayeta91555dy3719"
 V2_REQUEST = b"|sendDataVersion=v2"
 _MAX_ABS = 1e4  # angles in degrees, positions in metres: anything larger is garbage
+_ROTATION_BONES = ("spine", "neck", "head")
+_TRACKING_STATUS = "trackingstatus"
 Vector = tuple[float, float, float]
 
 
@@ -35,10 +50,12 @@ class PacketError(ValueError):
 
 @dataclass
 class MocapFrame:
-    """One parsed datagram: raw blend-shape values 0..1 (sender's names) and the head pose if sent."""
+    """One parsed datagram: raw blend-shape values 0..1 (sender's names), bone rotations, head position."""
 
     blend_shapes: dict[str, float] = field(default_factory=dict)
-    head: tuple[float, ...] | None = None  # rx, ry, rz in degrees [, px, py, pz in metres]
+    rotations: dict[str, Vector] = field(default_factory=dict)  # head/neck/spine: rx, ry, rz in degrees
+    position: Vector | None = None  # head position in metres (ARKit frame)
+    tracking: bool | None = None  # trackingStatus item: False while the phone has lost the face
 
 
 def _number(text: str) -> float:
@@ -51,11 +68,59 @@ def _number(text: str) -> float:
     return value
 
 
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _bone_numbers(name: str, values: str) -> tuple[float, ...]:
+    """`rx,ry,rz[,px,py,pz]` or the relay's `x,y,z,objectName` -> the numbers (at least 3)."""
+    fields = values.split(",")
+    if not _is_number(fields[-1]):  # the object name(s) the relay's item drives
+        fields.pop()
+    numbers = tuple(_number(v) for v in fields)
+    if len(numbers) < 3:
+        raise PacketError(f"{name} needs 3 numbers, got {len(numbers)}")
+    return numbers
+
+
+def _vector(numbers: tuple[float, ...], start: int = 0) -> Vector:
+    return numbers[start], numbers[start + 1], numbers[start + 2]
+
+
+def _parse_bone(frame: MocapFrame, item: str) -> None:
+    name, _, values = item.partition("#")
+    bone = name.strip().lstrip("=").strip().lower()
+    if bone == "headposition":
+        frame.position = _vector(_bone_numbers(name, values))
+    elif bone in _ROTATION_BONES:
+        numbers = _bone_numbers(name, values)
+        frame.rotations[bone] = _vector(numbers)
+        if bone == "head" and len(numbers) >= 6:  # the phone's direct form: the position follows
+            frame.position = _vector(numbers, 3)
+
+
+def _parse_value(frame: MocapFrame, item: str) -> None:
+    separator = "&" if "&" in item else "-"
+    name, found, value = item.partition(separator)
+    if not found:
+        return
+    name = name.strip().rpartition(".")[2]  # Facemotion3D's `blendShape1.` prefix
+    if name.lower() == _TRACKING_STATUS:
+        frame.tracking = _number(value) != 0
+    elif is_known(name):
+        frame.blend_shapes[name] = min(max(_number(value) / 100.0, 0.0), 1.0)
+
+
 def parse_packet(data: bytes) -> MocapFrame:
-    """v1 (`name-value|`) or v2 (`name&value|`) payload -> MocapFrame; raises PacketError.
+    """Any of the text forms in the module docstring -> MocapFrame; raises PacketError.
 
     Blend values arrive as 0..100 (negative as `name--5`) and become 0..1. Unknown names, eye
-    rotations and empty items are ignored; a known name with a bad value rejects the datagram.
+    rotations, `faceObjGrp!` items and empty items are ignored; a known name or bone with a bad
+    value rejects the datagram.
     """
     try:
         text = data.decode("utf-8")
@@ -63,21 +128,16 @@ def parse_packet(data: bytes) -> MocapFrame:
         raise PacketError("not UTF-8 text") from None
     frame = MocapFrame()
     for item in text.split("|"):
-        item = item.strip()
-        if "#" in item:
-            name, _, values = item.partition("#")
-            if name.strip().lstrip("=").strip().lower() == "head":
-                numbers = tuple(_number(v) for v in values.split(","))
-                if len(numbers) < 3:
-                    raise PacketError(f"head needs rx,ry,rz[,px,py,pz], got {len(numbers)} values")
-                frame.head = numbers[:6]
+        lines = item.strip().splitlines()
+        item = lines[-1].strip() if lines else ""  # a stray line before the first item is not part of it
+        if "!" in item:  # faceObjGrp!Name: which mesh group the relay drives
             continue
-        separator = "&" if "&" in item else "-"
-        name, found, value = item.partition(separator)
-        if found and is_known(name):
-            frame.blend_shapes[name.strip()] = min(max(_number(value) / 100.0, 0.0), 1.0)
-    if not frame.blend_shapes and frame.head is None:
-        raise PacketError("no blend shapes and no head pose")
+        if "#" in item:
+            _parse_bone(frame, item)
+        else:
+            _parse_value(frame, item)
+    if not frame.blend_shapes and not frame.rotations and frame.tracking is None:
+        raise PacketError("no blend shapes, no head pose and no tracking status")
     return frame
 
 
@@ -111,16 +171,18 @@ class IFacialMocapSource(FaceSource):
                     "using it (another tracker receiver?) or choose another --port"
                 ) from exc
             sock.settimeout(0.1)
-            last_handshake = -math.inf
+            last_handshake = last_data = -math.inf
             while not self._stopping.is_set():
-                due = time.monotonic() - last_handshake >= self._handshake_interval_s
-                if self.phone and due and self.state is not TrackingState.TRACKING:
-                    last_handshake = time.monotonic()
+                now = time.monotonic()
+                silent = now - max(last_handshake, last_data) >= self._handshake_interval_s
+                if self.phone and silent:  # not while data flows, even if the phone reports a lost face
+                    last_handshake = now
                     self._send_handshake(sock, self.phone)
                 try:
                     data, _ = sock.recvfrom(65535)
                 except (socket.timeout, ConnectionResetError):
                     continue
+                last_data = time.monotonic()
                 self.counters.received += 1
                 self._handle(data)
         finally:
@@ -139,17 +201,29 @@ class IFacialMocapSource(FaceSource):
             self.counters.rejected += 1
             self.warn.warning("packet", "source %s: ignored a bad packet (%s)", self.name, exc)
             return
-        self._blend.update(frame.blend_shapes)
-        rotation, position = head_pose(frame.head) if frame.head else (None, None)
+        if frame.tracking is False:  # the phone lost the face and repeats stale values: as if silent
+            self._lose()
+            return
+        self._blend.update(to_arkit(frame.blend_shapes))  # by ARKit name: eyeBlink_L and eyeBlinkLeft are one shape
+        rotation = head_rotation(frame.rotations) if frame.rotations else None
+        position = rig_position(frame.position) if frame.position is not None else None
         translation = (0.0, 0.0, 0.0)
         if position is not None:  # relative to where the head first was; recentering does the rest
             neutral = self._neutral_position = self._neutral_position or position
             translation = (position[0] - neutral[0], position[1] - neutral[1], position[2] - neutral[2])
-        self._publish(face_from_blend_shapes(to_arkit(self._blend), rotation, position, translation, self.name))
+        self._publish(face_from_blend_shapes(self._blend, rotation, position, translation, self.name))
 
 
-def head_pose(head: tuple[float, ...]) -> tuple[Vector, Vector | None]:
-    """ARKit rx, ry, rz (degrees) [, px, py, pz (metres)] -> FaceState rotation and rig-frame position."""
-    rx, ry, rz = (math.remainder(a, 360.0) for a in head[:3])
-    position = (head[3], -head[4], -head[5]) if len(head) >= 6 else None  # x right, y down, z away
-    return (rx, -ry, -rz), position
+def head_rotation(rotations: Mapping[str, Vector]) -> Vector:
+    """ARKit Euler angles (degrees) of the head and, from the relay, neck and spine -> FaceState rotation.
+
+    The relay splits the phone's head angles linearly over spine, neck and head, so their sum is
+    the phone's measurement again (composing them as rotations would not be).
+    """
+    rx, ry, rz = (math.remainder(sum(r[axis] for r in rotations.values()), 360.0) for axis in range(3))
+    return rx, -ry, -rz
+
+
+def rig_position(position: Vector) -> Vector:
+    """ARKit position (x right, y up, z towards the camera) -> rig frame (x right, y down, z away)."""
+    return position[0], -position[1], -position[2]

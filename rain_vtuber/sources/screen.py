@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Iterator
 
 import numpy as np
@@ -14,8 +15,8 @@ class ScreenSource(FrameSource):
     """Grabs `region` (left, top, width, height) or monitor `monitor` (1 = primary, 0 = all) at `fps`."""
 
     def __init__(self, monitor: int, region: tuple[int, int, int, int] | None, crop_ratio: float, frame_size: int,
-                 fps: float = 30.0) -> None:
-        super().__init__(f"screen{monitor}" if region is None else "screen-region", crop_ratio, frame_size)
+                 face_model: Path, fps: float = 30.0) -> None:
+        super().__init__(f"screen{monitor}" if region is None else "screen-region", crop_ratio, frame_size, face_model)
         self.monitor, self.region, self.fps = monitor, region, fps
 
     def _grabs(self) -> Iterator[np.ndarray]:

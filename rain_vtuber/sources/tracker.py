@@ -1,20 +1,24 @@
-"""mediapipe FaceMesh -> FaceState, plus the expressions and head angles read back off 68 points.
+"""mediapipe FaceLandmarker -> FaceState: 478 points mapped to iBUG-68, its 52 blend shapes, head pose.
 
-Webcam-like sources get landmarks but no blend shapes; blend-shape sources get blend shapes but
-no landmarks (the rig makes them). Reading blinks, mouth and head angles off the 68 points with
-measures calibrated on the rig itself gives every source the same expression scale.
+The blend shapes are what iFacialMocap and VMC send, so they take the same road: the expressions
+of the FaceState, and through the rig the openness of the eyes and inner lips of the 68 points
+(the rest of the points keep the tracked geometry). A blink of 0.7 then closes the character's
+eye alike whichever source measured it, and one calibration range fits every source.
 """
 
 from __future__ import annotations
 
-import math
+import time
+from pathlib import Path
 
 import cv2
 import numpy as np
 
 from rain_vtuber.face import rig
+from rain_vtuber.face.expressions import transfer_openness
 from rain_vtuber.face.mediapipe68 import ibug68_from_mediapipe
 from rain_vtuber.face.state import FaceState
+from rain_vtuber.sources.blendshapes import to_arkit
 
 # Points that expressions barely move: what head pose is solved from.
 _POSE_POINTS = np.array([0, 16, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 39, 42, 45], dtype=np.intp)
@@ -31,65 +35,6 @@ def crop_square(image: np.ndarray, ratio: float, size: int) -> np.ndarray:
     # INTER_AREA avoids aliasing on big reductions but costs ~6 ms at 720p; linear is plenty below 2x
     interpolation = cv2.INTER_AREA if side >= 2 * size else cv2.INTER_LINEAR
     return cv2.resize(square, (size, size), interpolation=interpolation)
-
-
-def _measures(points: np.ndarray) -> dict[str, float]:
-    """Raw, scale-free measures behind each expression (lengths over eye span or nose length)."""
-    p = points
-    across = p[45] - p[36]
-    span = float(np.hypot(*across))
-    u = across / span  # along the eyes, towards the image's right
-    v = np.array([-u[1], u[0]])  # down the face
-    nose = float(np.hypot(*(p[33] - p[27])))
-
-    def eye_aspect(a: int) -> float:  # lid gap over eye width, iBUG eye ring a..a+5
-        gap = np.hypot(*(p[a + 1] - p[a + 5])) + np.hypot(*(p[a + 2] - p[a + 4]))
-        return float(gap / (2.0 * np.hypot(*(p[a] - p[a + 3]))))
-
-    def below(upper: int, lower: int) -> float:  # how far `lower` sits below `upper`, in nose lengths
-        return float((p[lower] - p[upper]) @ v) / nose
-
-    return {
-        "eyeBlinkRight": eye_aspect(36),
-        "eyeBlinkLeft": eye_aspect(42),
-        "jawOpen": below(62, 66),
-        "mouthSmileLeft": float((p[54] - p[51]) @ u) / span,
-        "mouthSmileRight": float((p[51] - p[48]) @ u) / span,
-        "mouthPucker": float((p[54] - p[48]) @ u) / span,
-        "browInnerUp": (below(21, 39) + below(22, 42)) / 2.0,
-        "browDownLeft": below(22, 42),
-        "browDownRight": below(21, 39),
-        "browOuterUpLeft": below(26, 45),
-        "browOuterUpRight": below(17, 36),
-    }
-
-
-def _calibrate() -> tuple[dict[str, float], dict[str, float]]:
-    """Each measure on the neutral rig face and its change at expression = 1."""
-    neutral = _measures(rig.project(rig.NEUTRAL_MM))
-    unit = {name: _measures(rig.project(rig.deform({name: 1.0})))[name] - neutral[name] for name in neutral}
-    return neutral, unit
-
-
-_NEUTRAL, _UNIT = _calibrate()
-
-
-def expressions_from_points(points: np.ndarray) -> dict[str, float]:
-    """(68, 2) iBUG points -> ARKit-named expressions in 0..1, on the rig's scale.
-
-    Exact for rig faces seen frontally; for real faces the per-user ranges of the calibration
-    (landmarks helper) turn these into the user's own 0..1.
-    """
-    points = np.asarray(points, dtype=float)
-    scale = min(np.hypot(*(points[45] - points[36])), np.hypot(*(points[33] - points[27])))
-    if not np.isfinite(points).all() or scale < 1e-6:
-        return dict.fromkeys(_NEUTRAL, 0.0)  # degenerate face: nothing to measure
-    measured = _measures(points)
-    out = {}
-    for name, value in measured.items():
-        level = (value - _NEUTRAL[name]) / _UNIT[name]
-        out[name] = min(max(level, 0.0), 1.0) if math.isfinite(level) else 0.0
-    return out
 
 
 def head_pose_from_points(points: np.ndarray) -> tuple[tuple[float, float, float], tuple[float, float, float]] | None:
@@ -110,43 +55,65 @@ def head_pose_from_points(points: np.ndarray) -> tuple[tuple[float, float, float
     return rig.euler_from_matrix(matrix), position  # type: ignore[return-value]
 
 
-class FaceTracker:
-    """mediapipe FaceMesh (refined, 478 points, bundled offline models) on square RGB frames.
+def face_from_landmarks(mesh: np.ndarray, blend_shapes: dict[str, float], source: str = "") -> FaceState:
+    """(478, 2) normalised mesh + ARKit blend shapes -> FaceState, lids and inner lips set by the rig."""
+    tracked = ibug68_from_mediapipe(mesh)
+    points = transfer_openness(tracked, rig.project(rig.deform(blend_shapes)))
+    pose = head_pose_from_points(tracked)
+    return FaceState(
+        points=points,
+        valid=np.isfinite(points).all(axis=1),
+        rotation=pose[0] if pose else None,
+        position=pose[1] if pose else None,
+        expressions=blend_shapes,
+        source=source,
+    )
 
-    Not thread-safe: create, use and close it on one thread.
+
+class FaceTracker:
+    """mediapipe's FaceLandmarker (478 points + 52 blend shapes) on square RGB frames.
+
+    `video`: frames of one stream (webcam, video, screen): VIDEO mode, which tracks the face from
+    frame to frame and needs increasing timestamps; otherwise every frame is a new photo (IMAGE
+    mode). LIVE_STREAM mode is not used: the source thread already drops frames it cannot keep
+    up with, and a synchronous call keeps each frame with its face. Not thread-safe: create, use
+    and close it on one thread.
     """
 
-    def __init__(self, static_images: bool = False, min_confidence: float = 0.5) -> None:
-        from mediapipe.python.solutions import face_mesh  # heavy import; only camera sources need it
+    def __init__(self, model: Path, video: bool = True, min_confidence: float = 0.5) -> None:
+        from mediapipe.tasks.python import BaseOptions, vision  # heavy import; only camera sources need it
 
-        self._mesh = face_mesh.FaceMesh(
-            static_image_mode=static_images,
-            max_num_faces=1,
-            refine_landmarks=True,
-            min_detection_confidence=min_confidence,
+        options = vision.FaceLandmarkerOptions(
+            base_options=BaseOptions(model_asset_path=str(model)),
+            running_mode=vision.RunningMode.VIDEO if video else vision.RunningMode.IMAGE,
+            num_faces=1,
+            min_face_detection_confidence=min_confidence,
+            min_face_presence_confidence=min_confidence,
             min_tracking_confidence=min_confidence,
+            output_face_blendshapes=True,
         )
+        self._landmarker = vision.FaceLandmarker.create_from_options(options)
+        self._video = video
+        self._last_ms = -1
 
     def track(self, frame: np.ndarray, source: str = "") -> FaceState | None:
         """HxWx3 uint8 RGB square frame -> FaceState (points normalised to the frame), None if no face."""
-        result = self._mesh.process(frame)
-        faces = result.multi_face_landmarks
-        if not faces:
+        import mediapipe as mp
+
+        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(frame))
+        if self._video:
+            self._last_ms = max(self._last_ms + 1, time.monotonic_ns() // 1_000_000)  # strictly increasing
+            result = self._landmarker.detect_for_video(image, self._last_ms)
+        else:
+            result = self._landmarker.detect(image)
+        if not result.face_landmarks:
             return None
-        mesh = np.array([(lm.x, lm.y) for lm in faces[0].landmark], dtype=np.float64)
-        points = ibug68_from_mediapipe(mesh)
-        pose = head_pose_from_points(points)
-        return FaceState(
-            points=points,
-            valid=np.isfinite(points).all(axis=1),
-            rotation=pose[0] if pose else None,
-            position=pose[1] if pose else None,
-            expressions=expressions_from_points(points),
-            source=source,
-        )
+        mesh = np.array([(p.x, p.y) for p in result.face_landmarks[0]], dtype=np.float64)
+        scores = result.face_blendshapes[0] if result.face_blendshapes else []
+        return face_from_landmarks(mesh, to_arkit((c.category_name, c.score) for c in scores), source)
 
     def close(self) -> None:
-        self._mesh.close()
+        self._landmarker.close()
 
     def __enter__(self) -> FaceTracker:
         return self

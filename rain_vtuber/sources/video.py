@@ -39,9 +39,9 @@ def recorded_kind(path: Path) -> Literal["folder", "video", "image"]:
 class VideoSource(FrameSource):
     """A video file; with `realtime` it plays at the file's frame rate, with `loop` it starts over."""
 
-    def __init__(self, path: Path, crop_ratio: float, frame_size: int, realtime: bool = False,
+    def __init__(self, path: Path, crop_ratio: float, frame_size: int, face_model: Path, realtime: bool = False,
                  loop: bool = False) -> None:
-        super().__init__(path.name, crop_ratio, frame_size)
+        super().__init__(path.name, crop_ratio, frame_size, face_model)
         self.path, self.realtime, self.loop = path, realtime, loop
 
     def frames(self) -> Iterator[np.ndarray]:
@@ -67,12 +67,14 @@ class VideoSource(FrameSource):
 
 
 class ImageFolderSource(FrameSource):
-    """Images in a folder in name order (or one image), at `fps` when `realtime`; `loop` repeats them."""
+    """Images in a folder in name order (or one image), at `fps` when `realtime`; `loop` repeats them.
 
-    def __init__(self, path: Path, crop_ratio: float, frame_size: int, realtime: bool = False, loop: bool = False,
-                 fps: float = 30.0) -> None:
-        single = path.is_file()
-        super().__init__(path.name, crop_ratio, frame_size, static_images=single)
+    Each image is tracked as a photo of its own (mediapipe's IMAGE mode), not as a video frame.
+    """
+
+    def __init__(self, path: Path, crop_ratio: float, frame_size: int, face_model: Path, realtime: bool = False,
+                 loop: bool = False, fps: float = 30.0) -> None:
+        super().__init__(path.name, crop_ratio, frame_size, face_model, static_images=True)
         self.path, self.realtime, self.loop, self.fps = path, realtime, loop, fps
 
     def image_paths(self) -> list[Path]:

@@ -1,7 +1,11 @@
 """VMC protocol (VSeeFace, Virtual Motion Capture, Waidayo...) over OSC/UDP -> the canonical rig.
 
-Blend-shape values collect from /VMC/Ext/Blend/Val and take effect on /VMC/Ext/Blend/Apply;
-the head rotation is the Neck and Head local bone rotations composed. Unity's frame (left-handed,
+Blend-shape values collect from /VMC/Ext/Blend/Val and take effect on /VMC/Ext/Blend/Apply
+(names in any vocabulary; where one frame names a shape several ways, the precedence of
+blendshapes.to_arkit applies); the head rotation is the Neck and Head local bone rotations
+composed. /VMC/Ext/OK carries 1, 3 or 4 ints (loaded, calibration state, calibration mode and,
+since protocol 2.7, the tracking status): a tracking status of 0 makes the source LOST, as if the
+sender were silent, until a status of 1 and the next Apply. Unity's frame (left-handed,
 y up, avatar facing +z) is the rig frame mirrored through the origin, so the rotation matrices are
 identical and Unity's Euler angles X, Y, Z are pitch, yaw and roll directly.
 """
@@ -20,6 +24,7 @@ from pythonosc.dispatcher import Dispatcher
 from pythonosc.osc_server import BlockingOSCUDPServer
 
 from rain_vtuber.errors import RainError
+from rain_vtuber.osc_guard import bundle_problem
 from rain_vtuber.face.rig import euler_from_matrix, face_from_blend_shapes
 from rain_vtuber.sources.base import FaceSource
 from rain_vtuber.sources.blendshapes import is_known, to_arkit
@@ -27,6 +32,7 @@ from rain_vtuber.sources.blendshapes import is_known, to_arkit
 BLEND_VAL = "/VMC/Ext/Blend/Val"
 BLEND_APPLY = "/VMC/Ext/Blend/Apply"
 BONE_POS = "/VMC/Ext/Bone/Pos"
+AVAILABLE = "/VMC/Ext/OK"
 _HEAD_BONES = ("Neck", "Head")
 
 
@@ -69,6 +75,9 @@ class _Dispatcher(Dispatcher):
         self._source = source
 
     def call_handlers_for_packet(self, data: bytes, client_address: tuple[str, int]) -> list:
+        if problem := bundle_problem(data):
+            self._source.reject(problem)
+            return []
         try:
             for timed in osc_packet.OscPacket(data).messages:
                 for handler in self.handlers_for_address(timed.message.address):
@@ -106,14 +115,17 @@ class VmcSource(FaceSource):
         self.host, self.port = host, port
         self._pending: dict[str, float] = {}
         self._bones: dict[str, np.ndarray] = {}
+        self._sender_lost = False  # the sender's own tracking status (VMC 2.7) says no face
 
     def reject(self, reason: str) -> None:
         """Count and (rate-limited) log a packet or message that cannot be used."""
         self.counters.rejected += 1
-        self.warn.warning(reason.split(" ", 1)[0], "source %s: ignored %s", self.name, reason)
+        key = "message" if reason.startswith("/") else reason.split(" ", 1)[0]  # addresses are sender-chosen: unbounded
+        self.warn.warning(key, "source %s: ignored %s", self.name, reason)
 
     def _run(self) -> None:
         _quiet_python_osc()
+        self._sender_lost = False
         try:
             server = _Server((self.host, self.port), self)
         except OSError as exc:
@@ -125,6 +137,7 @@ class VmcSource(FaceSource):
         dispatcher.map(BLEND_VAL, self._on_blend)
         dispatcher.map(BLEND_APPLY, self._on_apply)
         dispatcher.map(BONE_POS, self._on_bone)
+        dispatcher.map(AVAILABLE, self._on_available)
         server.timeout = 0.1
         with server:
             while not self._stopping.is_set():
@@ -153,7 +166,18 @@ class VmcSource(FaceSource):
             return
         self._bones[args[0]] = quaternion_matrix(*(quaternion / norm))
 
+    def _on_available(self, address: str, *args: Any) -> None:
+        if not args or not all(isinstance(a, int) and not isinstance(a, bool) for a in args[:4]):
+            self.reject(f"{address} expects 1, 3 or 4 ints, got {_types(args)}")
+            return
+        if len(args) >= 4:  # loaded, calibration state, calibration mode, tracking status
+            self._sender_lost = args[3] == 0
+            if self._sender_lost:
+                self._lose()
+
     def _on_apply(self, address: str, *args: Any) -> None:
+        if self._sender_lost:  # values keep coming, but they are the last ones before the face was lost
+            return
         rotation = None
         if self._bones:
             matrix = self._bones.get("Neck", np.eye(3)) @ self._bones.get("Head", np.eye(3))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Iterator
 
 import cv2
@@ -16,8 +17,9 @@ _MAX_FAILED_READS = 60  # ~2 s of a 30 fps camera delivering nothing
 class WebcamSource(FrameSource):
     """cv2.VideoCapture(index) at the requested capture size; the camera paces the loop."""
 
-    def __init__(self, camera: int, width: int | None, height: int | None, crop_ratio: float, frame_size: int) -> None:
-        super().__init__(f"webcam{camera}", crop_ratio, frame_size)
+    def __init__(self, camera: int, width: int | None, height: int | None, crop_ratio: float, frame_size: int,
+                 face_model: Path) -> None:
+        super().__init__(f"webcam{camera}", crop_ratio, frame_size, face_model)
         self.camera, self.width, self.height = camera, width, height
 
     def frames(self) -> Iterator[np.ndarray]:

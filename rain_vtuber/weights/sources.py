@@ -11,6 +11,12 @@ RAIN_REPO_DIR = ""  # the three RAIN checkpoints sit at the top of the hub repo
 TAESDV_URL = "https://raw.githubusercontent.com/madebyollin/taesdv/main/taesdv.pth"
 VAE_REPO = "stabilityai/sd-vae-ft-mse"
 CLIP_REPO = "lambdalabs/sd-image-variations-diffusers"
+# MediaPipe's published FaceLandmarker bundle (float16, version 1): face detector, 478-point mesh, blend shapes.
+FACE_LANDMARKER_URL = (
+    "https://storage.googleapis.com/mediapipe-models/face_landmarker/face_landmarker/float16/1/face_landmarker.task"
+)
+FACE_LANDMARKER_SIZE = 3_758_596
+FACE_LANDMARKER_SHA256 = "64184e229b263107bc2b804c6625db1341ff2bb731874b0bcc2fe6544e0bc9ff"
 
 
 @dataclass(frozen=True)
@@ -21,6 +27,8 @@ class RemoteFile:
     repo_id: str | None = None
     repo_dir: str = ""  # folder inside the hub repo
     url: str | None = None  # plain HTTPS file (no hub); its single name is names[0]
+    size: int | None = None  # published size and digest, where the file is checked by them
+    sha256: str | None = None
 
     def repo_path(self, name: str) -> str:
         return f"{self.repo_dir}/{name}" if self.repo_dir else name
@@ -70,6 +78,12 @@ RELEASE: tuple[Component, ...] = (
             RemoteFile(("config.json",), repo_id=CLIP_REPO, repo_dir="image_encoder"),
             RemoteFile(("model.safetensors", "pytorch_model.bin"), repo_id=CLIP_REPO, repo_dir="image_encoder"),
         ),
+    ),
+    Component(
+        "face_landmarker",
+        "",
+        (RemoteFile(("face_landmarker.task",), url=FACE_LANDMARKER_URL, size=FACE_LANDMARKER_SIZE,
+                    sha256=FACE_LANDMARKER_SHA256),),
     ),
 )
 

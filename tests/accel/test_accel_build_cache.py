@@ -65,11 +65,17 @@ BUILDER = textwrap.dedent("""
     from pathlib import Path
     from rain_vtuber.accel.build_cache import build_once
     target, log = Path(sys.argv[1]), Path(sys.argv[2])
+    arrived = log.with_name("arrived")
     def build(partial):
         with log.open("a") as f:
             f.write(f"{os.getpid()}\\n")
-        time.sleep(1.5)  # long enough for the other process to reach the lock
+        deadline = time.monotonic() + 120  # hold the lock until the other process is at build_once
+        while len(arrived.read_text().split()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.2)  # from its arrival to the lock is a file check
         partial.write_text("engine")
+    with arrived.open("a") as f:
+        f.write(f"{os.getpid()}\\n")
     print(build_once(target, build, wait_s=120))
 """)
 

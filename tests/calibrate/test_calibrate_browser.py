@@ -7,22 +7,31 @@ from __future__ import annotations
 
 import base64
 import shutil
+import socket
+import threading
 from pathlib import Path
 from typing import Iterator
 
 import cv2
 import numpy as np
 import pytest
+from pythonosc.udp_client import SimpleUDPClient
 from skimage import data
 
 from rain_vtuber.calibrate import CalibrateRequest, Running, character_files, start
 from rain_vtuber.landmarks import Calibration, load_calibration
 from rain_vtuber.sources import SourceConfig
+from tests.conftest import requires
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (drives Debian's chromium)")
-pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (apt-get install -y chromium)"
+try:
+    from playwright import sync_api
+except ImportError:
+    sync_api = None
+pytestmark = requires(
+    "pip install playwright (drives Debian's chromium)" if sync_api is None
+    else None if Path(CHROMIUM).exists()
+    else "Debian's chromium is not installed (apt-get install -y chromium; scripts/install-test-system-deps.sh)"
 )
 
 
@@ -202,3 +211,50 @@ def _dot_spread(png: bytes) -> float:
     image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
     ys, xs = np.nonzero(image.any(axis=2))
     return float(np.hypot(xs.std(), ys.std()))
+
+
+@pytest.fixture
+def still_vmc() -> Iterator[int]:
+    """A VMC sender on real UDP holding a still, neutral head (30 Hz); yields its port."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    stop = threading.Event()
+
+    def send() -> None:
+        client = SimpleUDPClient("127.0.0.1", port)
+        while not stop.wait(1 / 30):
+            client.send_message("/VMC/Ext/Blend/Val", ["JawOpen", 0.0])
+            client.send_message("/VMC/Ext/Blend/Apply", [])
+
+    sender = threading.Thread(target=send, name="still-vmc", daemon=True)
+    sender.start()
+    yield port
+    stop.set()
+    sender.join()
+
+
+def test_auto_fit_is_shown_toggled_and_saved(
+    browser: object, tmp_path: Path, reference: Path, still_vmc: int
+) -> None:
+    files = character_files(tmp_path, "cat")
+    source = SourceConfig(kind="vmc", port=still_vmc)
+    for running in _run(CalibrateRequest(files, image=reference, source=source)):
+        page, errors = _open(browser, running)
+        assert page.is_checked("#auto-fit")
+        page.wait_for_selector("body[data-auto-fit='fitted']", timeout=10_000)  # one steady second of the head
+        assert "fitted: face size" in page.text_content("#auto-fit-state")
+        fitted = running.session.calibration.framing
+        assert fitted.auto_fit and fitted.neutral_size is not None
+        _save(page)
+        assert load_calibration(files.calibration).framing == fitted  # recorded in the file
+
+        with page.expect_response(lambda r: "/api/auto_fit" in r.url):
+            page.uncheck("#auto-fit")
+        page.wait_for_selector("body[data-auto-fit='off']", timeout=5_000)
+        page.click("#save")
+        page.wait_for_selector("body[data-saved-count='2']", timeout=10_000)
+        saved = load_calibration(files.calibration).framing
+        assert saved.auto_fit is False and saved.neutral_size == fitted.neutral_size
+        assert errors == []
+        page.close()

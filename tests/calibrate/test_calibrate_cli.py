@@ -93,7 +93,7 @@ def test_missing_and_non_image_files(root: Path, tmp_path: Path) -> None:
     assert "not found" in _error(_invoke("cat", "--image", tmp_path / "nope.png", "--root", root, "--no-ui"))
     fake = tmp_path / "fake.png"
     fake.write_text("this is not a picture")
-    assert "not an image" in _error(_invoke("cat", "--image", fake, "--root", root, "--no-ui"))
+    assert "cannot decode the picture" in _error(_invoke("cat", "--image", fake, "--root", root, "--no-ui"))
     tiny = tmp_path / "tiny.png"
     cv2.imwrite(str(tiny), data.chelsea()[:20, :20])
     assert "at least" in _error(_invoke("cat", "--image", tiny, "--root", root))

@@ -81,6 +81,7 @@ def test_bad_requests_are_clear_and_change_nothing(running: Running) -> None:
         ("/api/record", {"step": "neutral"}, 400, "no face source"),
         ("/api/record", {"step": "dance"}, 400, "unknown recording step"),
         ("/api/recenter", {}, 400, "no face tracked"),
+        ("/api/auto_fit", {"enabled": "yes"}, 400, "expected"),
         ("/api/launch", {}, 404, "no such action"),
     ]
     for path, body, status, text in cases:

@@ -77,3 +77,13 @@ def test_cli_source_flags_merge_into_the_configured_source() -> None:
         source_flags(None, None, None, None, ["port"])
     with pytest.raises(RainError, match="source: Value error, screen region width and height must be > 0"):
         DaemonConfig().with_overrides(source=_source("screen", source_flags(None, None, None, None, ["region=[0, 0, 0, 10]"]), base))
+
+
+def test_control_host_defaults_to_loopback_and_an_empty_token_is_no_token(tmp_path: Path) -> None:
+    assert load_config(None).control_host == "127.0.0.1"
+    path = tmp_path / "lan.yaml"
+    path.write_text("control_host: 192.168.1.10\ntoken: s3cret\n")
+    assert (load_config(path).control_host, load_config(path).token) == ("192.168.1.10", "s3cret")
+    path.write_text("control_host: 0.0.0.0\ntoken: ''\n")
+    with pytest.raises(RainError, match="token: String should have at least 1 character"):
+        load_config(path)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
+from pathlib import Path
 from typing import Iterator
 
 import pytest
@@ -84,3 +87,50 @@ def test_second_server_on_the_same_port_fails_clearly(server: ControlServer) -> 
 def test_client_times_out_clearly_when_no_daemon(udp_port: int) -> None:
     with pytest.raises(RainError, match="no reply from a rain-vtuber daemon"):
         send_command("/rain/ping", port=udp_port, timeout=0.3)
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", ""])
+def test_lan_reachable_port_without_token_is_refused(udp_port: int, host: str) -> None:
+    with pytest.raises(RainError, match=r"needs a token: add `token: <secret>` .* --token <secret>") as err:
+        ControlServer(udp_port, {}, host=host)
+    assert "\n" not in str(err.value)
+
+
+def test_unresolvable_control_host_is_one_clear_line(udp_port: int) -> None:
+    with pytest.raises(RainError, match="control host 'no-such-host.invalid' is not an IPv4 address"):
+        ControlServer(udp_port, {}, token="t", host="no-such-host.invalid")
+
+
+def test_lan_port_with_token_refuses_and_rate_limits_bad_tokens_and_answers_only_the_sender(
+    udp_port: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    srv = ControlServer(udp_port, {"/rain/ping": Command(lambda: "pong")}, token="s3cret", host="0.0.0.0")
+    srv.start()
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as bystander:
+            bystander.bind(("127.0.0.1", 0))
+            bystander.settimeout(0.3)
+            for token in [None, "wrong"] * 10:
+                status, text = send_command("/rain/ping", port=udp_port, token=token, host="localhost")
+                assert status == "error" and "missing or wrong token" in text
+            assert send_command("/rain/ping", port=udp_port, token="s3cret") == ("ok", "pong")
+            with pytest.raises(socket.timeout):
+                bystander.recvfrom(65536)  # nobody but each sender heard a reply
+    finally:
+        srv.close()
+    assert srv.rejected == 20
+    logged = [r for r in caplog.records if "missing or wrong token" in r.getMessage()]
+    assert 1 <= len(logged) <= 2, [r.getMessage() for r in logged]
+
+
+def test_control_host_that_is_not_this_machine_is_one_clear_line(udp_port: int) -> None:
+    with pytest.raises(RainError, match=r"cannot open the control port 192\.0\.2\.123:\d+: .*address of this machine"):
+        ControlServer(udp_port, {}, token="t", host="192.0.2.123")
+
+
+def test_cli_start_up_imports_no_torch() -> None:
+    """`rain-vtuber ctl` on a streaming PC (or a Stream Deck button) must answer in a blink, not load torch."""
+    code = "import sys; from rain_vtuber.cli.main import _register; _register(); print('torch' in sys.modules)"
+    repo = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "False", done.stderr

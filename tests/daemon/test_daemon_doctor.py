@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -49,10 +50,20 @@ def test_cli_prints_the_table_and_fails_on_a_failed_check(tmp_path: Path) -> Non
         port = sock.getsockname()[1]
         run = subprocess.run(
             [sys.executable, "-m", "rain_vtuber.cli.main", "doctor", "--weights", str(TINY / "weights"),
-             "--config", str(TINY / "config.yaml"), "--camera", "-1", "--control-port", str(port)],
+             "--engine-config", str(TINY / "config.yaml"), "--camera", "-1", "--control-port", str(port)],
             cwd=REPO, capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "200"},
         )
     assert run.returncode == 1, run.stderr
     rows = {line.split("│")[1].strip(): line for line in run.stderr.splitlines() if line.count("│") >= 4}
     assert "PASS" in rows["weights"] and "PASS" in rows["NDI runtime"] and "PASS" in rows["Python"]
     assert "FAIL" in rows[f"control port {port}/udp"] and "camera 0" not in rows
+    from rain_vtuber.daemon.lan import lan_addresses
+
+    here = lan_addresses()
+    assert all(address in rows["LAN address"] for address in here)
+    if here:  # what to type on the other devices, with this PC's address and the configured control port
+        assert f"VMC sender on another PC: send to {here[0]} port 39539" in run.stderr
+        assert f"--control-host {here[0]} --token <secret>" in run.stderr
+    assert "ports to allow in this PC's firewall" in run.stderr
+    assert re.search(rf"│\s*{port}\s*│\s*UDP\s*│\s*control from OBS", run.stderr)
+    assert re.search(r"│\s*5961\+\s*│\s*TCP\s*│\s*NDI video", run.stderr)

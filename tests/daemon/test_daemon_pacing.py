@@ -7,7 +7,10 @@ import time
 
 import numpy as np
 
-from rain_vtuber.daemon.pacing import FrameQueue, LatencyMeter, RateMeter, Slot, Ticker, sustainable_fps
+from rain_vtuber.daemon.config import DaemonConfig
+from rain_vtuber.daemon.pacing import (
+    STAGES, FrameQueue, FrameStamps, LatencyMeter, RateMeter, Slot, Ticker, sustainable_fps
+)
 
 
 def test_ticker_spaces_ticks_evenly() -> None:
@@ -46,9 +49,9 @@ def test_frame_queue_drops_oldest_beyond_capacity() -> None:
     queue = FrameQueue(max_frames=8)
     frames = [np.full((2, 2, 3), i, np.uint8) for i in range(12)]
     for start in range(0, 12, 4):
-        queue.put_many(frames[start : start + 4], list(range(start, start + 4)))
+        queue.put_many(frames[start : start + 4], [_stamps(i) for i in range(start, start + 4)])
     assert queue.dropped == 4 and len(queue) == 8
-    assert [queue.pop().pushed_ns for _ in range(8)] == list(range(4, 12))
+    assert [queue.pop().stamps.captured for _ in range(8)] == list(range(4, 12))
     assert queue.pop() is None
 
 
@@ -63,12 +66,40 @@ def test_slot_newest_wins_and_counts_drops() -> None:
     assert slot.get(timeout=2.0) == "c"
 
 
-def test_latency_and_rate_meters() -> None:
-    meter = LatencyMeter(window=3)
+def _stamps(captured: int, decoding: int | None = None) -> FrameStamps:
+    ms = 1_000_000
+    return FrameStamps(captured, captured + 2 * ms, captured + 40 * ms, 16, captured + 400 * ms, decoding,
+                       captured + 500 * ms)
+
+
+def test_stamps_split_the_total_into_consecutive_stages() -> None:
+    ms = 1_000_000
+    stages = _stamps(0, decoding=470 * ms).stages_ms(520 * ms, 521 * ms)
+    assert tuple(stages) == STAGES
+    assert stages == {"capture_to_pose_ms": 2, "group_wait_ms": 38, "pile_ms": 360, "pile_frames": 16,
+                      "engine_step_ms": 70, "decode_ms": 30, "pacing_ms": 20, "ndi_send_ms": 1, "total_ms": 521}
+    fused = _stamps(0).stages_ms(520 * ms, 521 * ms)  # a fused step decodes inside: step includes it
+    assert fused["decode_ms"] is None and fused["engine_step_ms"] == 100 and fused["total_ms"] == 521
+
+
+def test_latency_meter_keeps_the_last_seconds_per_stage() -> None:
+    ms = 1_000_000
+    clock = [0]
+    meter = LatencyMeter(window_s=5.0, clock_ns=lambda: clock[0])
+    assert meter.p50() is None and meter.summary()["total_ms"] == {"p50": None, "p95": None}
+    for i, extra in enumerate([0] * 19 + [1000]):  # one slow send among 20
+        sent = 600 * ms + i * 100 * ms
+        clock[0] = sent + extra * ms
+        meter.add(_stamps(sent - 600 * ms), sent - 100 * ms, sent + extra * ms)
+    summary = meter.summary()
+    assert set(summary) == set(STAGES) and summary["decode_ms"] == {"p50": None, "p95": None}
+    assert meter.p50() == 600.0 and summary["total_ms"]["p95"] > 600.0  # the slow one shows in p95 only
+    assert summary["pile_frames"] == {"p50": 16.0, "p95": 16.0} and summary["pacing_ms"]["p50"] == 0.0
+    clock[0] += 6_000 * ms  # nothing sent for longer than the window
     assert meter.p50() is None
-    for ms in (10, 20, 30, 1000):
-        meter.add(0, int(ms * 1e6))
-    assert meter.p50() == 30.0  # window keeps 20, 30, 1000
+
+
+def test_rate_meter() -> None:
     now = [0.0]
     rate = RateMeter(window_s=2.0, clock=lambda: now[0])
     for i in range(40):
@@ -83,3 +114,4 @@ def test_sustainable_fps() -> None:
     assert sustainable_fps([0.2, 0.25, 0.2], group_size=4, headroom=0.85, max_fps=30) == 17.0
     assert sustainable_fps([0.01], group_size=4, headroom=0.85, max_fps=30) == 30.0
     assert sustainable_fps([20.0], group_size=4, headroom=0.85, max_fps=30) == 1.0
+    assert sustainable_fps([0.01], group_size=4, headroom=0.85, max_fps=DaemonConfig().max_fps) == 60.0

@@ -14,7 +14,7 @@ from rain_vtuber.model.lcm import StreamScheduler, guidance_embedding
 from rain_vtuber.model.release import RainModels
 from rain_vtuber.model.taesdv import StreamingDecoder
 from tests.engine.golden import STATE_NAMES as NAMES
-from tests.engine.golden import TINY_CONFIG, TINY_WEIGHTS, check_fp16_states, close, golden
+from tests.engine.golden import TINY_CONFIG, TINY_WEIGHTS, check_fp16_states, close, golden, golden_reference, replay_stream
 
 ATOL = 1e-4
 
@@ -34,13 +34,6 @@ def fused_reference(engine: RainEngine):
     ref = golden("reference")
     return engine.fuser.compute(ref["input_image_uint8"].numpy())
 
-
-def golden_reference():
-    """The reference states exactly as upstream consumed them (fp16 banks)."""
-    from rain_vtuber.engine.reference import ReferenceStates
-
-    ref = golden("reference")
-    return ReferenceStates(ref["encoder_hidden_states"], {n: ref[f"ref_bank_fp16.{n}"] for n in NAMES})
 
 
 def test_lcm_tables_and_step() -> None:
@@ -126,31 +119,10 @@ def test_taesdv_streaming_decode(models: RainModels) -> None:
                     close(decoder.memory[i][:, 0], gold[f"g0.omem{i}"], 1e-5)
 
 
-def _replay(engine: RainEngine, decoder: str) -> tuple[list[torch.Tensor], list[dict]]:
-    stream = golden("stream")
-    noises = []
-    dtype = engine.stream.dtype
-    for k in range(6):
-        noises += [stream[f"it{k}.new_group_noise"].to(dtype), stream[f"it{k}.scheduler_noise"].to(dtype)]
-    engine.stream.noise = ReplayNoise(noises)
-    engine.stream.decoder_kind = decoder
-    engine.stream.reset()
-    engine.stream.set_reference(golden_reference())
-    poses = golden("pose")["pose_images"]
-    outputs, records = [], []
-    for k in range(6):
-        record: dict = {}
-        frames = engine.stream.iterate(poses[4 * k : 4 * k + 4].permute(0, 3, 1, 2).float() / 255, record)
-        records.append(record)
-        if frames is not None:
-            outputs.append(frames)
-    return outputs, records
-
-
 def test_stream_end_to_end_sd_vae(engine: RainEngine) -> None:
     """Six iterations from the injected noise: every stage and all 12 output frames."""
     stream = golden("stream")
-    outputs, records = _replay(engine, "vae")
+    outputs, records = replay_stream(engine, "vae", golden_reference())
     assert len(outputs) == 3
     for k, record in enumerate(records):
         assert torch.equal(record["timesteps"], stream[f"it{k}.timesteps"])
@@ -163,7 +135,7 @@ def test_stream_end_to_end_sd_vae(engine: RainEngine) -> None:
 
 def test_stream_end_to_end_taesdv(engine: RainEngine) -> None:
     gold = golden("taesdv")
-    outputs, _ = _replay(engine, "taesdv")
+    outputs, _ = replay_stream(engine, "taesdv", golden_reference())
     for g, frames in enumerate(outputs):
         expected = gold[f"g{g}.output_raw"][0].clamp(0, 1).permute(0, 2, 3, 1)
         close(frames, expected, ATOL)
@@ -174,7 +146,7 @@ def test_half_precision_stream_stays_near_the_fp32_golden(dtype: str, atol: floa
     """The GPU dtypes, run here on CPU: same stream, frames within half-precision error (measured
     5e-3 for fp16 and 4e-2 for bf16)."""
     engine = RainEngine.load(TINY_WEIGHTS, TINY_CONFIG, cache_dir=None, dtype=dtype)
-    outputs, _ = _replay(engine, "vae")
+    outputs, _ = replay_stream(engine, "vae", golden_reference())
     stream = golden("stream")
     for i, frames in enumerate(outputs):
         assert frames.dtype == engine.stream.dtype

@@ -23,6 +23,7 @@ from rain_vtuber.model import random_weights as rw
 from rain_vtuber.model.config import RainConfig
 from rain_vtuber.model.random_release import Architecture, random_models
 from rain_vtuber.model.taesdv import StreamingDecoder
+from tests.conftest import missing_path, requires
 from tests.engine.golden import STATE_NAMES as NAMES
 from tests.engine.golden import check_fp16_states, close
 
@@ -40,7 +41,7 @@ def _available_gb() -> float:
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not GOLDEN_FULL.is_dir(), reason=f"{GOLDEN_FULL} not found"),
+    requires(missing_path(GOLDEN_FULL)),
 ]
 
 
@@ -78,10 +79,11 @@ def test_models_hold_the_golden_weights(engine: RainEngine) -> None:
     for name, net in nets.items():
         state = net.state_dict()
         keys = list(prints[name])
+        missing = sorted(set(keys) - set(state))
+        assert not missing, f"{name}: {len(missing)} fingerprinted keys absent from our model, e.g. {missing[:5]}"
         for key in keys[:: max(1, len(keys) // 25)] + keys[-1:]:
-            if key in state:
-                digest = hashlib.sha256(state[key].contiguous().numpy().tobytes()).hexdigest()
-                assert digest == prints[name][key]["sha256"], f"{name}.{key}"
+            digest = hashlib.sha256(state[key].contiguous().numpy().tobytes()).hexdigest()
+            assert digest == prints[name][key]["sha256"], f"{name}.{key}"
 
 
 def test_reference_fusion(engine: RainEngine) -> None:

@@ -6,8 +6,11 @@ import socket
 import stat
 import sys
 from pathlib import Path
+from typing import Iterator
 
 import pytest
+
+from obs_runner import HeadlessObs
 
 FAKE_DAEMON = Path(__file__).with_name("fake_daemon.py")
 OBS_SCRIPTS = Path(__file__).resolve().parents[2] / "obs_scripts"
@@ -30,3 +33,13 @@ def fake_daemon_exe(tmp_path: Path) -> Path:
     exe.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{FAKE_DAEMON}" "$@"\n')
     exe.chmod(exe.stat().st_mode | stat.S_IXUSR)
     return exe
+
+
+@pytest.fixture
+def headless_obs(tmp_path: Path) -> Iterator[HeadlessObs]:
+    """Xvfb + real OBS for one test; every process it caused is ended afterwards."""
+    run = HeadlessObs(tmp_path)
+    try:
+        yield run
+    finally:
+        run.close()

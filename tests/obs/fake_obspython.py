@@ -1,6 +1,7 @@
 """A minimal stand-in for OBS's `obspython` module: just the calls rain_vtuber_obs.py makes.
 
-obs_data is a dict, hotkeys are recorded with their callbacks and bindings, properties are
+obs_data is a dict, a source is its name (state.sources holds its flags and sync offset), hotkeys
+are recorded with their callbacks and bindings, properties are
 recorded so tests can press buttons and read the character list. `install()` puts a fresh one
 in sys.modules.
 """
@@ -18,6 +19,7 @@ OBS_TEXT_INFO = 3
 OBS_COMBO_TYPE_LIST = 2
 OBS_COMBO_FORMAT_STRING = 3
 OBS_FRONTEND_EVENT_EXIT = 17
+OBS_SOURCE_AUDIO = 2
 
 
 class Data(dict):
@@ -49,6 +51,7 @@ class State:
         self.hotkeys: dict[int, dict[str, Any]] = {}  # id -> name, label, callback, bindings
         self.timers: list[tuple[Callable, int]] = []
         self.frontend_callbacks: list[Callable] = []
+        self.sources: dict[str, dict[str, Any]] = {}  # name -> {"flags": output flags, "sync": offset ns}
 
     def hotkey(self, name: str) -> dict[str, Any]:
         return next(h for h in self.hotkeys.values() if h["name"] == name)
@@ -114,6 +117,14 @@ def install() -> types.ModuleType:
     mod.obs_property_list_clear = lambda prop: prop.items.clear()
     mod.obs_property_list_add_string = lambda prop, label, value: prop.items.append((label, value))
     mod.obs_property_set_modified_callback = lambda prop, callback: setattr(prop, "modified", callback)
+    mod.obs_enum_sources = lambda: list(state.sources)
+    mod.source_list_release = lambda sources: None
+    mod.obs_source_get_name = lambda name: name
+    mod.obs_source_get_output_flags = lambda name: state.sources[name]["flags"]
+    mod.obs_get_source_by_name = lambda name: name if name in state.sources else None
+    mod.obs_source_release = lambda source: None
+    mod.obs_source_get_sync_offset = lambda name: state.sources[name]["sync"]
+    mod.obs_source_set_sync_offset = lambda name, ns: state.sources[name].update(sync=ns)
     mod.state = state
     sys.modules["obspython"] = mod
     return mod

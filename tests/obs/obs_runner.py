@@ -14,7 +14,11 @@ import subprocess
 import time
 from contextlib import closing
 from pathlib import Path
-from typing import Any, Callable, Optional, TypeVar
+from typing import Any, Callable, Optional, Sequence, TypeVar
+
+import pytest
+
+from tests.conftest import requires
 
 T = TypeVar("T")
 
@@ -28,6 +32,30 @@ def missing_tools() -> list[str]:
     return [tool for tool in ("obs", "Xvfb") if shutil.which(tool) is None]
 
 
+MISSING = missing_tools()
+REAL_OBS = [  # pytestmark of every real-OBS test module: skips locally, fails under CI=true
+    pytest.mark.obs,
+    requires(
+        f"real OBS test needs {' and '.join(MISSING)}: "
+        "apt-get install -y --no-install-recommends obs-studio xvfb xauth (scripts/install-test-system-deps.sh)"
+        if MISSING else None
+    ),
+]
+
+
+def daemon_status(port: int) -> Optional[dict[str, Any]]:
+    """The daemon's /rain/status on `port`, or None while nobody answers there."""
+    from rain_vtuber.daemon.control import send_command
+    from rain_vtuber.errors import RainError
+
+    try:
+        state, text = send_command("/rain/status", port=port, timeout=0.5)
+    except RainError:
+        return None
+    assert state == "ok", text
+    return json.loads(text)
+
+
 def free_port(kind: int) -> int:
     """A port the OS just handed out on 127.0.0.1 (SOCK_DGRAM or SOCK_STREAM)."""
     with closing(socket.socket(socket.AF_INET, kind)) as sock:
@@ -35,8 +63,14 @@ def free_port(kind: int) -> int:
         return sock.getsockname()[1]
 
 
-def write_obs_config(root: Path, scripts: list[tuple[Path, dict[str, Any]]], ws_port: int) -> Path:
-    """A fresh $XDG_CONFIG_HOME in which OBS skips its wizard and loads `scripts` (path, settings) in order."""
+def write_obs_config(
+    root: Path, scripts: list[tuple[Path, dict[str, Any]]], ws_port: int, inputs: Sequence[dict[str, Any]] = ()
+) -> Path:
+    """A fresh $XDG_CONFIG_HOME in which OBS skips its wizard and loads `scripts` (path, settings) in order.
+
+    inputs: sources as OBS saves them ({"id", "name", "uuid", "settings", "sync": offset ns, ...}), each
+    also placed in the scene.
+    """
     obs_dir = root / "obs-studio"
     profile = obs_dir / "basic" / "profiles" / PROFILE
     scenes = obs_dir / "basic" / "scenes"
@@ -55,14 +89,15 @@ def write_obs_config(root: Path, scripts: list[tuple[Path, dict[str, Any]]], ws_
         f"[General]\nName={PROFILE}\n\n[Video]\nBaseCX=640\nBaseCY=360\nOutputCX=640\nOutputCY=360\n"
         "FPSType=1\nFPSInt=10\n"
     )
+    items = [{"name": s["name"], "source_uuid": s["uuid"], "visible": True, "id": i + 1} for i, s in enumerate(inputs)]
     scene = {"id": "scene", "versioned_id": "scene", "name": "Scene", "uuid": "rain-test-scene",
-             "settings": {"items": [], "id_counter": 0}}
+             "settings": {"items": items, "id_counter": len(items)}}
     collection = {
         "name": COLLECTION,
         "current_scene": "Scene",
         "current_program_scene": "Scene",
         "scene_order": [{"name": "Scene"}],
-        "sources": [scene],
+        "sources": [scene, *inputs],
         "modules": {"scripts-tool": [{"path": str(path), "settings": settings} for path, settings in scripts]},
     }
     (scenes / f"{COLLECTION}.json").write_text(json.dumps(collection, indent=2))
@@ -180,9 +215,14 @@ class HeadlessObs:
         self.others: set[int] = set()  # PIDs OBS's children had (daemons): killed in close()
         self._popen: list[subprocess.Popen] = []
 
-    def start(self, scripts: list[tuple[Path, dict[str, Any]]], extra_env: Optional[dict[str, str]] = None) -> subprocess.Popen:
-        """OBS on its own Xvfb display, loading `scripts`; returns the OBS process."""
-        write_obs_config(self.xdg, scripts, self.ws_port)
+    def start(
+        self,
+        scripts: list[tuple[Path, dict[str, Any]]],
+        extra_env: Optional[dict[str, str]] = None,
+        inputs: Sequence[dict[str, Any]] = (),
+    ) -> subprocess.Popen:
+        """OBS on its own Xvfb display, loading `scripts` (and a scene with `inputs`); returns the OBS process."""
+        write_obs_config(self.xdg, scripts, self.ws_port, inputs)
         xvfb, display = start_xvfb()
         self._popen.append(xvfb)
         self.proc = start_obs(self.xdg, display, self.log, extra_env)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import socket
 import struct
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -18,9 +19,11 @@ from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
 
 from rain_obs_control import (
+    STATUS_STALE_S,
     Backoff,
     ControlClient,
     Controller,
+    HostLookup,
     OscError,
     ProcState,
     ScriptSettings,
@@ -390,3 +393,106 @@ def test_controller_without_an_executable_says_so(tmp_path) -> None:
     controller.start()
     assert controller.supervisor.state == ProcState.STOPPED
     assert "rain-vtuber is not on PATH" in controller.status_line()
+
+
+# --- remote daemon (another PC): controlled, never started or stopped -----------------------------
+
+REMOTE = "127.0.0.2"  # not 127.0.0.1 or localhost, so the script treats it as another PC
+
+
+@pytest.fixture
+def remote_daemon(port):
+    """A daemon the test (not the script) runs, on REMOTE with a token."""
+    proc = subprocess.Popen(
+        _fake_daemon_command(port, "--host", REMOTE, "--token", "lan"), stdout=subprocess.PIPE, text=True
+    )
+    assert "listening" in proc.stdout.readline()
+    yield proc
+    proc.kill()
+    proc.wait(timeout=5)
+
+
+def test_controller_controls_a_remote_daemon_it_never_starts_or_stops(port, remote_daemon, tmp_path) -> None:
+    lines: list[str] = []
+    controller = Controller(lines.append, lambda _: "/nonexistent/rain-vtuber", log_dir=tmp_path)
+    controller.configure(ScriptSettings(host=REMOTE, port=port, token="lan"))
+    assert controller.status_line() == f"remote {REMOTE}:{port} | not connected (Start daemon connects)"
+    controller.start()
+    assert until(lambda: controller.characters() == ("alice", "bob"), 5.0, controller.tick)
+    assert controller.status_line().startswith(f"remote {REMOTE}:{port} | streaming | alice | 12.5 fps")
+    controller.send("/rain/character", "bob")
+    assert until(lambda: controller.status.character == "bob", 3.0, controller.tick)
+    controller.stop()
+    controller.restart()
+    controller.shutdown()
+    assert controller.supervisor.proc is None and remote_daemon.poll() is None  # never spawned, never stopped
+    assert any("not started by OBS" in line for line in lines)
+
+
+def test_remote_daemon_with_another_token_shows_its_refusal(port, remote_daemon, tmp_path) -> None:
+    controller = Controller(lambda _: None, lambda _: None, log_dir=tmp_path)
+    controller.configure(ScriptSettings(host=REMOTE, port=port, token="guess"))
+    controller.start()
+    assert until(lambda: controller.last_error, 3.0, controller.tick)
+    assert controller.status_line() == f"remote {REMOTE}:{port} | /rain/status: missing or wrong token"
+    controller.configure(ScriptSettings(host=REMOTE, port=port, token="lan"))  # applies at once
+    assert until(lambda: controller.status is not None, 3.0, controller.tick)
+    controller.shutdown()
+    assert remote_daemon.poll() is None
+
+
+def test_unreachable_remote_daemon_shows_not_reachable_without_blocking(port, tmp_path) -> None:
+    now = [100.0]
+    controller = Controller(lambda _: None, lambda _: None, log_dir=tmp_path)
+    controller._clock = lambda: now[0]
+    controller.configure(ScriptSettings(host=REMOTE, port=port, token="lan"))
+    controller.start()
+    worst = 0.0
+    for _ in range(20):
+        began = time.perf_counter()
+        controller.tick()
+        worst = max(worst, time.perf_counter() - began)
+        now[0] += 0.25
+    assert worst < 0.02, f"tick took {worst * 1000:.1f} ms"
+    assert now[0] - 100.0 > STATUS_STALE_S
+    assert controller.status_line() == f"remote {REMOTE}:{port} | not reachable"
+    controller.shutdown()
+
+
+def test_host_names_are_looked_up_off_the_calling_thread() -> None:
+    assert HostLookup("10.0.0.7").address == "10.0.0.7"  # an address needs no lookup
+    found, missing = HostLookup("localhost"), HostLookup("no-such-host.invalid")
+    assert until(lambda: found.address and missing.error, 10.0)
+    assert found.address.startswith("127.") and missing.address is None
+    assert missing.error.startswith("cannot find the daemon PC 'no-such-host.invalid'")
+
+
+def test_remote_daemon_pc_that_cannot_be_found_says_so(port, tmp_path) -> None:
+    controller = Controller(lambda _: None, lambda _: None, log_dir=tmp_path)
+    controller.configure(ScriptSettings(host="no-such-host.invalid", port=port))
+    controller.start()
+    assert until(lambda: "cannot find" in controller.status_line(), 10.0, controller.tick)
+    assert controller.status_line().startswith(f"remote no-such-host.invalid:{port} | cannot find the daemon PC")
+    assert controller.client is None
+    controller.shutdown()
+
+
+def test_client_ignores_replies_that_do_not_come_from_the_daemon_port(port) -> None:
+    client = ControlClient(port)
+    reply = OscMessageBuilder("/rain/reply")
+    for arg in ("/rain/shutdown", "ok", "bye"):
+        reply.add_arg(arg)
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as stranger:
+            stranger.bind(("127.0.0.1", 0))
+            stranger.sendto(reply.build().dgram, client._sock.getsockname())
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as daemon:
+                daemon.bind(("127.0.0.1", port))
+                daemon.sendto(reply.build().dgram, client._sock.getsockname())
+                replies: list = []
+                assert until(lambda: replies.extend(client.poll()) or replies, 2.0)
+        time.sleep(0.05)
+        replies.extend(client.poll())
+        assert len(replies) == 1 and client.bad_packets == 0  # the stranger's copy was dropped, not counted
+    finally:
+        client.close()

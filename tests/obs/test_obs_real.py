@@ -13,27 +13,21 @@ import signal
 import socket
 import sys
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
-import pytest
+from tests.conftest import require
 
-from obs_runner import HeadlessObs, alive, children, free_port, kill_pid, missing_tools, saved_script_settings
+from obs_runner import (
+    REAL_OBS, HeadlessObs, alive, children, daemon_status, free_port, kill_pid, saved_script_settings
+)
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "obs_scripts" / "rain_vtuber_obs.py"
 BACKGROUNDS = {"alice": (240, 240, 240), "bob": (30, 160, 90)}  # generated characters
 CHARACTERS = tuple(BACKGROUNDS)
 DAEMON_UP_S = 180.0  # torch import + tiny engine + fusing two references on 2 shared CPU cores
-MISSING = missing_tools()
 
-pytestmark = [
-    pytest.mark.obs,
-    pytest.mark.skipif(
-        bool(MISSING),
-        reason=f"real OBS test needs {' and '.join(MISSING)}: "
-        "apt-get install -y --no-install-recommends obs-studio xvfb xauth",
-    ),
-]
+pytestmark = REAL_OBS
 
 
 def _write_daemon_setup(root: Path, control_port: int, tiny: Path) -> Path:
@@ -64,37 +58,15 @@ def _write_daemon_setup(root: Path, control_port: int, tiny: Path) -> Path:
     return config
 
 
-def _status(port: int) -> Optional[dict[str, Any]]:
-    """The daemon's status, or None while nobody answers on `port`."""
-    from rain_vtuber.daemon.control import send_command
-    from rain_vtuber.errors import RainError
-
-    try:
-        state, text = send_command("/rain/status", port=port, timeout=0.5)
-    except RainError:
-        return None
-    assert state == "ok", text
-    return json.loads(text)
-
-
 def _all_ready(port: int) -> bool:
     """True once the daemon reports every character fused (switching to them is instant)."""
-    status = _status(port)
+    status = daemon_status(port)
     return status is not None and all(c["state"] == "ready" for c in status["characters"].values())
 
 
 def _daemon_pid(obs_pid: int, exclude: tuple[int, ...] = ()) -> Optional[int]:
     kids = [pid for pid in children(obs_pid) if pid not in exclude]
     return kids[0] if len(kids) == 1 else None
-
-
-@pytest.fixture
-def headless_obs(tmp_path: Path) -> Iterator[HeadlessObs]:
-    run = HeadlessObs(tmp_path)
-    try:
-        yield run
-    finally:
-        run.close()
 
 
 def test_obs_runs_the_daemon_and_switches_characters_by_hotkey(
@@ -115,7 +87,7 @@ def test_obs_runs_the_daemon_and_switches_characters_by_hotkey(
     def first_status() -> Optional[dict[str, Any]]:
         died = [line for line in headless_obs.said().splitlines() if "daemon exited with code" in line]
         assert not died, f"the daemon OBS started died: {died[0]}"
-        return _status(control_port)
+        return daemon_status(control_port)
 
     status = headless_obs.wait(
         f"the daemon to answer /rain/status (OBS log: {headless_obs.log}, daemon log: {config.parent / 'daemon.log'})",
@@ -138,7 +110,9 @@ def test_obs_runs_the_daemon_and_switches_characters_by_hotkey(
         assert {"rain_vtuber.next", "rain_vtuber.prev", "rain_vtuber.pause", "rain_vtuber.resume"} <= set(hotkeys)
         headless_obs.wait("both characters to be fused", lambda: _all_ready(control_port), DAEMON_UP_S)
         client.trigger_hotkey_by_name("rain_vtuber.character.bob")
-        headless_obs.wait("the hotkey to switch to bob", lambda: (_status(control_port) or {}).get("character") == "bob", 10.0)
+        headless_obs.wait(
+            "the hotkey to switch to bob", lambda: (daemon_status(control_port) or {}).get("character") == "bob", 10.0
+        )
     finally:
         client.disconnect()  # a connected client makes OBS wait 5 s for the close handshake on exit
 
@@ -146,7 +120,7 @@ def test_obs_runs_the_daemon_and_switches_characters_by_hotkey(
     kill_pid(daemon)
     second = headless_obs.wait("the script to restart the daemon", lambda: _daemon_pid(obs.pid, (daemon,)), 30.0)
     headless_obs.others.add(second)
-    headless_obs.wait("the restarted daemon to answer", lambda: _status(control_port), DAEMON_UP_S)
+    headless_obs.wait("the restarted daemon to answer", lambda: daemon_status(control_port), DAEMON_UP_S)
     assert "daemon exited with code -9" in headless_obs.said()
 
     # 4. SIGINT stops OBS cleanly, and the script stops the daemon with it
@@ -205,3 +179,85 @@ def test_properties_work_in_real_obs(tmp_path: Path, headless_obs: HeadlessObs, 
     obs.send_signal(signal.SIGINT)
     obs.wait(30)
     assert "Traceback" not in headless_obs.said(), headless_obs.said()[-3000:]
+
+
+REMOTE_PROBE = """
+import obspython as obs
+
+seen = []
+
+
+def probe():
+    import rain_vtuber_obs as script
+    if script._script is not None:
+        line = script._script.controller.status_line()
+        if not seen or seen[-1] != line:
+            seen.append(line)
+            print("REMOTE " + line)
+
+
+def script_load(settings):
+    obs.timer_add(probe, 250)
+"""
+
+
+def test_obs_controls_a_daemon_on_another_pc_it_did_not_start(
+    tmp_path: Path, headless_obs: HeadlessObs, fake_daemon_exe: Path, port: int
+) -> None:
+    """Remote mode: the daemon (here the test's fake one, on this PC's LAN address with a token) is
+    controlled by hotkey and shown in the status line, never started or stopped; when it goes away
+    the status says "not reachable" and OBS keeps running."""
+    import subprocess
+
+    import obsws_python
+
+    from rain_vtuber.daemon.lan import lan_addresses
+
+    addresses = lan_addresses()
+    if not addresses:
+        require("this machine has no LAN address to bind the remote daemon to")
+    host = addresses[0]
+
+    def remote_daemon() -> subprocess.Popen:
+        proc = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("fake_daemon.py")), "daemon", "--control-port", str(port),
+             "--host", host, "--token", "lan-s3cret"],
+            stdout=subprocess.PIPE, text=True,
+        )
+        assert "listening" in proc.stdout.readline()
+        return proc
+
+    daemon = remote_daemon()
+    try:
+        probe = tmp_path / "probe_rain_remote.py"
+        probe.write_text(REMOTE_PROBE)
+        settings = {"executable": str(fake_daemon_exe), "host": host, "port": port, "token": "lan-s3cret"}
+        obs = headless_obs.start([(SCRIPT, settings), (probe, {})])
+        where = f"REMOTE remote {host}:{port} | "
+        headless_obs.wait("the remote daemon's status in OBS", lambda: f"{where}streaming | alice" in headless_obs.said(), 30.0)
+        client = obsws_python.ReqClient(host="127.0.0.1", port=headless_obs.ws_port, timeout=10)
+        try:
+            headless_obs.wait(
+                "the bob hotkey", lambda: "rain_vtuber.character.bob" in client.get_hotkey_list().hotkeys, 15.0
+            )
+            client.trigger_hotkey_by_name("rain_vtuber.character.bob")
+        finally:
+            client.disconnect()
+        headless_obs.wait("the hotkey to switch the remote daemon", lambda: f"{where}streaming | bob" in headless_obs.said(), 10.0)
+        assert children(obs.pid) == [], "OBS started a daemon although the daemon PC is another one"
+        daemon.kill()
+        daemon.wait(timeout=5)
+        headless_obs.wait("'not reachable'", lambda: f"{where}not reachable" in headless_obs.said(), 15.0)
+        daemon = remote_daemon()  # the other PC's daemon comes back: OBS picks it up again
+        headless_obs.wait("the status to recover", lambda: headless_obs.said().count(f"{where}streaming | alice") >= 2, 15.0)
+        obs.send_signal(signal.SIGINT)
+        obs.wait(30)
+        said = headless_obs.said()
+        assert "Traceback" not in said, said[-3000:]
+        assert daemon.poll() is None, "OBS stopped a daemon it did not start"
+        assert "daemon started" not in said
+        print("\n".join(line.split("REMOTE ", 1)[1] for line in said.splitlines() if "REMOTE " in line))
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+            daemon.wait(timeout=5)

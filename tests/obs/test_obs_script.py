@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import subprocess
 import time
 from pathlib import Path
 from types import ModuleType
@@ -131,3 +132,62 @@ def test_unload_and_obs_exit_stop_the_daemon(obs, script, port, fake_daemon_exe)
     assert daemon.returncode == 0 and time.monotonic() - began < 2.0
     script.script_unload()  # after the exit event: nothing left to stop, returns at once
     assert script._script is None and obs.state.timers == []
+
+
+def test_audio_source_follows_the_daemon_latency_and_gets_its_offset_back(obs, script, port, fake_daemon_exe) -> None:
+    obs.state.sources.update(Mic={"flags": obs.OBS_SOURCE_AUDIO, "sync": 7_000_000}, Camera={"flags": 1, "sync": 0})
+    settings = Data(executable=str(fake_daemon_exe), port=port, sync_audio_source="Mic", sync_margin_ms=20)
+    _load(script, settings)
+    props = script.script_properties()
+    assert props["sync_audio_source"].items == [("(off)", ""), ("Mic", "Mic")]  # audio sources only
+    assert _tick_until(obs, lambda: obs.state.sources["Mic"]["sync"] == 100_000_000)  # 80 ms p50 + 20 ms
+    saved = Data()
+    script.script_save(saved)
+    assert json.loads(saved["sync_originals"]) == {"Mic": 7_000_000}
+    settings["sync_audio_source"] = ""
+    script.script_update(settings)
+    assert obs.state.sources["Mic"]["sync"] == 7_000_000
+    settings["sync_audio_source"] = "Mic"
+    script.script_update(settings)
+    assert _tick_until(obs, lambda: obs.state.sources["Mic"]["sync"] == 100_000_000)
+    script.script_unload()
+    assert obs.state.sources["Mic"]["sync"] == 7_000_000
+
+def test_daemon_pc_setting_controls_a_daemon_the_script_never_runs(obs, script, port, fake_daemon_exe) -> None:
+    daemon = subprocess.Popen(
+        [str(fake_daemon_exe), "daemon", "--control-port", str(port), "--host", "127.0.0.2", "--token", "lan"],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert "listening" in daemon.stdout.readline()
+        settings = Data(executable=str(fake_daemon_exe), port=port, host="127.0.0.2", token="lan", autostart=False)
+        script.script_load(settings)  # no script_defaults: "start with OBS" stays off, the remote is still shown
+        controller = script._script.controller
+        assert _tick_until(obs, lambda: controller.status is not None, 5.0)
+        props = script.script_properties()
+        assert settings["status"].startswith(f"remote 127.0.0.2:{port} | streaming | alice")
+        assert props["stop"].callback(props, props["stop"]) is True
+        script.script_unload()
+        assert controller.supervisor.proc is None and daemon.poll() is None
+    finally:
+        daemon.kill()
+        daemon.wait(timeout=5)
+
+
+def test_audio_sync_follows_a_daemon_on_another_pc(obs, script, port, fake_daemon_exe) -> None:
+    """The offset comes from the status the script polls, wherever the daemon runs."""
+    obs.state.sources.update(Mic={"flags": obs.OBS_SOURCE_AUDIO, "sync": 0})
+    daemon = subprocess.Popen(
+        [str(fake_daemon_exe), "daemon", "--control-port", str(port), "--host", "127.0.0.2", "--latency-ms", "450"],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert "listening" in daemon.stdout.readline()
+        settings = Data(port=port, host="127.0.0.2", autostart=False, sync_audio_source="Mic")
+        script.script_load(settings)
+        assert _tick_until(obs, lambda: obs.state.sources["Mic"]["sync"] == 450_000_000, 5.0)
+        script.script_unload()
+        assert obs.state.sources["Mic"]["sync"] == 0 and daemon.poll() is None
+    finally:
+        daemon.kill()
+        daemon.wait(timeout=5)

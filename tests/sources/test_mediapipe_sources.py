@@ -1,4 +1,4 @@
-"""Real mediapipe on scikit-image's astronaut photo: tracker, video file, image folder, single image."""
+"""Real mediapipe FaceLandmarker on scikit-image's astronaut photo: tracker, video file, image folder, image."""
 
 from __future__ import annotations
 
@@ -10,11 +10,14 @@ import pytest
 from skimage import data
 
 from rain_vtuber.errors import RainError
+from rain_vtuber.face.expressions import eye_openness, mouth_openness
 from rain_vtuber.face.mediapipe68 import MEDIAPIPE_TO_IBUG68
 from rain_vtuber.face.state import TrackingState
 from rain_vtuber.sources import SourceConfig, open_source
 from rain_vtuber.sources.frames import FrameSource
+from rain_vtuber.sources.blendshapes import ARKIT_NAMES
 from rain_vtuber.sources.tracker import FaceTracker, crop_square
+from tests.conftest import FACE_MODEL
 from tests.sources.source_helpers import assert_anatomical, dot_pixels, wait_until
 
 SPEC_COLOURS = {
@@ -29,7 +32,7 @@ def astronaut() -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def tracked(astronaut: np.ndarray):
-    with FaceTracker(static_images=True) as tracker:
+    with FaceTracker(FACE_MODEL, video=False) as tracker:
         return tracker.track(crop_square(astronaut, 0.9, 512), source="astronaut")
 
 
@@ -50,15 +53,28 @@ def test_crop_square_is_the_centred_square(astronaut: np.ndarray) -> None:
 def test_astronaut_gives_68_valid_anatomical_points(tracked) -> None:
     assert tracked is not None
     assert tracked.points.shape == (68, 2) and tracked.valid.all()
-    assert ((tracked.points > 0) & (tracked.points < 1)).all()
     assert_anatomical(tracked.points)
+    # In the photo her head sits left of centre in the top third (about x 170-280, y 30-180 of 512 px),
+    # so in the centred 0.9 crop every point lies in x 0.25..0.6, y 0..0.4, brow to chin about a fifth
+    # of the frame, the jaw wider than the eye span.
+    assert ((tracked.points > [0.25, 0.0]) & (tracked.points < [0.6, 0.4])).all()
+    assert 0.12 < tracked.points[8, 1] - tracked.points[19, 1] < 0.3
+    assert tracked.points[16, 0] - tracked.points[0, 0] > 1.5 * (tracked.points[45, 0] - tracked.points[36, 0])
 
 
-def test_astronaut_expressions_and_head_pose(tracked) -> None:
+def test_astronaut_blend_shapes_read_open_eyes_closed_jaw_and_a_smile(tracked) -> None:
     expressions = tracked.expressions
-    assert expressions["eyeBlinkLeft"] < 0.3 and expressions["eyeBlinkRight"] < 0.3  # eyes open
-    assert expressions["mouthSmileLeft"] > 0.3  # she smiles
+    # the 52 ARKit names but tongueOut, which the landmarker does not output; all 0..1
+    assert set(expressions) == set(ARKIT_NAMES) - {"tongueOut"}
+    assert all(0.0 <= v <= 1.0 for v in expressions.values())
+    assert expressions["eyeBlinkLeft"] < 0.2 and expressions["eyeBlinkRight"] < 0.2  # her eyes are open
+    assert expressions["jawOpen"] < 0.15  # jaw up: the smile shows teeth but the mouth is not dropped open
+    assert expressions["mouthSmileLeft"] > 0.5 and expressions["mouthSmileRight"] > 0.5  # a broad, even smile
+    assert abs(expressions["mouthSmileLeft"] - expressions["mouthSmileRight"]) < 0.2
+    # the blend shapes set the lids and lips: eyes clearly open (a closed eye reads 0), mouth near closed
+    assert min(eye_openness(tracked.points)) > 0.15 and mouth_openness(tracked.points) < 0.1
     assert tracked.rotation is not None and all(abs(a) < 30 for a in tracked.rotation)
+    assert abs(tracked.rotation[1]) < 15 and abs(tracked.rotation[2]) < 15  # she faces the camera, head level
     assert tracked.position is not None and tracked.position[2] > 0.1  # in front of the camera
 
 
@@ -70,8 +86,18 @@ def test_astronaut_pose_image_has_the_spec_colours(tracked, render) -> None:
 
 
 def test_no_face_gives_none() -> None:
-    with FaceTracker(static_images=True) as tracker:
-        assert tracker.track(np.full((512, 512, 3), 127, dtype=np.uint8)) is None
+    for video in (False, True):
+        with FaceTracker(FACE_MODEL, video=video) as tracker:
+            assert tracker.track(np.full((512, 512, 3), 127, dtype=np.uint8)) is None
+
+
+def test_video_mode_tracks_consecutive_frames(astronaut: np.ndarray) -> None:
+    square = crop_square(astronaut, 0.9, 512)
+    with FaceTracker(FACE_MODEL, video=True) as tracker:
+        faces = [tracker.track(np.roll(square, 4 * i, axis=1)) for i in range(5)]
+    assert all(f is not None for f in faces)
+    xs = [f.points[30, 0] for f in faces]
+    assert xs == sorted(xs) and xs[-1] - xs[0] == pytest.approx(16 / 512, abs=0.01)  # follows the 16 px slide
 
 
 @pytest.fixture(scope="module")

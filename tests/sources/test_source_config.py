@@ -21,6 +21,7 @@ from rain_vtuber.sources.ifacialmocap import IFacialMocapSource
 from rain_vtuber.sources.screen import ScreenSource
 from rain_vtuber.sources.vmc import VmcSource
 from rain_vtuber.sources.webcam import WebcamSource
+from tests.conftest import require
 from tests.sources.source_helpers import wait_until
 
 
@@ -114,15 +115,14 @@ def test_screen_without_display_is_an_error_state(monkeypatch: pytest.MonkeyPatc
 def xvfb(monkeypatch: pytest.MonkeyPatch):
     """A private virtual X display (DISPLAY set for the test); skips where Xvfb is not installed."""
     binary = shutil.which("Xvfb")
-    if binary is None:
-        pytest.skip("Xvfb not installed (apt-get install xvfb)")
+    require(None if binary else "Xvfb not installed (apt-get install xvfb; scripts/install-test-system-deps.sh)")
     number = next(n for n in range(90, 400) if not Path(f"/tmp/.X{n}-lock").exists()
                   and not Path(f"/tmp/.X11-unix/X{n}").exists())
     server = subprocess.Popen([binary, f":{number}", "-screen", "0", "800x600x24", "-nolisten", "tcp"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        if not wait_until(lambda: Path(f"/tmp/.X11-unix/X{number}").exists(), timeout=10):
-            pytest.skip("Xvfb did not start")
+        up = wait_until(lambda: Path(f"/tmp/.X11-unix/X{number}").exists(), timeout=10)
+        require(None if up else f"Xvfb :{number} did not start within 10 s")
         monkeypatch.setenv("DISPLAY", f":{number}")
         yield
     finally:

@@ -16,7 +16,7 @@ from rain_vtuber.face.state import TrackingState
 from rain_vtuber.sources import SourceConfig, open_source
 from rain_vtuber.sources.base import FaceSource
 from rain_vtuber.sources.blendshapes import ARKIT_NAMES
-from rain_vtuber.sources.vmc import BLEND_APPLY, BLEND_VAL, BONE_POS
+from rain_vtuber.sources.vmc import AVAILABLE, BLEND_APPLY, BLEND_VAL, BONE_POS
 from tests.sources.source_helpers import blast, send_until
 
 MAX_WARNINGS = 20  # a few keys x a few 5-second windows; thousands of bad packets must not mean thousands of lines
@@ -38,11 +38,20 @@ def osc_bundle(messages: list[bytes], timestamp: float = osc_types.IMMEDIATELY) 
 def ifm_corpus(rng: random.Random) -> list[bytes]:
     full = "|".join(f"{name}-{rng.randint(0, 100)}" for name in ARKIT_NAMES) + "|=head#1.5,-2.5,3.0,0.01,0.02,-0.4|"
     v2 = full.replace("-", "&")
+    relay = ("faceObjGrp!Head|" + "|".join(f"blendShape1.{name}&{rng.randint(0, 100)}" for name in ARKIT_NAMES)
+             + "|=headPosition#0.01,-0.04,0.002,objectName|head#-6.5,-3.8,-0.4,head|rightEye#-5.0,1.1,0.0,eyeBall_R|"
+             "neck#-4.6,-2.7,-0.3,neckLower|spine#-2.0,-1.2,-0.1,objectName|")
     junk_values = ["abc", "nan", "inf", "-inf", "1e999", "", "--", "0x10", "1,5", "[1]", "None"]
     corpus: list[bytes] = []
     corpus += [rng.randbytes(rng.randint(0, 1500)) for _ in range(500)]
     corpus += [full.encode()[: rng.randint(0, len(full) - 1)] for _ in range(250)]
     corpus += [v2.encode()[: rng.randint(0, len(v2) - 1)] for _ in range(250)]
+    corpus += [relay.encode()[: rng.randint(0, len(relay) - 1)] for _ in range(250)]
+    corpus += [f"trackingStatus{rng.choice('-&')}{rng.choice(junk_values + ['0', '1'])}|".encode() for _ in range(100)]
+    bones = ["=head", "head", "headPosition", "neck", "spine", "rightEye"]
+    numbers = junk_values + ["1", "x"]
+    corpus += [f"{rng.choice(bones)}#{','.join(rng.choice(numbers) for _ in range(rng.randint(0, 6)))}|".encode()
+               for _ in range(200)]
     corpus += [f"jawOpen{rng.choice('-&')}{rng.choice(junk_values)}|".encode() for _ in range(300)]
     corpus += [f"=head#{','.join(rng.choice(junk_values + ['1']) for _ in range(rng.randint(0, 8)))}|".encode()
                for _ in range(300)]
@@ -63,7 +72,8 @@ def vmc_corpus(rng: random.Random) -> list[bytes]:
         osc(BONE_POS, "Head", 0.0, 0.0, 0.0, nan, 0.0, 0.0, 1.0),
         osc(BONE_POS, "Neck", 0.0, 0.0, 0.0, inf, inf, inf, inf), osc(BONE_POS, "Head", 0, 0, 0, 0, 0, 0, 0),
         osc(BONE_POS), osc(BONE_POS, 1.5), osc("/VMC/*", 1, 2), osc("/VMC/Ext/[", 1.0), osc("/{a,b", "x"),
-        osc(BLEND_APPLY, "extra", 1, 2.0),
+        osc(BLEND_APPLY, "extra", 1, 2.0), osc(AVAILABLE), osc(AVAILABLE, "1"), osc(AVAILABLE, 1.0, 3, 0, 1),
+        osc(AVAILABLE, 1, 3, 0, "lost"), osc(AVAILABLE, 1, 3, 0, 0),
     ]
     corpus: list[bytes] = []
     corpus += [rng.randbytes(rng.randint(0, 1500)) for _ in range(500)]
@@ -109,5 +119,6 @@ def test_vmc_survives_fuzz(free_udp_port, caplog: pytest.LogCaptureFixture) -> N
     port = free_udp_port()
     source = open_source(SourceConfig(kind="vmc", host="127.0.0.1", port=port))
     corpus = vmc_corpus(random.Random(5678))
-    valid = osc_bundle([osc(BLEND_VAL, "JawOpen", 0.25), osc(BLEND_APPLY)])
+    # a VMC 2.7 sender states its tracking status every frame (the corpus also says "lost")
+    valid = osc_bundle([osc(AVAILABLE, 1, 3, 0, 1), osc(BLEND_VAL, "JawOpen", 0.25), osc(BLEND_APPLY)])
     fuzz(source, port, corpus, valid, lambda f: abs(f.expressions.get("jawOpen", 0) - 0.25) < 1e-6, caplog)

@@ -14,8 +14,9 @@ from pythonosc.udp_client import SimpleUDPClient
 from rain_vtuber.face.state import TrackingState
 from rain_vtuber.sources import SourceConfig, open_source
 from rain_vtuber.sources.blendshapes import to_arkit
-from rain_vtuber.sources.vmc import BLEND_APPLY, BLEND_VAL, BONE_POS, VmcSource
-from tests.sources.source_helpers import check_blink, check_jaw_open, check_nose_moves, send_until, wait_until
+from rain_vtuber.sources.vmc import AVAILABLE, BLEND_APPLY, BLEND_VAL, BONE_POS, VmcSource
+from tests.sources.source_helpers import (EYE_LEFT, EYE_RIGHT, check_blink, check_jaw_open, check_nose_moves, lid_gap,
+                                         send_until, vertical_span, wait_until)
 
 
 def yaw_quaternion(degrees: float) -> tuple[float, float, float, float]:
@@ -129,6 +130,79 @@ def test_vocabularies_map_to_arkit() -> None:
     assert to_arkit({"happy": 1.0}) == to_arkit({"Joy": 1.0}) and to_arkit({"joy": 1.0})["mouthSmileLeft"] == 1.0
     assert to_arkit({"MOUTHSMILELEFT": 2.0, "mouthSmile_R": -1.0, "NoSuchShape": 1.0, "JawOpen": float("nan")}) == {
         "mouthSmileLeft": 1.0, "mouthSmileRight": 0.0}
-    # several names for one shape: the strongest wins
-    assert to_arkit({"EyeBlinkLeft": 0.2, "Blink_L": 0.9})["eyeBlinkLeft"] == 0.9
     assert np.isclose(to_arkit({"ou": 1.0})["mouthPucker"], 0.9)
+
+
+def test_precise_names_win_over_combined_ones() -> None:
+    # ARKit beats VRM presets, whatever the values; per-side VRM presets beat both-sides ones
+    assert to_arkit({"EyeBlinkLeft": 0.2, "Blink_L": 0.9, "Blink": 1.0})["eyeBlinkLeft"] == pytest.approx(0.2)
+    assert to_arkit({"Blink_L": 1.0, "Blink_R": 0.0, "Blink": 0.5}) == {"eyeBlinkLeft": 1.0, "eyeBlinkRight": 0.0}
+    assert to_arkit({"blinkLeft": 0.0, "blinkRight": 1.0, "Blink": 0.5}) == {"eyeBlinkLeft": 0.0, "eyeBlinkRight": 1.0}
+    assert to_arkit({"jawOpen": 0.1, "A": 1.0, "aa": 1.0})["jawOpen"] == pytest.approx(0.1)
+    assert to_arkit({"eyeBlink_R": 0.0, "Blink": 0.9}) == {"eyeBlinkRight": 0.0, "eyeBlinkLeft": pytest.approx(0.9)}
+    # the same precedence combines by maximum
+    assert to_arkit({"Joy": 0.5, "Fun": 1.0})["mouthSmileLeft"] == pytest.approx(0.8)
+
+
+def test_a_wink_in_three_vocabularies_stays_a_wink(vmc, render) -> None:
+    """An OpenSeeFace-style sender: ARKit, VRM0 per-side and the combined Blink (mean of both) in one frame."""
+    source, client = vmc
+    open_eyes = {"eyeBlinkLeft": 0.0, "eyeBlinkRight": 0.0, "Blink_L": 0.0, "Blink_R": 0.0, "Blink": 0.0}
+    wink = {"eyeBlinkLeft": 1.0, "eyeBlinkRight": 0.0, "Blink_L": 1.0, "Blink_R": 0.0, "Blink": 0.5,
+            "jawOpen": 0.25, "A": 0.25, "aa": 0.25}
+    neutral = frame_after(source, lambda: client.send(bundle(open_eyes)), lambda f: "eyeBlinkLeft" in f.expressions)
+    winked = frame_after(source, lambda: client.send(bundle(wink)), lambda f: f.expressions["eyeBlinkLeft"] == 1.0)
+    assert winked.expressions["eyeBlinkRight"] == 0.0
+    assert winked.expressions["jawOpen"] == pytest.approx(0.25)  # ARKit's own value, not A's 0.9 x 0.25
+    assert lid_gap(winked.points, "left") < 0.1 * lid_gap(neutral.points, "left")
+    assert lid_gap(winked.points, "right") == pytest.approx(lid_gap(neutral.points, "right"))
+    image_neutral, image_winked = render(neutral), render(winked)
+    assert vertical_span(image_winked, EYE_LEFT) < 0.5 * vertical_span(image_neutral, EYE_LEFT)
+    assert vertical_span(image_winked, EYE_RIGHT) == vertical_span(image_neutral, EYE_RIGHT)
+
+
+def available(*status: int) -> osc_message_builder.OscMessageBuilder:
+    return message(AVAILABLE, *status)
+
+
+def test_tracking_status_0_of_vmc_2_7_is_lost(free_udp_port) -> None:
+    port = free_udp_port()
+    source = open_source(SourceConfig(kind="vmc", host="127.0.0.1", port=port, lost_after_s=30.0))
+    source.start()
+    client = SimpleUDPClient("127.0.0.1", port)
+
+    def frame(jaw: float, *status: int) -> OscBundle:
+        """A VMC 2.7 sender's frame: /VMC/Ext/OK (loaded, calibration state, mode, tracking), values, Apply."""
+        builder = osc_bundle_builder.OscBundleBuilder(osc_bundle_builder.IMMEDIATELY)
+        builder.add_content(available(*status).build())
+        builder.add_content(message(BLEND_VAL, "JawOpen", jaw).build())
+        builder.add_content(message(BLEND_APPLY).build())
+        return builder.build()
+
+    try:
+        frame_after(source, lambda: client.send(frame(0.3, 1, 3, 0, 1)), lambda f: True)
+        # silence cannot be the reason (lost_after_s is 30 s): the sender's status is
+        assert send_until(lambda: client.send(frame(0.3, 1, 3, 0, 0)), lambda: source.state is TrackingState.LOST)
+        published = source.counters.published
+        for _ in range(5):
+            client.send(frame(0.9, 1, 3, 0, 0))  # values keep coming while the face is lost
+        assert not wait_until(lambda: source.counters.published > published, timeout=0.3)
+        assert source.state is TrackingState.LOST and source.latest() is None
+        # one- and three-int forms (VMC < 2.7) carry no tracking status: they change nothing
+        for status in ((1,), (1, 3, 0)):
+            client.send(frame(0.9, *status))
+        assert not wait_until(lambda: source.counters.published > published, timeout=0.3)
+        face = frame_after(source, lambda: client.send(frame(0.6, 1, 3, 0, 1)), lambda f: True)
+        assert source.state is TrackingState.TRACKING and face.expressions["jawOpen"] == pytest.approx(0.6)
+        assert source.counters.rejected == 0
+    finally:
+        source.stop()
+
+
+def test_available_with_wrong_types_is_rejected(vmc) -> None:
+    source, client = vmc
+    for args in ([], ["1"], [1.0, 3, 0, 0], [1, 3, 0, "lost"]):
+        client.send(available(*args).build())
+    assert wait_until(lambda: source.counters.rejected >= 4, timeout=3)
+    assert frame_after(source, lambda: client.send(bundle({"JawOpen": 0.5})), lambda f: "jawOpen" in f.expressions)
+    assert source.state is TrackingState.TRACKING

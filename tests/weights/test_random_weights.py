@@ -15,14 +15,14 @@ import torch
 from torch import nn
 
 from rain_vtuber.model import random_weights as rw
+from tests.conftest import GOLDEN_FULL, missing_path, requires
 
-GOLDEN_FULL = Path(__file__).resolve().parents[2].parent / "shared" / "golden_full"
 FINGERPRINTS = GOLDEN_FULL / "weights_fingerprints.json"
 PE_TABLES = GOLDEN_FULL / "pe_tables.safetensors"
 BIG = ("reference_unet", "motion_unet", "sd_vae_ft_mse", "image_encoder")
 SAMPLE = 50
 
-pytestmark = pytest.mark.skipif(not GOLDEN_FULL.is_dir(), reason=f"{GOLDEN_FULL} not found")
+pytestmark = requires(missing_path(GOLDEN_FULL))
 
 # README 2.7: (checkpoint, key, shape, crc32, seed, first two MT outputs, first uniform, z[0:3], float32 bits)
 VECTORS = [

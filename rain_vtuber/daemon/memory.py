@@ -1,0 +1,67 @@
+"""What the daemon remembers across restarts: the active character and each character's recentred
+neutral head position, so an OBS (and daemon) restart comes back where the show left off.
+
+A small JSON file, written atomically; a missing or unreadable file means "nothing remembered".
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rain_vtuber.landmarks import Calibration
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Memory:
+    """The remembered state; `neutral` maps a character to its recentred (neutral_x, neutral_y)."""
+
+    character: str | None = None
+    neutral: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    def apply(self, name: str, calibration: Calibration) -> Calibration:
+        """`calibration` with the remembered recenter of `name` (unchanged when there is none)."""
+        if name not in self.neutral:
+            return calibration
+        x, y = self.neutral[name]
+        framing = calibration.framing.model_copy(update={"neutral_x": x, "neutral_y": y})
+        return calibration.model_copy(update={"framing": framing})
+
+
+def load_memory(path: Path) -> Memory:
+    """The memory in `path`; an absent or unreadable file is logged and forgotten, never fatal."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        neutral = {str(k): (float(v[0]), float(v[1])) for k, v in data.get("neutral", {}).items()}
+        return Memory(data.get("character"), {k: v for k, v in neutral.items() if all(0 <= c <= 1 for c in v)})
+    except FileNotFoundError:
+        return Memory()
+    except (OSError, ValueError, TypeError, AttributeError, IndexError, KeyError) as err:
+        log.warning("ignoring the daemon state file %s (%s); starting from the config", path, err)
+        return Memory()
+
+
+def save_memory(memory: Memory, path: Path) -> None:
+    """Write atomically (temp file + rename): a crash or a full disk leaves the previous file whole."""
+    text = json.dumps({"character": memory.character, "neutral": memory.neutral}, indent=1)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as err:
+        log.warning("cannot save the daemon state to %s: %s", path, err)
+        return
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as err:
+        Path(tmp).unlink(missing_ok=True)
+        log.warning("cannot save the daemon state to %s: %s", path, err)

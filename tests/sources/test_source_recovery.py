@@ -1,0 +1,130 @@
+"""Sources that lose their input and get it back by themselves.
+
+A network sender (iFacialMocap app, VMC) that goes silent and comes back: LOST while silent, the
+socket kept open, TRACKING again with the first packet (the real timeout, lost_after_s, shortened;
+the silence three timeouts long instead of the 30 s a phone takes to wake). A port held by another
+program: an error state, retries with backoff, listening once it is free.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import numpy as np
+import pytest
+from pythonosc.osc_message_builder import OscMessageBuilder
+
+from rain_vtuber.face.state import TrackingState
+from rain_vtuber.sources import SourceConfig, open_source
+from rain_vtuber.sources.base import FaceSource
+from tests.sources.source_helpers import send_until, wait_until
+
+LOST_AFTER_S = 0.5
+
+
+def _send(sock: socket.socket, kind: str, port: int, jaw: float) -> None:
+    """One frame of a valid sender with the mouth open `jaw` (0..1)."""
+    if kind == "vmc":
+        value = OscMessageBuilder("/VMC/Ext/Blend/Val")
+        value.add_arg("JawOpen")
+        value.add_arg(jaw)
+        datagrams = [value.build().dgram, OscMessageBuilder("/VMC/Ext/Blend/Apply").build().dgram]
+    else:
+        datagrams = [f"jawOpen-{round(jaw * 100)}|=head#0,0,0|".encode()]
+    for datagram in datagrams:
+        sock.sendto(datagram, ("127.0.0.1", port))
+
+
+def _jaw_is(source: FaceSource, value: float) -> bool:
+    face = source.latest()
+    return face is not None and abs(face.expressions.get("jawOpen", -1) - value) < 1e-6
+
+
+@pytest.mark.parametrize("kind", ["ifacialmocap", "vmc"])
+def test_silent_sender_is_lost_then_recovers_by_itself(kind: str, free_udp_port) -> None:
+    port = free_udp_port()
+    source = open_source(SourceConfig(kind=kind, host="127.0.0.1", port=port, lost_after_s=LOST_AFTER_S))
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        source.start()
+        try:
+            assert send_until(lambda: _send(sock, kind, port, 0.25), lambda: _jaw_is(source, 0.25), timeout=10)
+            silent_from = time.monotonic()
+            assert wait_until(lambda: source.state is TrackingState.LOST, timeout=5)
+            assert time.monotonic() - silent_from >= LOST_AFTER_S * 0.9
+            assert source.latest() is None and source.error is None
+            assert not wait_until(lambda: source.state is not TrackingState.LOST, timeout=3 * LOST_AFTER_S)
+            assert send_until(lambda: _send(sock, kind, port, 0.75), lambda: _jaw_is(source, 0.75), timeout=10)
+            assert source.running and source.state is TrackingState.TRACKING
+        finally:
+            source.stop()
+
+
+@pytest.mark.parametrize("kind", ["ifacialmocap", "vmc"])
+def test_a_port_held_by_another_program_is_retried_until_free(kind: str, free_udp_port) -> None:
+    port = free_udp_port()
+    squatter = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    squatter.bind(("127.0.0.1", port))
+    source = open_source(SourceConfig(kind=kind, host="127.0.0.1", port=port, lost_after_s=LOST_AFTER_S))
+    source.start()
+    try:
+        assert wait_until(lambda: source.state is TrackingState.ERROR, timeout=5)
+        assert f"127.0.0.1:{port}" in source.error
+        assert wait_until(lambda: source.counters.retries >= 2, timeout=10), "no retry"
+        squatter.close()
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            assert send_until(lambda: _send(sock, kind, port, 0.5), lambda: _jaw_is(source, 0.5), timeout=15), source.error
+        assert source.running and source.error is None
+    finally:
+        squatter.close()
+        source.stop()
+    assert not source.running
+
+
+class _Camera:
+    """Stands in for cv2.VideoCapture (the OS camera boundary): delivers `image` while plugged in."""
+
+    plugged = True
+    opened = 0
+
+    def __init__(self, index: int, image: np.ndarray) -> None:
+        self.image = image
+        type(self).opened += 1
+
+    def isOpened(self) -> bool:  # noqa: N802 (cv2's name)
+        return True
+
+    def set(self, prop: int, value: float) -> bool:
+        return True
+
+    def read(self) -> tuple[bool, np.ndarray | None]:
+        time.sleep(1 / 120)  # a camera blocks for its next frame
+        return (True, self.image.copy()) if self.plugged else (False, None)
+
+    def release(self) -> None:
+        pass
+
+
+def test_a_webcam_whose_reads_fail_reports_it_and_recovers(monkeypatch: pytest.MonkeyPatch) -> None:
+    import cv2
+    from skimage import data
+
+    from rain_vtuber.sources import webcam
+
+    face = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
+    monkeypatch.setattr(_Camera, "plugged", True)
+    monkeypatch.setattr(webcam.cv2, "VideoCapture", lambda index: _Camera(index, face))
+    source = open_source(SourceConfig(kind="webcam", camera=0))
+    source.start()
+    try:
+        assert wait_until(lambda: source.state is TrackingState.TRACKING, timeout=60), source.error
+        opened = _Camera.opened
+        _Camera.plugged = False
+        assert wait_until(lambda: source.state is TrackingState.ERROR, timeout=10)
+        assert "camera 0 stopped delivering frames" in source.error and source.latest() is None
+        assert wait_until(lambda: _Camera.opened > opened, timeout=10), "the camera was not opened again"
+        _Camera.plugged = True
+        assert wait_until(lambda: source.state is TrackingState.TRACKING, timeout=60), source.error
+        assert source.error is None and source.counters.retries >= 1 and source.running
+    finally:
+        source.stop()
