@@ -26,13 +26,15 @@ from rain_obs_control import DEFAULT_PORT, Controller, ScriptSettings, is_remote
 TICK_MS = 250
 HOTKEY_PREFIX = "rain_vtuber."
 CHARACTER_PREFIX = HOTKEY_PREFIX + "character."
-# hotkey name suffix -> (label in OBS's Hotkeys settings, control address)
+# hotkey name suffix -> (label in OBS's Hotkeys settings, control address, its arguments)
 ACTIONS = {
     "next": ("RAIN: next character", "/rain/character/next"),
     "prev": ("RAIN: previous character", "/rain/character/prev"),
     "pause": ("RAIN: pause", "/rain/pause"),
     "resume": ("RAIN: resume", "/rain/resume"),
     "recenter": ("RAIN: recenter head", "/rain/recenter"),
+    "latency.low": ("RAIN: low latency (8-frame pile)", "/rain/latency", "low"),
+    "latency.standard": ("RAIN: standard latency (16-frame pile)", "/rain/latency", "standard"),
 }
 
 
@@ -106,8 +108,8 @@ class ObsScript:
         self._lock = threading.Lock()  # the timer adds hotkeys on OBS's graphics thread, save() reads on the UI thread
         self._saved = obs.obs_data_get_obj(settings, "hotkeys")  # name -> binding array
         self.known: List[str] = json.loads(obs.obs_data_get_string(settings, "known_characters") or "[]")
-        for suffix, (label, address) in ACTIONS.items():
-            self._register(HOTKEY_PREFIX + suffix, label, self._sender(address))
+        for suffix, (label, address, *args) in ACTIONS.items():
+            self._register(HOTKEY_PREFIX + suffix, label, self._sender(address, *args))
         for name in self.known:
             self._register_character(name)
         self.sync = AudioSync(_get_sync_offset, _set_sync_offset, _saved_originals(settings))

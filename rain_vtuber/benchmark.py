@@ -29,6 +29,9 @@ class BenchResult:
     device_name: str
     backend: str
     decoder: str
+    latency_mode: str  # standard | low
+    latency_frames: int  # pile depth K: a pose's frame leaves after this many frames
+    pile_ms: float  # those frames at the measured output fps
     iterations: int
     frames: int
     setup_s: float

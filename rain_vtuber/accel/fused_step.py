@@ -59,6 +59,7 @@ class StepSpec:
     memories: tuple[tuple[int, ...], ...]
     states: tuple[tuple[str, tuple[int, ...]], ...]  # (name, (1, tokens, channels)) in STATE_NAMES order
     dtype: torch.dtype
+    calls: int = 1  # UNet calls per iteration (num_inference_steps // groups), one step noise each
 
     @property
     def frames(self) -> int:
@@ -80,7 +81,7 @@ class StepSpec:
             "context": (1, 1, self.context_dim),
             "guidance": (1, self.guidance_dim),
             "new_noise": (1, LATENT_CHANNELS, g, h, w),
-            "step_noise": (1, LATENT_CHANNELS, k, h, w),
+            "step_noise": (self.calls, LATENT_CHANNELS, k, h, w),
         }
         shapes.update({f"memory{i}": s for i, s in enumerate(self.memories)})
         shapes.update({f"ref_{name}_{part}": s for name, s in self.states for part in ("k", "v")})
@@ -111,7 +112,7 @@ class FusedStreamStep(nn.Module):
     forward(pose, latents, pose_pile, context, guidance, new_noise, step_noise, *memories, *states)
       pose (G, 3, H, W) in [0, 1]; latents (1, 4, K, h, w), newest group pure noise;
       pose_pile (1, C0, K-G, h, w) features of the K-G older frames; context (1, 1, D) CLIP token;
-      guidance (1, 512) LCM w embedding; new_noise (1, 4, G, h, w); step_noise (1, 4, K, h, w);
+      guidance (1, 512) LCM w embedding; new_noise (1, 4, G, h, w); step_noise (calls, 4, K, h, w);
       10 TAESDV memories; the 16 reference states' keys and values (1, N, C), projected once per
       character (`reference_attention.project`), in KV_NAMES order.
     returns (frames (G, H, W, 3) in [0, 1], latents', pose_pile', *memories'), states shaped as their inputs.
@@ -127,7 +128,8 @@ class FusedStreamStep(nn.Module):
         self.bank = stream.bank
         self.taesdv = stream.models.taesdv.decoder  # registered, so .to(), export and the weights hash see it
         self.decoder = StreamingDecoder(stream.models.taesdv)
-        self.register_buffer("timesteps", stream.ladder.repeat_interleave(self.group_size)[None], persistent=False)
+        # (calls, K): row j holds call j's per-frame timesteps
+        self.register_buffer("timesteps", stream.ladder.repeat_interleave(self.group_size, dim=1), persistent=False)
         weight = self.unet.conv_in.weight
         h, w = cfg.latent_height, cfg.latent_width
         self.spec = StepSpec(
@@ -141,6 +143,7 @@ class FusedStreamStep(nn.Module):
             memories=tuple(memory_shapes(self.decoder.decoder, h, w)),
             states=tuple((name, _state_shape(self.unet, name, h, w)) for name in STATE_NAMES),
             dtype=weight.dtype,
+            calls=stream.pile.calls,
         )
 
     def forward(self, pose: torch.Tensor, latents: torch.Tensor, pose_pile: torch.Tensor, context: torch.Tensor,
@@ -151,11 +154,14 @@ class FusedStreamStep(nn.Module):
         feature = self.pose_guider(pose)  # (G, C0, h, w)
         pose_features = torch.cat([pose_pile, feature.transpose(0, 1)[None]], dim=2)
         eager_kv, self.bank.kv = self.bank.kv, dict(zip(KV_NAMES, states))
+        prev = latents
         try:
-            v = self.unet(latents, self.timesteps, context, pose_features, guidance)
+            for j in range(self.spec.calls):
+                timesteps = self.timesteps[j : j + 1]
+                v = self.unet(prev, timesteps, context, pose_features, guidance)
+                prev, _ = self.scheduler.step(v, timesteps, prev, step_noise[j : j + 1])
         finally:
             self.bank.kv = eager_kv  # the eager stream's character stays as it was
-        prev, _ = self.scheduler.step(v, self.timesteps, latents, step_noise)
         self.decoder.memory = list(memories)
         frames = self.decoder.decode(prev[:, :, :g].transpose(1, 2))[0]  # (G, 3, H, W)
         frames = frames.clamp(0, 1).permute(0, 2, 3, 1).contiguous()
@@ -228,7 +234,8 @@ class FusedRunner:
     def inputs(self, pose: torch.Tensor, state: Sequence[torch.Tensor]) -> list[torch.Tensor]:
         """The call's inputs in graph order, drawing step noise first and then the next group's noise."""
         h, w = self.spec.latent_hw
-        step_noise = self.noise((1, LATENT_CHANNELS, self.spec.frames, h, w)).to(self.spec.dtype)
+        step_noise = torch.cat([self.noise((1, LATENT_CHANNELS, self.spec.frames, h, w))
+                                for _ in range(self.spec.calls)]).to(self.spec.dtype)
         new_noise = self.noise((1, LATENT_CHANNELS, self.spec.group_size, h, w)).to(self.spec.dtype)
         named = {"pose": pose, "new_noise": new_noise, "step_noise": step_noise, **self.refs,
                  **dict(zip(self.spec.state_names(), state))}

@@ -28,19 +28,24 @@ def bench(
         str, typer.Option("--backend", help="auto, torch, torch-compile, tensorrt, or all (every one that runs here).")
     ] = "torch",
     decoder: Annotated[str, typer.Option("--decoder", help="taesdv (real-time) or vae (SD VAE).")] = "taesdv",
+    latency: Annotated[
+        str, typer.Option("--latency", help="standard (16-frame pile), low (8 frames) or all (both).")
+    ] = "standard",
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON on stdout.")] = False,
 ) -> None:
-    """Measure output fps, iteration time, push-to-frame latency, peak memory and build time per backend."""
+    """Measure output fps, iteration time, latency (frames and ms), peak memory and build time per backend and latency mode."""
     import torch
 
     from rain_vtuber.accel.backends import BACKENDS, unavailable_reason  # torch: imported here, so `ctl` starts fast
     from rain_vtuber.accel.flops import count_step_flops
+    from rain_vtuber.model.latency import LATENCY_MODES, check_mode, latency_pile
     from rain_vtuber.model.random_release import Architecture, random_models
     from rain_vtuber.model.release import parse_dtype
 
     choices = (*BACKENDS, "all")
     if backend not in choices:
         raise RainError(f"unknown --backend {backend!r}; use one of {', '.join(choices)}")
+    modes = list(LATENCY_MODES) if latency == "all" else [check_mode(latency)]
     if decoder not in ("taesdv", "vae"):
         raise RainError(f"--decoder must be taesdv or vae, got {decoder!r}")
     if device == "auto":
@@ -60,26 +65,29 @@ def bench(
     config = arch.config(resolution)
     models = random_models(arch, config, dev, torch_dtype)
     setup_s = time.perf_counter() - started
-    flops = count_step_flops(config)
-    results = [_run(models, name, decoder, iterations, dtype, dev, setup_s, flops.total, tiny) for name in backends]
+    results = []
+    for mode in modes:
+        flops = count_step_flops(config.with_pile(latency_pile(config, mode)))
+        results += [_run(models, name, decoder, mode, iterations, dtype, dev, setup_s, flops.total, tiny) for name in backends]
     _print_table(results)
     if as_json:
         payload = results[0].as_dict() if len(results) == 1 else [r.as_dict() for r in results]
         typer.echo(json.dumps(payload, indent=2))
 
 
-def _run(models, backend: str, decoder: str, iterations: int, dtype: str, dev, setup_s: float,
+def _run(models, backend: str, decoder: str, latency: str, iterations: int, dtype: str, dev, setup_s: float,
          step_flops: int, tiny: bool) -> BenchResult:
-    """Time one backend on the shared random models."""
+    """Time one backend in one latency mode on the shared random models."""
     import torch
 
     from rain_vtuber import benchmark
     from rain_vtuber.engine import RainEngine
+    from rain_vtuber.model.latency import pile_ms
 
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats(dev)
     started = time.perf_counter()
-    engine = RainEngine(models, decoder=decoder, cache_dir=None, backend=backend)  # type: ignore[arg-type]
+    engine = RainEngine(models, decoder=decoder, cache_dir=None, backend=backend, latency=latency)  # type: ignore[arg-type]
     build_s = time.perf_counter() - started
     config = models.config
     image = torch.randint(0, 256, (config.height, config.width, 3), dtype=torch.uint8).numpy()
@@ -100,6 +108,9 @@ def _run(models, backend: str, decoder: str, iterations: int, dtype: str, dev, s
         device_name=name,
         backend=engine.backend,
         decoder=decoder,
+        latency_mode=latency,
+        latency_frames=engine.pile.frames,
+        pile_ms=round(pile_ms(engine.pile, timings.fps), 1) if timings.fps else float("inf"),
         iterations=iterations,
         frames=timings.frames,
         setup_s=round(setup_s, 2),
@@ -128,11 +139,13 @@ def _print_table(results: list[BenchResult]) -> None:
     table = Table(title=f"RAIN stream, {first.model} {first.resolution}x{first.resolution} {first.dtype} on {first.device_name}")
     table.add_column("metric")
     for result in results:
-        table.add_column(f"{result.backend} / {result.decoder}", justify="right")
+        table.add_column(f"{result.backend} / {result.decoder} / {result.latency_mode}", justify="right")
     rows = [
         ("output fps", lambda r: f"{r.fps:.2f}"),
         ("iteration p50 / p99", lambda r: f"{r.iteration_ms_p50} / {r.iteration_ms_p99} ms"),
-        ("push-to-frame latency p50 / p99", lambda r: f"{r.latency_ms_p50} / {r.latency_ms_p99} ms"),
+        ("latency: pile depth", lambda r: f"{r.latency_frames} frames"),
+        ("latency: pile at output fps", lambda r: f"{r.pile_ms} ms"),
+        ("push-to-frame compute latency p50 / p99", lambda r: f"{r.latency_ms_p50} / {r.latency_ms_p99} ms"),
         ("reference fusion", lambda r: f"{r.fuse_ms:.1f} ms"),
         ("setup (random weights)", lambda r: f"{r.setup_s:.1f} s"),
         ("compile / build", lambda r: f"{r.build_s:.1f} s"),

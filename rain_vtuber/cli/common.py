@@ -28,6 +28,9 @@ OldEngineConfigOpt = Annotated[
 OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Output .mp4 file or a folder for PNG frames.")]
 DeviceOpt = Annotated[str, typer.Option("--device", help="torch device: cpu, cuda, cuda:1, ...")]
 DtypeOpt = Annotated[str, typer.Option("--dtype", help="fp32, fp16 or bf16.")]
+LatencyOpt = Annotated[
+    Optional[str], typer.Option("--latency", help="standard (16-frame pile, as released) or low (8 frames).")
+]
 BackendOpt = Annotated[
     str, typer.Option("--backend", help="auto, torch, torch-compile or tensorrt.")
 ]

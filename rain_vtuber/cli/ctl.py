@@ -17,6 +17,7 @@ COMMANDS = {
     "pause": "/rain/pause",
     "resume": "/rain/resume",
     "recenter": "/rain/recenter",
+    "latency": "/rain/latency",
     "reload": "/rain/reload",
     "shutdown": "/rain/shutdown",
     "ping": "/rain/ping",
@@ -37,6 +38,7 @@ def ctl(
     Examples:
       rain-vtuber ctl status
       rain-vtuber ctl character alice
+      rain-vtuber ctl latency low
       rain-vtuber ctl next --port 9051 --token s3cret
       rain-vtuber ctl status --host 192.168.1.10 --token s3cret
     """

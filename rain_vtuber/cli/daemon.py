@@ -11,6 +11,7 @@ from rain_vtuber.cli.common import (
     CameraOpt,
     EngineConfigOpt,
     FaceModelOpt,
+    LatencyOpt,
     PhoneHostOpt,
     SourceKindOpt,
     SourceOptOpt,
@@ -51,6 +52,7 @@ def daemon(
     dtype: Annotated[Optional[str], typer.Option("--dtype", help="auto, fp16, bf16 or fp32.")] = None,
     device: Annotated[Optional[str], typer.Option("--device", help="auto, cpu, cuda, cuda:1, ...")] = None,
     backend: Annotated[Optional[str], typer.Option("--backend", help="auto, tensorrt, torch-compile or torch.")] = None,
+    latency: LatencyOpt = None,
     ndi_name: Annotated[Optional[str], typer.Option("--ndi-name", help="NDI source name.")] = None,
     fps: Annotated[Optional[float], typer.Option("--fps", help="Output fps (default: what the engine sustains).")] = None,
     control_port: Annotated[Optional[int], typer.Option("--control-port", help="OSC control port.")] = None,
@@ -71,13 +73,14 @@ def daemon(
       rain-vtuber daemon --source webcam --camera 1 --source-opt crop_ratio=0.8
       rain-vtuber daemon --config stream.yaml --fps 24
       rain-vtuber daemon --control-host 192.168.1.10 --token s3cret   # OBS on another PC
+      rain-vtuber daemon --latency low
     """
     base = load_config(config)
     cfg = base.with_overrides(
         weights=weights, engine_config=engine_config, character=character, characters_dir=characters_dir,
         calibration_dir=calibration_dir,
         source=_source(source, source_flags(camera, source_path, source_port, phone_host, source_opt, face_model), base.source),
-        resolution=resolution, dtype=dtype, device=device, backend=backend, ndi_name=ndi_name, fps=fps,
+        resolution=resolution, dtype=dtype, device=device, backend=backend, latency=latency, ndi_name=ndi_name, fps=fps,
         control_port=control_port, control_host=control_host, token=token, log_file=log_file,
     )
     lifecycle.exit_process(lifecycle.run(cfg))

@@ -22,6 +22,7 @@ from rain_vtuber.cli.common import (
     DtypeOpt,
     EngineConfigOpt,
     FaceModelOpt,
+    LatencyOpt,
     OldEngineConfigOpt,
     OutOpt,
     WeightsOpt,
@@ -120,6 +121,7 @@ def render(
     dtype: DtypeOpt = "fp32",
     decoder: Annotated[str, typer.Option("--decoder", help="taesdv (real-time) or vae (quality).")] = "taesdv",
     backend: BackendOpt = "auto",
+    latency: LatencyOpt = "standard",
     fps: Annotated[float, typer.Option("--fps", help="Frame rate of an mp4 output.")] = 16.0,
     seed: Annotated[Optional[int], typer.Option("--seed", help="Noise seed (default: the config's).")] = None,
 ) -> None:
@@ -149,7 +151,7 @@ def render(
         face_model = resolve_face_model(face_model, weights)
     config = engine_config_flag(engine_config, config)
     engine = RainEngine.load(weights or default_weights_dir(), config, device=device, dtype=dtype,
-                             decoder=decoder, seed=seed, backend=backend)  # type: ignore[arg-type]
+                             decoder=decoder, seed=seed, backend=backend, latency=latency or "standard")  # type: ignore[arg-type]
     size = (engine.height, engine.width)
     if faces is not None and not calibration.is_file():
         raise RainError(f"--faces needs a calibration: {calibration} not found (run `rain-vtuber calibrate`)")

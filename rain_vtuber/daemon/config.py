@@ -44,6 +44,9 @@ class DaemonConfig(BaseModel):
     keep_fusion_models: bool = Field(
         False, description="keep CLIP, VAE encoder and ReferenceNet on the GPU after fusing (faster fusion, ~2.4 GB more)"
     )
+    latency: Literal["standard", "low"] = Field(
+        "standard", description="standard = the release pile (16 frames deep); low = 8 frames, less temporal continuity"
+    )
     ndi_name: str = Field("RAIN VTuber", min_length=1, description="NDI source name (OBS shows 'HOST (name)')")
     ndi_format: Literal["bgra", "bgrx"] = Field("bgra", description="bgra carries alpha; bgrx is opaque")
     background_key: str = Field(

@@ -71,6 +71,7 @@ class Daemon:
             "/rain/pause": Command(self.pause),
             "/rain/resume": Command(self.resume),
             "/rain/recenter": Command(self.recenter),
+            "/rain/latency": Command(self.set_latency, (str,), "standard or low"),
             "/rain/reload": Command(self.reload),
             "/rain/shutdown": Command(self.shutdown),
             "/rain/ping": Command(lambda: f"pong {__version__}"),
@@ -98,6 +99,11 @@ class Daemon:
         entry.calibration = entry.calibration.model_copy(update={"framing": framing})  # kept across switches
         self._remember(neutral={**self.memory.neutral, entry.name: (framing.neutral_x, framing.neutral_y)})
         return "recentered"
+
+    def set_latency(self, mode: str) -> str:
+        self.pipeline.set_latency(mode)
+        log.info("latency -> %s requested", mode)
+        return f"latency {mode}"
 
     def reload(self) -> str:
         errors = self.registry.reload()

@@ -29,6 +29,7 @@ from rain_vtuber.daemon.config import DaemonConfig
 from rain_vtuber.daemon.oom import free_memory, is_oom, oom_message
 from rain_vtuber.daemon.pacing import FrameQueue, FrameStamps, LatencyMeter, RateMeter, Slot, Ticker, sustainable_fps
 from rain_vtuber.errors import RainError
+from rain_vtuber.model.latency import check_mode
 from rain_vtuber.outputs.ndi import NdiSender
 from rain_vtuber.sources.base import RateLimitedLog
 from rain_vtuber.weights import default_weights_dir
@@ -85,6 +86,7 @@ class Pipeline:
         self._renderer: Any = None
         self._render_lock = threading.Lock()
         self._references = Slot()  # reference states waiting for the engine thread to install
+        self._latency_mode = Slot()  # a latency mode waiting for the engine thread to switch to
         self._reset_engine = False
         self._show_idle = True
         self._threads: list[threading.Thread] = []
@@ -144,6 +146,7 @@ class Pipeline:
         self.engine = RainEngine.load(
             weights, config=cfg.engine_config, device=device, dtype=dtype, decoder=cfg.decoder, backend=cfg.backend,
             keep_fusion_models=cfg.keep_fusion_models,
+            latency=cfg.latency,
         )
         if self.stop.is_set():
             return
@@ -194,7 +197,6 @@ class Pipeline:
 
     def _sample_loop(self) -> None:
         ticker = Ticker(self.fps)
-        group = self.engine.group_size
         poses: list[np.ndarray] = []
         stamps: list[tuple[int, int]] = []  # (face captured, pose rendered) per pose
         while ticker.wait(self.stop):
@@ -210,8 +212,9 @@ class Pipeline:
             except Exception as err:
                 _thread_error("pose sampling", err)
                 continue
-            if len(poses) == group:
-                self.groups.put((np.stack(poses), stamps))
+            group = self.engine.group_size  # read each time: a latency switch changes it
+            if len(poses) >= group:
+                self.groups.put((np.stack(poses[-group:]), stamps[-group:]))
                 poses, stamps = [], []
 
     def _engine_loop(self) -> None:
@@ -223,6 +226,8 @@ class Pipeline:
             try:
                 if (states := self._references.get(timeout=0)) is not None:
                     self.engine.set_reference(states)
+                if (mode := self._latency_mode.get(timeout=0)) is not None and self._switch_latency(mode):
+                    in_flight.clear()
                 if self._reset_engine:
                     self._reset_engine = False
                     self.engine.reset()
@@ -230,6 +235,8 @@ class Pipeline:
                 if item is None:
                     continue
                 poses, stamps = item
+                if len(poses) != self.engine.group_size:
+                    continue  # sampled for the pile before a latency switch
                 began = time.monotonic_ns()
                 frames = self.engine.step(poses)
                 done = time.monotonic_ns()
@@ -251,6 +258,18 @@ class Pipeline:
                 )
                 for _ in range(len(frames)):
                     self.engine_rate.tick()
+
+    def _switch_latency(self, mode: str) -> bool:
+        """On the engine thread: new pile depth with a soft start (NDI resends the last frame
+        meanwhile); False when `mode` is already running (nothing restarts)."""
+        pile = self.engine.pile
+        self.engine.set_latency(mode)
+        if self.engine.pile == pile:
+            return False
+        self.frames.max_frames = self.engine.group_size + QUEUE_SLACK
+        self.latency = LatencyMeter()  # p50 of the new mode only
+        log.info("latency -> %s (%d frames deep)", mode, self.engine.pile.frames)
+        return True
 
     def _oom_message(self, when: str) -> str:
         device, dtype = resolve_device(self.config.device, self.config.dtype)
@@ -312,6 +331,12 @@ class Pipeline:
             self._reset_engine = True
             self.state = "running"
 
+    def set_latency(self, mode: str) -> None:
+        """Queue a latency mode switch for the engine thread (standard | low)."""
+        check_mode(mode)
+        self._require_stream()
+        self._latency_mode.put(mode)
+
     def recenter(self) -> Any:
         """Take the face tracked now as neutral: position and, with framing.auto_fit, size (auto-fit again).
 
@@ -341,6 +366,8 @@ class Pipeline:
             "engine_fps": round(self.engine_rate.rate(), 2),
             "latency_ms_p50": latency,  # total, face capture -> NDI sent (kept for older clients)
             "latency": self.latency.summary(),
+            "latency_mode": self.engine.latency if self.engine is not None else self.config.latency,
+            "pile_frames": self.engine.pile.frames if self.engine is not None else None,
             "dropped_frames": self.groups.dropped * group + self.frames.dropped,
             "clock_resets": self._out_ticker.resets,
             "out_of_memory": self.oom_count,

@@ -6,14 +6,16 @@ import logging
 from collections import deque
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
+from rain_vtuber.model.latency import latency_pile
 from rain_vtuber.engine.noise import NoiseSource, SeededNoise
 from rain_vtuber.engine.reference import ReferenceFuser, ReferenceStates
 from rain_vtuber.engine.stream import Decoder, RainStream
-from rain_vtuber.model.config import PACKAGED_CONFIG, RainConfig
+from rain_vtuber.model.config import PACKAGED_CONFIG, PileLayout, RainConfig
 from rain_vtuber.model.release import RainModels, parse_dtype
 from rain_vtuber.paths import cache_home
 
@@ -32,36 +34,77 @@ class RainEngine:
         engine.push(pose)                                     # HxWx3 uint8 at engine.height x engine.width
         frame = engine.pull()                                 # HxWx3 uint8 RGB or None
 
-    Every `group_size` pushed poses run one iteration; frames come out `groups` iterations later.
+    Every `group_size` pushed poses run one iteration; the first frame leaves after `frames`
+    (groups x group_size) pushed poses. `set_latency` changes that depth at runtime.
     """
 
     def __init__(self, models: RainModels, *, decoder: Decoder = "taesdv", noise: NoiseSource | None = None,
-                 cache_dir: Path | None = None, backend: str = "torch", keep_fusion_models: bool = False):
+                 cache_dir: Path | None = None, backend: str = "torch", latency: str = "standard",
+                 keep_fusion_models: bool = False):
         cfg = models.config
         self.models = models
         self.height, self.width = cfg.height, cfg.width
-        self.group_size, self.groups = cfg.group_size, cfg.groups
         self.device = models.device
         self.noise = noise or SeededNoise(cfg.seed, models.device, models.dtype)
-        # imported here: rain_vtuber.accel imports the engine's modules
-        from rain_vtuber.accel import accelerate
-
-        # backend "torch" is this RainStream; the others run its fused step after the soft start
-        self._eager = RainStream(models, self.noise, decoder)
-        self.stream = accelerate(self._eager, backend)
+        self.latency = latency
+        self.pile: PileLayout = latency_pile(cfg, latency)
+        self._eager = RainStream(models, self.noise, decoder, self.pile)
+        self._backend_request = backend
+        self._streams: dict[PileLayout, Any] = {}  # per pile: compiled steps are built once
+        self._reference: ReferenceStates | None = None
+        self.stream = self._stream_for(self.pile)
         self.backend: str = getattr(self.stream, "backend", "torch")  # what runs, after any fallback
         self.fuser = ReferenceFuser(models, cache_dir, keep_fusion_models)
         self._pending: list[np.ndarray] = []
         self._out: deque[np.ndarray] = deque()
 
+    @property
+    def group_size(self) -> int:
+        """Poses per iteration (frames per group, `temporal_adaptive_step`)."""
+        return self.pile.group_size
+
+    @property
+    def groups(self) -> int:
+        """Noise-level groups in a full pile (`temporal_window_size`)."""
+        return self.pile.groups
+
+    def _stream_for(self, pile: PileLayout) -> Any:
+        """The stream that runs `pile` on the requested backend (eager: the shared RainStream)."""
+        if pile not in self._streams:
+            from rain_vtuber.accel import accelerate  # here: rain_vtuber.accel imports the engine's modules
+
+            # backend "torch" is the eager RainStream; the others run its fused step after the soft start
+            self._streams[pile] = accelerate(self._eager, self._backend_request)
+        return self._streams[pile]
+
+    def set_latency(self, mode: str) -> None:
+        """Switch the latency mode (pile depth) now, on the thread that steps the engine.
+
+        Same networks and character; what is in flight is dropped and the new pile fills with a
+        soft start. A compiled backend builds its step for a new pile the first time (cached).
+        The mode already running is a no-op (a hotkey pressed twice does not restart the pile).
+        """
+        pile = latency_pile(self.models.config, mode)
+        self.latency = mode
+        if pile == self.pile:
+            return
+        self._eager.configure(pile)
+        self.pile = pile
+        self.stream = self._stream_for(pile)
+        self.backend = getattr(self.stream, "backend", "torch")
+        if self._reference is not None:
+            self.stream.set_reference(self._reference)
+        self.reset()
+
     @classmethod
     def load(cls, weights_dir: Path, config: Path | None = None, *, device: str = "cpu", dtype: str = "fp32",
              decoder: Decoder = "taesdv", seed: int | None = None, cache_dir: Path | None | bool = True,
-             backend: str = "torch", keep_fusion_models: bool = False) -> "RainEngine":
+             backend: str = "torch", latency: str = "standard", keep_fusion_models: bool = False) -> "RainEngine":
         """Load the release from `weights_dir` (config: `weights_dir/config.yaml`, else the packaged one).
 
         cache_dir: where fused reference states are kept (True: the user cache, None/False: no cache).
         backend: "torch" (eager), "torch-compile", "tensorrt" or "auto" (rain_vtuber.accel.backends).
+        latency: "standard" (the release pile) or "low" (rain_vtuber.model.latency).
         keep_fusion_models: keep CLIP, the VAE encoder and ReferenceNet on the device after fusing.
         """
         weights_dir = Path(weights_dir)
@@ -73,7 +116,8 @@ class RainEngine:
         log.info("loading RAIN %dx%d on %s (%s) from %s", cfg.width, cfg.height, device, dtype, weights_dir)
         models = RainModels.load(cfg, torch.device(device), parse_dtype(dtype))
         cache = default_cache_dir() if cache_dir is True else (cache_dir or None)
-        return cls(models, decoder=decoder, cache_dir=cache, backend=backend, keep_fusion_models=keep_fusion_models)
+        return cls(models, decoder=decoder, cache_dir=cache, backend=backend, latency=latency,
+                   keep_fusion_models=keep_fusion_models)
 
     def fuse_reference(self, image: np.ndarray) -> ReferenceStates:
         """Character image (HxWx3 uint8 RGB, any size) -> its reference states (disk-cached by content)."""
@@ -81,7 +125,8 @@ class RainEngine:
 
     def set_reference(self, states: ReferenceStates) -> None:
         """Make `states` the active character; instant, the stream carries on."""
-        self.stream.set_reference(states.to(self.device))
+        self._reference = states.to(self.device)
+        self.stream.set_reference(self._reference)
 
     def reset(self) -> None:
         """Drop everything in flight and start over with a soft start."""

@@ -1,9 +1,11 @@
 """The RAIN stream (paper Algorithm 1): a pile of latent groups at staggered noise levels.
 
 Each iteration takes one group of pose frames, runs the pose guider on them, pushes a group of
-fresh noise, runs ONE UNet call over the whole pile with per-frame timesteps, applies one LCM step
-to every frame, and once the pile is full pops the now-clean oldest group and decodes it. The pile
-grows one group per iteration at the start (soft start) instead of being pre-filled.
+fresh noise, runs `steps // groups` UNet calls over the whole pile with per-frame timesteps (one
+with the release config), each followed by an LCM step on every frame, and once the pile is full
+pops the now-clean oldest group and decodes it. The pile grows one group per iteration at the
+start (soft start) instead of being pre-filled. Its layout (`PileLayout`) can change at runtime:
+that starts a new soft start on the same networks (the latency modes).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import torch
 from rain_vtuber.engine.noise import NoiseSource
 from rain_vtuber.engine.reference import VAE_SCALE, ReferenceStates
 from rain_vtuber.model import reference_attention
+from rain_vtuber.model.config import PileLayout
 from rain_vtuber.model.lcm import StreamScheduler, guidance_embedding
 from rain_vtuber.model.release import RainModels
 from rain_vtuber.model.taesdv import StreamingDecoder
@@ -26,13 +29,11 @@ Decoder = Literal["taesdv", "vae"]
 class RainStream:
     """Tensor-level stream state and step; `RainEngine` wraps it with numpy in/out."""
 
-    def __init__(self, models: RainModels, noise: NoiseSource, decoder: Decoder = "taesdv"):
+    def __init__(self, models: RainModels, noise: NoiseSource, decoder: Decoder = "taesdv", pile: PileLayout | None = None):
         cfg = models.config
         self.models, self.noise, self.decoder_kind = models, noise, decoder
-        self.groups, self.group_size = cfg.groups, cfg.group_size
         self.device, self.dtype = models.device, models.dtype
-        self.scheduler = StreamScheduler(cfg.scheduler, cfg.num_inference_steps).to(self.device)
-        self.ladder = torch.tensor(self.scheduler.ladder, device=self.device)
+        self.configure(pile or cfg.pile)
         self.w_embedding = guidance_embedding(cfg.guidance_scale).to(self.device, self.dtype)
         self.bank = reference_attention.ReferenceBank()
         reference_attention.install(models.motion_unet, self.bank, reference_attention.ReadReferenceProcessor)
@@ -41,6 +42,14 @@ class RainStream:
         self.latents: list[torch.Tensor] = []
         self.poses: list[torch.Tensor] = []
         self.decode_began_ns: int | None = None  # when the last decode() began (monotonic), for the daemon's stages
+
+    def configure(self, pile: PileLayout) -> None:
+        """Use `pile` from the next iteration on (call reset() too: groups in flight have the old shape)."""
+        if (why := pile.problem()) is not None:
+            raise ValueError(why)
+        self.pile, self.groups, self.group_size = pile, pile.groups, pile.group_size
+        self.scheduler = StreamScheduler(self.models.config.scheduler, pile.steps).to(self.device)
+        self.ladder = self.scheduler.ladder(pile.groups).to(self.device)  # (calls, groups)
 
     def set_reference(self, states: ReferenceStates) -> None:
         """Switch character: the next UNet call attends to these states (no ReferenceNet, no reset).
@@ -58,7 +67,10 @@ class RainStream:
 
     @torch.no_grad()
     def iterate(self, pose: torch.Tensor, record: dict[str, torch.Tensor] | None = None) -> torch.Tensor | None:
-        """pose (G, 3, H, W) in [0, 1] -> decoded frames (G, H, W, 3) float in [0, 1], or None while filling."""
+        """pose (G, 3, H, W) in [0, 1] -> decoded frames (G, H, W, 3) float in [0, 1], or None while filling.
+
+        G is the pile's group_size (`temporal_adaptive_step`): one pose per frame of the new group.
+        """
         if self.reference is None:
             raise RuntimeError("set_reference() before streaming")
         g = self.group_size
@@ -71,16 +83,18 @@ class RainStream:
         self.latents = (self.latents + [self.noise((1, 4, g, h, w))])[-self.groups :]
 
         n = len(self.latents)
-        timesteps = self.ladder[-n:].repeat_interleave(g)[None]
         x = torch.cat(self.latents, dim=2)
         pose_features = torch.cat(self.poses, dim=2)
-        v = self.models.motion_unet(x, timesteps, self.reference.context, pose_features, self.w_embedding)
-        z = self.noise(tuple(x.shape))
-        prev, denoised = self.scheduler.step(v, timesteps, x, z)
-        self.latents = list(prev.split(g, dim=2))
-        if record is not None:
-            record.update(pose_guider_out=feature.transpose(0, 1)[None], timesteps=timesteps, latent_model_input=x,
-                          noise_pred=v, scheduler_prev_sample=prev, scheduler_denoised=denoised)
+        for level in self.ladder[:, -n:]:  # soft start: the n highest levels
+            timesteps = level.repeat_interleave(g)[None]
+            v = self.models.motion_unet(x, timesteps, self.reference.context, pose_features, self.w_embedding)
+            z = self.noise(tuple(x.shape))
+            prev, denoised = self.scheduler.step(v, timesteps, x, z)
+            if record is not None:  # the last call's tensors (the only one with the release config)
+                record.update(pose_guider_out=feature.transpose(0, 1)[None], timesteps=timesteps, latent_model_input=x,
+                              noise_pred=v, scheduler_prev_sample=prev, scheduler_denoised=denoised)
+            x = prev
+        self.latents = list(x.split(g, dim=2))
         if n < self.groups:
             return None
         clean = self.latents.pop(0)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,43 @@ REQUIRED_KEYS = {
 # Pose guider channels are fixed upstream; its output width is the UNet's first block width.
 POSE_GUIDER_BLOCKS = (16, 32, 96, 256)
 PACKAGED_CONFIG = Path(__file__).with_name("release_config.yaml")
+MOTION_WINDOW = 32  # frames the motion modules' positional encoding covers
+
+
+@dataclass(frozen=True)
+class PileLayout:
+    """The shape of the stream's pile, read as upstream's `src/morpher.py` reads the release keys.
+
+    groups = `temporal_window_size` (noise levels in the pile), group_size = `temporal_adaptive_step`
+    (frames per group, poses per iteration), steps = `num_inference_steps` (a multiple of groups:
+    every iteration runs steps // groups UNet calls, each followed by an LCM step).
+    """
+
+    groups: int
+    group_size: int
+    steps: int
+
+    @property
+    def frames(self) -> int:
+        """K: latent frames in a full pile, also the poses pushed before the first frame leaves."""
+        return self.groups * self.group_size
+
+    @property
+    def calls(self) -> int:
+        """UNet calls (each with its LCM step) per iteration."""
+        return self.steps // self.groups
+
+    def problem(self) -> str | None:
+        """Why the stream cannot run this layout (in the release keys' names), or None."""
+        if min(self.groups, self.group_size, self.steps) < 1:
+            return (f"temporal_window_size ({self.groups}), temporal_adaptive_step ({self.group_size}) and "
+                    f"num_inference_steps ({self.steps}) must be positive")
+        if self.steps % self.groups:
+            return (f"num_inference_steps ({self.steps}) must be a multiple of temporal_window_size ({self.groups}): "
+                    "each iteration runs num_inference_steps // temporal_window_size UNet calls")
+        if self.frames > MOTION_WINDOW:
+            return f"{self.groups} groups x {self.group_size} frames exceed the {MOTION_WINDOW}-frame motion window"
+        return None
 
 
 @dataclass(frozen=True)
@@ -41,15 +78,23 @@ class RainConfig:
     width: int
     reference_height: int
     reference_width: int
-    groups: int  # noise-level groups in the pile (p)
-    group_size: int  # frames per group (K / p)
-    num_inference_steps: int
+    groups: int  # noise-level groups in the pile (p): temporal_window_size
+    group_size: int  # frames per group (K / p): temporal_adaptive_step
+    num_inference_steps: int  # a multiple of groups
     guidance_scale: float
     seed: int
     unet: dict[str, Any]
     motion: dict[str, Any]
     scheduler: dict[str, Any]
     files: dict[str, Path]
+
+    @property
+    def pile(self) -> PileLayout:
+        return PileLayout(self.groups, self.group_size, self.num_inference_steps)
+
+    def with_pile(self, pile: PileLayout) -> "RainConfig":
+        """This config with another pile layout (a latency mode) and everything else kept."""
+        return replace(self, groups=pile.groups, group_size=pile.group_size, num_inference_steps=pile.steps)
 
     @property
     def latent_height(self) -> int:
@@ -101,8 +146,8 @@ class RainConfig:
             width=int(raw["width"]),
             reference_height=int(raw["reference_image_height"]),
             reference_width=int(raw["reference_image_width"]),
-            groups=int(raw["temporal_adaptive_step"]),
-            group_size=int(raw["temporal_window_size"]),
+            groups=int(raw["temporal_window_size"]),
+            group_size=int(raw["temporal_adaptive_step"]),
             num_inference_steps=int(raw["num_inference_steps"]),
             guidance_scale=float(raw["guidance_scale"]),
             seed=int(raw["seed"]),
@@ -120,13 +165,8 @@ class RainConfig:
             value = getattr(self, name)
             if value <= 0 or value % 64:
                 raise RainError(f"{path}: {name} must be a positive multiple of 64, got {value}")
-        if self.num_inference_steps != self.groups:
-            raise RainError(
-                f"{path}: the stream runs one LCM step per noise-level group, so num_inference_steps "
-                f"({self.num_inference_steps}) must equal temporal_adaptive_step ({self.groups})"
-            )
-        if self.groups * self.group_size > 32:
-            raise RainError(f"{path}: {self.groups} x {self.group_size} frames exceed the 32-frame motion window")
+        if (why := self.pile.problem()) is not None:
+            raise RainError(f"{path}: {why}")
 
 
 def _resolve(root: Path, value: str, weights_dir: Path | None) -> Path:

@@ -30,10 +30,21 @@ class StreamScheduler:
         base = LCMScheduler(**scheduler_kwargs)
         self.alphas_cumprod = base.alphas_cumprod.to(torch.float32)
         train = base.config.num_train_timesteps
-        # trailing spacing: [999, 749, 499, 249] for 4 steps, listed oldest group first (lowest t).
-        self.ladder = [round(k * train / steps) - 1 for k in range(1, steps + 1)]
-        self.stride = train // steps
+        self.steps = steps
+        # trailing spacing, highest first like upstream's set_timesteps: [999, 749, 499, 249] for 4 steps
+        self.timesteps = [round(k * train / steps) - 1 for k in range(steps, 0, -1)]
+        self.stride = train // steps  # one step length: also t -> t_prev in the LCM step
         self.timestep_scaling, self.sigma_data = timestep_scaling, sigma_data
+
+    def ladder(self, groups: int) -> torch.Tensor:
+        """(calls, groups) int64 timesteps, oldest group first; row j is UNet call j of an iteration.
+
+        Upstream's recipe: the levels are timesteps[linspace(steps, 0, groups + 1)[1:]] and each
+        further call of the same iteration runs one step length lower. 4 steps, 4 groups:
+        [[249, 499, 749, 999]]; 8 steps, 4 groups: that row, then [124, 374, 624, 874].
+        """
+        levels = torch.tensor(self.timesteps)[torch.linspace(self.steps, 0, groups + 1)[1:].long()]
+        return torch.stack([levels - self.stride * j for j in range(self.steps // groups)])
 
     def to(self, device: torch.device) -> "StreamScheduler":
         self.alphas_cumprod = self.alphas_cumprod.to(device)

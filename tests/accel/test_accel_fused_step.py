@@ -10,6 +10,9 @@ from rain_vtuber.accel.backends import AcceleratedStream
 from rain_vtuber.accel.fused_step import FusedRunner, FusedStreamStep
 from rain_vtuber.engine.engine import RainEngine
 from rain_vtuber.model import reference_attention
+from rain_vtuber.engine.noise import SeededNoise
+from rain_vtuber.engine.stream import RainStream
+from rain_vtuber.model.config import PileLayout
 from tests.accel.accel_fixtures import golden_poses, golden_reference, tiny_engine
 
 ITERATIONS = 5  # 3 soft-start iterations, then 2 full windows (the second reads fed-back state)
@@ -73,3 +76,30 @@ def test_step_spec_matches_the_golden_shapes(engine: RainEngine) -> None:
     assert [s[-1] for s in spec.memories] == [16] * 3 + [32] * 3 + [64] * 3 + [128]
     assert spec.output_shapes()["frames"] == (4, 128, 128, 3)
     assert np.prod(shapes["step_noise"]) == 4 * 16 * 16 * 16
+
+
+@pytest.mark.parametrize("pile", [PileLayout(4, 2, 4), PileLayout(4, 4, 8), PileLayout(2, 2, 4)],
+                         ids=["low K=8", "2 calls", "two-level 2 calls"])
+def test_fused_step_matches_eager_for_other_piles(engine: RainEngine, pile: PileLayout) -> None:
+    """The latency modes and k-call piles: one step noise per UNet call, same frames as eager."""
+    g = pile.group_size
+    poses = golden_poses()[: g * (pile.groups + 1)].permute(0, 3, 1, 2).float() / 255
+
+    def stream() -> RainStream:
+        s = RainStream(engine.models, SeededNoise(0, engine.device, torch.float32), "taesdv", pile)
+        s.set_reference(golden_reference())
+        return s
+
+    def iterate(s) -> list[torch.Tensor | None]:
+        return [s.iterate(poses[k * g : (k + 1) * g]) for k in range(pile.groups + 1)]
+
+    eager = iterate(stream())
+    base = stream()
+    step = FusedStreamStep(base)
+    runner = FusedRunner(step, step, base.noise, base.w_embedding)
+    runner.set_reference(golden_reference())
+    fused = iterate(AcceleratedStream(base, runner, "torch-fused"))
+    assert runner.active and step.spec.input_shapes()["step_noise"] == (pile.calls, 4, pile.frames, 16, 16)
+    for k in (pile.groups - 1, pile.groups):
+        err = (fused[k].double() - eager[k].double()).abs().max().item()
+        assert err <= 1e-5, f"iteration {k}: fused differs from eager by {err:.3g}"

@@ -33,9 +33,21 @@ def test_bench_tiny_reports_speed_latency_and_memory() -> None:
     assert "output fps" in result.stderr
 
 
+def test_bench_reports_latency_in_frames_and_ms_per_mode() -> None:
+    result = CliRunner().invoke(app, ["bench", "--tiny", "--iterations", "2", "--latency", "all", "--json"])
+    assert result.exit_code == 0, result.output
+    standard, low = json.loads(result.stdout)
+    assert (standard["latency_mode"], standard["latency_frames"], standard["frames"]) == ("standard", 16, 2 * 4)
+    assert (low["latency_mode"], low["latency_frames"], low["frames"]) == ("low", 8, 2 * 2)
+    for report in (standard, low):
+        assert report["pile_ms"] == pytest.approx(report["latency_frames"] * 1000 / report["fps"], rel=0.05)  # fps rounded
+    assert "pile depth" in result.stderr and "low" in result.stderr
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
-    [(["--backend", "onnx"], "backend"), (["--resolution", "100"], "multiple of 64"), (["--dtype", "fp8"], "dtype")],
+    [(["--backend", "onnx"], "backend"), (["--resolution", "100"], "multiple of 64"), (["--dtype", "fp8"], "dtype"),
+     (["--latency", "turbo"], "unknown latency mode 'turbo'")],
 )
 def test_bench_rejects_bad_options_before_building(args: list[str], message: str) -> None:
     result = CliRunner().invoke(app, ["bench", "--tiny", *args])

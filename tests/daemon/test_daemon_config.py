@@ -17,6 +17,7 @@ def test_defaults_need_nothing_configured() -> None:
         "auto", "auto", "RAIN VTuber", None, 9050, None,
     )
     assert cfg.log_file is not None and cfg.log_file.name == "daemon.log"
+    assert cfg.latency == "standard" and cfg.with_overrides(latency="low").latency == "low"
 
 
 def test_yaml_file_with_relative_paths_and_overrides(tmp_path: Path) -> None:
@@ -40,6 +41,7 @@ def test_yaml_file_with_relative_paths_and_overrides(tmp_path: Path) -> None:
         ("fsp: 30\n", "fsp: Extra inputs are not permitted"),
         ("control_port: 70000\n", "control_port: Input should be less than or equal to 65535 (got 70000)"),
         ("background_key: green\n", "background_key: Value error, must be none, reference or #RRGGBB"),
+        ("latency: turbo\n", "latency: Input should be 'standard' or 'low' (got 'turbo')"),
         ("source: {kind: video}\n", "source: Value error, source kind 'video' needs a path"),
         ("[1, 2]\n", "expected a mapping"),
         ("a: [\n", "not valid YAML"),

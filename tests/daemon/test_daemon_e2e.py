@@ -224,6 +224,28 @@ def test_pause_recenter_resume(daemon: Daemon, ndi: Any) -> None:
     assert daemon.status()["state"] == "running"
 
 
+def test_latency_switch_at_runtime_keeps_ndi_sending(daemon: Daemon, vmc: VmcSender, ndi: Any) -> None:
+    """/rain/latency low: soft start on the 8-frame pile while NDI keeps its rate, then frames from
+    the new pile with their own latency p50; back to standard the same way. (Whether p50 falls
+    depends on the engine keeping up with the output rate, which this shared CPU does not.)"""
+    standard = _wait_for(lambda: (s := daemon.status())["latency_ms_p50"] is not None and s, BOOT_S, "frames", daemon.proc)
+    assert (standard["latency_mode"], standard["pile_frames"]) == ("standard", 16)
+    replies: list[tuple[str, str]] = []
+    switch = threading.Timer(0.5, lambda: replies.append(daemon.ctl("/rain/latency", "low")))
+    switch.start()
+    frames = ndi.capture(2.0)
+    switch.join()
+    assert replies == [("ok", "latency low")]
+    assert len(frames) >= 0.7 * FPS * 2 and _max_gap(frames) <= 2 / FPS
+    low = _wait_for(lambda: (s := daemon.status())["pile_frames"] == 8 and s["latency_ms_p50"] is not None and s,
+                    BOOT_S, "frames from the low-latency pile", daemon.proc)
+    assert low["latency_mode"] == "low"
+    print(f"latency p50: standard {standard['latency_ms_p50']} ms, low {low['latency_ms_p50']} ms at {FPS} fps")
+    assert daemon.ctl("/rain/latency", "turbo") == ("error", "unknown latency mode 'turbo'; use one of: standard, low")
+    assert daemon.ctl("/rain/latency", "standard") == ("ok", "latency standard")
+    _wait_for(lambda: daemon.status()["pile_frames"] == 16, 30, "back to standard", daemon.proc)
+
+
 def test_malformed_control_packets_get_error_replies(daemon: Daemon) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.settimeout(3.0)

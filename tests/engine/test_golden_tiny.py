@@ -41,7 +41,8 @@ def test_lcm_tables_and_step() -> None:
     cfg = RainConfig.load(TINY_CONFIG)
     sched = StreamScheduler(cfg.scheduler, cfg.num_inference_steps)
     assert torch.equal(sched.alphas_cumprod, lcm["alphas_cumprod"])
-    assert sched.ladder == sorted(lcm["timesteps"].tolist())
+    assert sched.timesteps == lcm["timesteps"].tolist()
+    assert sched.ladder(cfg.groups).tolist() == [sorted(lcm["timesteps"].tolist())]
     t = lcm["step.timestep"].long()
     alpha_t, alpha_prev, c_skip, c_out = sched.coefficients(t)
     close(alpha_t, lcm["step.alpha_prod_t"], 0)

@@ -17,7 +17,7 @@ from fake_obspython import Data
 from rain_obs_control import ProcState
 
 SCRIPT = Path(__file__).resolve().parents[2] / "obs_scripts" / "rain_vtuber_obs.py"
-FIXED_HOTKEYS = [f"rain_vtuber.{a}" for a in ("next", "prev", "pause", "resume", "recenter")]
+FIXED_HOTKEYS = [f"rain_vtuber.{a}" for a in ("next", "prev", "pause", "resume", "recenter", "latency.low", "latency.standard")]
 
 
 @pytest.fixture
@@ -76,6 +76,17 @@ def test_hotkeys_are_stable_and_their_bindings_round_trip(obs, script) -> None:
     script.script_load(saved)
     assert obs.state.hotkey("rain_vtuber.prev")["bindings"] == [{"key": "OBS_KEY_P"}]
     assert obs.state.hotkey("rain_vtuber.character.alice")["bindings"] == binding
+
+
+def test_latency_hotkeys_switch_the_daemon(obs, script, port, fake_daemon_exe) -> None:
+    _load(script, Data(executable=str(fake_daemon_exe), port=port))
+    controller = script._script.controller
+    assert _tick_until(obs, lambda: controller.status is not None and controller.status.latency_ms == 80.0)
+    obs.state.hotkey("rain_vtuber.latency.low")["callback"](True)
+    assert _tick_until(obs, lambda: controller.status.latency_ms == 40.0, 3.0)
+    obs.state.hotkey("rain_vtuber.latency.standard")["callback"](True)
+    assert _tick_until(obs, lambda: controller.status.latency_ms == 80.0, 3.0)
+    assert controller.last_error == ""
 
 
 def test_script_runs_the_daemon_and_switches_characters(obs, script, port, fake_daemon_exe) -> None:
