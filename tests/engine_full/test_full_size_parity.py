@@ -77,7 +77,8 @@ def test_models_hold_the_golden_weights(engine: RainEngine) -> None:
     nets = {"reference_unet": m.reference_unet, "motion_unet": m.motion_unet, "pose_guider": m.pose_guider,
             "taesdv": m.taesdv, "sd_vae_ft_mse": m.vae, "image_encoder": m.image_encoder}
     for name, net in nets.items():
-        state = net.state_dict()
+        # buffers too: transformers >= 4.31 keeps CLIP's position_ids out of the state dict (non-persistent)
+        state = {**dict(net.named_buffers()), **net.state_dict()}
         keys = list(prints[name])
         missing = sorted(set(keys) - set(state))
         assert not missing, f"{name}: {len(missing)} fingerprinted keys absent from our model, e.g. {missing[:5]}"
