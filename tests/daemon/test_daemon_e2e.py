@@ -185,14 +185,21 @@ def test_latency_stages_in_status_match_the_ndi_timecodes(daemon: Daemon, ndi: A
     assert abs(seen_ms - total) <= max(40.0, 0.15 * total), (seen_ms, latency)
 
 
+def _command_while_capturing(daemon: Daemon, ndi: Any, seconds: float, after_s: float, *command: Any) -> tuple[list, tuple[str, str]]:
+    """NDI frames over `seconds`, with `command` sent to the daemon `after_s` into them; (frames, its reply)."""
+    replies: list[tuple[str, str]] = []
+    timer = threading.Timer(after_s, lambda: replies.append(daemon.ctl(*command)))
+    timer.start()
+    frames = ndi.capture(seconds)
+    timer.join()
+    assert len(replies) == 1, "the command got no reply"
+    return frames, replies[0]
+
+
 def test_character_switch_keeps_frames_flowing(daemon: Daemon, ndi: Any) -> None:
     _wait_for(lambda: daemon.status()["characters"]["bob"]["state"] == "ready", BOOT_S, "bob fused", daemon.proc)
-    replies: list[tuple[str, str]] = []
-    switch = threading.Timer(1.0, lambda: replies.append(daemon.ctl("/rain/character", "bob")))
-    switch.start()
-    frames = ndi.capture(3.0)
-    switch.join()
-    assert replies == [("ok", "character bob")]
+    frames, reply = _command_while_capturing(daemon, ndi, 3.0, 1.0, "/rain/character", "bob")
+    assert reply == ("ok", "character bob")
     assert len(frames) >= 0.7 * FPS * 3
     assert _max_gap(frames) <= 2 / FPS, "NDI stalled during the switch"
     assert daemon.status()["character"] == "bob"
@@ -230,12 +237,8 @@ def test_latency_switch_at_runtime_keeps_ndi_sending(daemon: Daemon, vmc: VmcSen
     depends on the engine keeping up with the output rate, which this shared CPU does not.)"""
     standard = _wait_for(lambda: (s := daemon.status())["latency_ms_p50"] is not None and s, BOOT_S, "frames", daemon.proc)
     assert (standard["latency_mode"], standard["pile_frames"]) == ("standard", 16)
-    replies: list[tuple[str, str]] = []
-    switch = threading.Timer(0.5, lambda: replies.append(daemon.ctl("/rain/latency", "low")))
-    switch.start()
-    frames = ndi.capture(2.0)
-    switch.join()
-    assert replies == [("ok", "latency low")]
+    frames, reply = _command_while_capturing(daemon, ndi, 2.0, 0.5, "/rain/latency", "low")
+    assert reply == ("ok", "latency low")
     assert len(frames) >= 0.7 * FPS * 2 and _max_gap(frames) <= 2 / FPS
     low = _wait_for(lambda: (s := daemon.status())["pile_frames"] == 8 and s["latency_ms_p50"] is not None and s,
                     BOOT_S, "frames from the low-latency pile", daemon.proc)
