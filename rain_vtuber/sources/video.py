@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Iterator, Literal
 
@@ -13,6 +14,7 @@ from rain_vtuber.sources.frames import FrameSource
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"})
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v"})
+FILE_CHECK_S = 1.0  # how often a playing video checks that its file is still there
 
 
 def read_rgb(path: Path) -> np.ndarray | None:
@@ -37,7 +39,11 @@ def recorded_kind(path: Path) -> Literal["folder", "video", "image"]:
 
 
 class VideoSource(FrameSource):
-    """A video file; with `realtime` it plays at the file's frame rate, with `loop` it starts over."""
+    """A video file; with `realtime` it plays at the file's frame rate, with `loop` it starts over.
+
+    A file deleted, cut short or rewritten while it plays is an error (the thread reports it and
+    reopens the file with backoff until it reads again), not garbage frames or a silent end.
+    """
 
     def __init__(self, path: Path, crop_ratio: float, frame_size: int, face_model: Path, realtime: bool = False,
                  loop: bool = False) -> None:
@@ -45,25 +51,47 @@ class VideoSource(FrameSource):
         self.path, self.realtime, self.loop = path, realtime, loop
 
     def frames(self) -> Iterator[np.ndarray]:
+        opened = self._file_signature()
         capture = cv2.VideoCapture(str(self.path))
         try:
             if not capture.isOpened():
                 raise RainError(f"cannot open video {self.path}: check the path and that it is a video OpenCV can read")
             fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
-            yield from self._paced(self._decoded(capture), fps if self.realtime else None)
+            yield from self._paced(self._decoded(capture, opened), fps if self.realtime else None)
         finally:
             capture.release()
 
-    def _decoded(self, capture: cv2.VideoCapture) -> Iterator[np.ndarray]:
+    def _decoded(self, capture: cv2.VideoCapture, opened: tuple[int, int, int]) -> Iterator[np.ndarray]:
+        checked = time.monotonic()
         while True:
             count = 0
             ok, frame = capture.read()
             while ok:
                 count += 1
                 yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+                if time.monotonic() - checked > FILE_CHECK_S:  # an open file plays on after it is deleted
+                    self._check_unchanged(opened)
+                    checked = time.monotonic()
                 ok, frame = capture.read()
-            if not (self.loop and count and capture.set(cv2.CAP_PROP_POS_FRAMES, 0)):
+            self._check_unchanged(opened)
+            if not count:
+                raise RainError(f"video {self.path} has no frames: check that the file is complete")
+            if not self.loop:
                 return
+            if not capture.set(cv2.CAP_PROP_POS_FRAMES, 0):
+                raise RainError(f"video {self.path} cannot be rewound to loop")
+
+    def _file_signature(self) -> tuple[int, int, int]:
+        """(inode, size, mtime): what changes when the file is deleted, cut short or rewritten."""
+        try:
+            stat = self.path.stat()
+        except OSError:
+            raise RainError(f"video {self.path} is gone: put the file back (the source retries)") from None
+        return stat.st_ino, stat.st_size, stat.st_mtime_ns
+
+    def _check_unchanged(self, opened: tuple[int, int, int]) -> None:
+        if self._file_signature() != opened:
+            raise RainError(f"video {self.path} changed while playing (cut short or rewritten): reopening it")
 
 
 class ImageFolderSource(FrameSource):
@@ -85,15 +113,19 @@ class ImageFolderSource(FrameSource):
         return image_files(self.path)
 
     def _images(self) -> Iterator[np.ndarray]:
-        paths = self.image_paths()
+        """Each pass lists the folder again, so images deleted or added while it plays are noticed."""
         while True:
-            for path in paths:
+            shown = 0
+            for path in self.image_paths():
                 image = read_rgb(path)
                 if image is None:
                     self.counters.rejected += 1
                     self.warn.warning("unreadable", "source %s: cannot read image %s, skipped", self.name, path)
                     continue
+                shown += 1
                 yield image
+            if not shown:
+                raise RainError(f"no readable image in {self.path}: check the files")
             if not self.loop:
                 return
 

@@ -4,12 +4,26 @@ from __future__ import annotations
 
 import socket
 import time
+from pathlib import Path
 from typing import Callable
 
+import cv2
 import numpy as np
 
 from rain_vtuber.face.state import FaceState
 from rain_vtuber.sources.base import FaceSource
+
+
+def write_face_video(path: Path, face: np.ndarray, frames: int = 8) -> Path:
+    """`frames` frames (mp4v, 25 fps) of the RGB `face` sliding sideways 2 px a frame."""
+    height, width = face.shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 25.0, (width, height))
+    assert writer.isOpened()
+    bgr = cv2.cvtColor(face, cv2.COLOR_RGB2BGR)
+    for index in range(frames):
+        writer.write(np.roll(bgr, 2 * index, axis=1))
+    writer.release()
+    return path
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = 5.0, step: float = 0.01) -> bool:

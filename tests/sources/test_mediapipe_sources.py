@@ -18,7 +18,7 @@ from rain_vtuber.sources.frames import FrameSource
 from rain_vtuber.sources.blendshapes import ARKIT_NAMES
 from rain_vtuber.sources.tracker import FaceTracker, crop_square
 from tests.conftest import FACE_MODEL
-from tests.sources.source_helpers import assert_anatomical, dot_pixels, wait_until
+from tests.sources.source_helpers import assert_anatomical, dot_pixels, wait_until, write_face_video
 
 SPEC_COLOURS = {
     (0, 255, 255), (128, 0, 255), (255, 0, 128), (0, 0, 255), (255, 0, 255), (255, 128, 128), (128, 128, 255),
@@ -103,14 +103,7 @@ def test_video_mode_tracks_consecutive_frames(astronaut: np.ndarray) -> None:
 @pytest.fixture(scope="module")
 def face_video(astronaut: np.ndarray, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """8 frames of the astronaut sliding sideways, mp4v."""
-    path = tmp_path_factory.mktemp("video") / "face.mp4"
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 25.0, (512, 512))
-    assert writer.isOpened()
-    bgr = cv2.cvtColor(astronaut, cv2.COLOR_RGB2BGR)
-    for shift in range(0, 16, 2):
-        writer.write(np.roll(bgr, shift, axis=1))
-    writer.release()
-    return path
+    return write_face_video(tmp_path_factory.mktemp("video") / "face.mp4", astronaut)
 
 
 def tracked_frames(source: FrameSource) -> list:

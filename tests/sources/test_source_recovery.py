@@ -1,6 +1,7 @@
 """Sources that lose their input and get it back by themselves.
 
-A network sender (iFacialMocap app, VMC) that goes silent and comes back: LOST while silent, the
+A video or image folder whose files are deleted or cut short while it plays: an error state,
+retries with backoff, tracking again once the files are back. A network sender (iFacialMocap app, VMC) that goes silent and comes back: LOST while silent, the
 socket kept open, TRACKING again with the first packet (the real timeout, lost_after_s, shortened;
 the silence three timeouts long instead of the 30 s a phone takes to wake). A port held by another
 program: an error state, retries with backoff, listening once it is free.
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 import socket
 import time
+from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pytest
@@ -18,7 +21,7 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 from rain_vtuber.face.state import TrackingState
 from rain_vtuber.sources import SourceConfig, open_source
 from rain_vtuber.sources.base import FaceSource
-from tests.sources.source_helpers import send_until, wait_until
+from tests.sources.source_helpers import send_until, wait_until, write_face_video
 
 LOST_AFTER_S = 0.5
 
@@ -126,5 +129,51 @@ def test_a_webcam_whose_reads_fail_reports_it_and_recovers(monkeypatch: pytest.M
         _Camera.plugged = True
         assert wait_until(lambda: source.state is TrackingState.TRACKING, timeout=60), source.error
         assert source.error is None and source.counters.retries >= 1 and source.running
+    finally:
+        source.stop()
+
+
+def _retried_until_back(source: FaceSource, message: str, restore: Callable[[], None]) -> None:
+    """With its input gone: ERROR naming the cause, no face, retries; after `restore` TRACKING again by itself."""
+    assert wait_until(lambda: source.state is TrackingState.ERROR, timeout=15), source.state
+    assert message in source.error and source.latest() is None
+    retries = source.counters.retries
+    assert wait_until(lambda: source.counters.retries > retries, timeout=10), "not retried"
+    restore()
+    assert wait_until(lambda: source.state is TrackingState.TRACKING, timeout=30), source.error
+    assert source.error is None and source.running
+
+
+def test_a_video_deleted_then_truncated_while_playing_is_reported_and_reopened(tmp_path: Path) -> None:
+    from skimage import data
+
+    face, path = data.astronaut(), tmp_path / "face.mp4"
+    write_face_video(path, face)
+    source = open_source(SourceConfig(kind="video", path=path, loop=True, realtime=True))
+    source.start()
+    try:
+        assert wait_until(lambda: source.state is TrackingState.TRACKING, timeout=60), source.error
+        path.unlink()  # the open file would play on: the source must notice
+        _retried_until_back(source, "is gone", lambda: write_face_video(path, face))
+        with path.open("r+b") as video:
+            video.truncate(1000)  # a header and no frames, as a copy that was cut short
+        _retried_until_back(source, "changed while playing", lambda: write_face_video(path, face))
+    finally:
+        source.stop()
+    assert not source.running
+
+
+def test_an_image_folder_emptied_while_playing_is_reported_and_reread(tmp_path: Path) -> None:
+    import cv2
+    from skimage import data
+
+    image = tmp_path / "face.png"
+    cv2.imwrite(str(image), cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR))
+    source = open_source(SourceConfig(kind="folder", path=tmp_path, loop=True, realtime=True, fps=10))
+    source.start()
+    try:
+        assert wait_until(lambda: source.state is TrackingState.TRACKING, timeout=60), source.error
+        moved = image.rename(tmp_path.parent / "face-away.png")
+        _retried_until_back(source, "no images", lambda: moved.rename(image))
     finally:
         source.stop()
