@@ -102,6 +102,9 @@ def make_demo_characters(root: Path, names: dict[str, tuple[int, int, int]]) -> 
     return characters, calibration
 
 
+RSS_POLL_S = 0.25
+
+
 def rss_mb() -> float:
     """Resident memory of this process in MiB (current on Linux, peak elsewhere)."""
     try:
@@ -110,6 +113,21 @@ def rss_mb() -> float:
     except OSError:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         return peak / (2**20 if sys.platform == "darwin" else 2**10)
+
+
+def rss_over(stop: threading.Event, seconds: float) -> tuple[float, float] | None:
+    """Lowest and highest RSS polled over `seconds` (None once `stop` is set).
+
+    The lowest is the leak signal: each engine step allocates scratch tensors and frees them, so a
+    single reading lands on a step's peak or between steps by chance (tens of MiB apart).
+    """
+    readings: list[float] = []
+    end = time.monotonic() + seconds
+    while (left := end - time.monotonic()) > 0:
+        readings.append(rss_mb())
+        if stop.wait(min(RSS_POLL_S, left)):
+            return None
+    return min(readings), max(readings + [rss_mb()])
 
 
 def soak(config: DaemonConfig, seconds: float, interval: float, vmc_port: int) -> list[dict[str, Any]]:
@@ -125,11 +143,12 @@ def soak(config: DaemonConfig, seconds: float, interval: float, vmc_port: int) -
         if daemon.pipeline.error:
             raise SystemExit(f"pipeline failed: {daemon.pipeline.error}")
         start = time.monotonic()
-        while not stop.wait(interval):
+        while (rss := rss_over(stop, interval)) is not None:
             status = daemon.status()
             samples.append({
                 "t_s": round(time.monotonic() - start, 1),
-                "rss_mb": round(rss_mb(), 1),
+                "rss_floor_mb": round(rss[0], 1),
+                "rss_peak_mb": round(rss[1], 1),
                 "latency_ms_p50": status["latency_ms_p50"],
                 "output_fps": status["output_fps"],
                 "engine_fps": status["engine_fps"],
@@ -159,8 +178,8 @@ def windows(samples: list[dict[str, Any]], seconds: float = 600) -> list[dict[st
         if not rows:
             continue
         out.append({
-            "from_s": int(start), "to_s": int(rows[-1]["t_s"]), "rss_mb": _mean(rows, "rss_mb"),
-            "rss_mb_max": max(r["rss_mb"] for r in rows), "latency_ms_p50": _mean(rows, "latency_ms_p50"),
+            "from_s": int(start), "to_s": int(rows[-1]["t_s"]), "rss_floor_mb": _mean(rows, "rss_floor_mb"),
+            "rss_peak_mb": max(r["rss_peak_mb"] for r in rows), "latency_ms_p50": _mean(rows, "latency_ms_p50"),
             "output_fps": _mean(rows, "output_fps"), "dropped_frames": rows[-1]["dropped_frames"] - dropped_before,
         })
         dropped_before = rows[-1]["dropped_frames"]
@@ -168,11 +187,12 @@ def windows(samples: list[dict[str, Any]], seconds: float = 600) -> list[dict[st
 
 
 def trend_problems(samples: list[dict[str, Any]], max_rss_growth_mb: float, max_latency_ratio: float) -> list[str]:
-    """Why the run is not flat (empty when it is): RSS or latency in the last third vs the first third."""
+    """Why the run is not flat (empty when it is): RSS floor or latency in the last third vs the first third."""
     s = summary(samples)
     problems = []
-    if not s["rss_mb_last_third"] - s["rss_mb_first_third"] <= max_rss_growth_mb:
-        problems.append(f"RSS grew {s['rss_mb_first_third']} -> {s['rss_mb_last_third']} MiB (> {max_rss_growth_mb})")
+    if not s["rss_floor_mb_last_third"] - s["rss_floor_mb_first_third"] <= max_rss_growth_mb:
+        problems.append(f"RSS floor grew {s['rss_floor_mb_first_third']} -> {s['rss_floor_mb_last_third']} MiB "
+                        f"(> {max_rss_growth_mb})")
     if not s["latency_ms_last_third"] <= max_latency_ratio * s["latency_ms_first_third"]:
         problems.append(f"latency grew {s['latency_ms_first_third']} -> {s['latency_ms_last_third']} ms "
                         f"(> x{max_latency_ratio})")
@@ -185,7 +205,8 @@ def summary(samples: list[dict[str, Any]]) -> dict[str, Any]:
     head, tail = samples[:third], samples[-third:]
     return {
         "samples": len(samples),
-        "rss_mb_first_third": _mean(head, "rss_mb"), "rss_mb_last_third": _mean(tail, "rss_mb"),
+        "rss_floor_mb_first_third": _mean(head, "rss_floor_mb"), "rss_floor_mb_last_third": _mean(tail, "rss_floor_mb"),
+        "rss_peak_mb": max((r["rss_peak_mb"] for r in samples), default=float("nan")),
         "latency_ms_first_third": _mean(head, "latency_ms_p50"), "latency_ms_last_third": _mean(tail, "latency_ms_p50"),
         "output_fps_mean": _mean(samples, "output_fps"), "engine_fps_mean": _mean(samples, "engine_fps"),
         "dropped_frames_total": samples[-1]["dropped_frames"] if samples else 0,

@@ -13,7 +13,7 @@ from tests.conftest import REPO, TINY_CONFIG, TINY_WEIGHTS
 from tests.daemon.conftest import free_udp_port
 
 SECONDS = 120
-MAX_RSS_GROWTH_MB = 40.0  # last third vs first third of the samples
+MAX_RSS_GROWTH_MB = 40.0  # RSS floor (between steps), last third vs first third of the samples
 MAX_LATENCY_RATIO = 1.5
 
 
