@@ -75,10 +75,13 @@ def profile_iteration(engine) -> Record:
               if getattr(e, key) > 0 and (not cuda or e.device_type == torch.autograd.DeviceType.CUDA)]
     total = sum(getattr(e, key) for e in events) or 1.0
     top = sorted(events, key=lambda e: getattr(e, key), reverse=True)[:TOP_KERNELS]
-    return {
+    summary: Record = {
         "backend": engine.backend,
         "sorted_by": "self device time" if cuda else "self CPU time",
         "total_ms": round(total / 1e3, 2),
         "top": [{"name": e.key, "self_ms": round(getattr(e, key) / 1e3, 3), "share": round(getattr(e, key) / total, 4),
                  "calls": e.count} for e in top],
     }
+    if not events:
+        summary["note"] = "the profiler saw no kernels (a CUDA graph replay this CUPTI does not trace?)"
+    return summary
