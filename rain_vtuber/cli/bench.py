@@ -38,6 +38,7 @@ def bench(
 
     from rain_vtuber.accel.backends import BACKENDS, unavailable_reason  # torch: imported here, so `ctl` starts fast
     from rain_vtuber.accel.flops import count_step_flops
+    from rain_vtuber.benchmark import measure_backend
     from rain_vtuber.model.latency import LATENCY_MODES, check_mode, latency_pile
     from rain_vtuber.model.random_release import Architecture, random_models
     from rain_vtuber.model.release import parse_dtype
@@ -68,70 +69,15 @@ def bench(
     results = []
     for mode in modes:
         flops = count_step_flops(config.with_pile(latency_pile(config, mode)))
-        results += [_run(models, name, decoder, mode, iterations, dtype, dev, setup_s, flops.total, tiny) for name in backends]
+        results += [
+            measure_backend(models, name, model="tiny" if tiny else "release", dtype=dtype, decoder=decoder, latency=mode,
+                            iterations=iterations, setup_s=setup_s, step_flops=flops.total)[0]
+            for name in backends
+        ]
     _print_table(results)
     if as_json:
         payload = results[0].as_dict() if len(results) == 1 else [r.as_dict() for r in results]
         typer.echo(json.dumps(payload, indent=2))
-
-
-def _run(models, backend: str, decoder: str, latency: str, iterations: int, dtype: str, dev, setup_s: float,
-         step_flops: int, tiny: bool) -> BenchResult:
-    """Time one backend in one latency mode on the shared random models."""
-    import torch
-
-    from rain_vtuber import benchmark
-    from rain_vtuber.engine import RainEngine
-    from rain_vtuber.model.latency import pile_ms
-
-    if dev.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(dev)
-    started = time.perf_counter()
-    engine = RainEngine(models, decoder=decoder, cache_dir=None, backend=backend, latency=latency)  # type: ignore[arg-type]
-    build_s = time.perf_counter() - started
-    config = models.config
-    image = torch.randint(0, 256, (config.height, config.width, 3), dtype=torch.uint8).numpy()
-    started = time.perf_counter()
-    engine.set_reference(engine.fuse_reference(image))
-    fuse_ms = (time.perf_counter() - started) * 1e3
-    if dev.type == "cuda":
-        torch.cuda.synchronize(dev)
-    timings = benchmark.time_stream(engine, iterations)
-    name = benchmark.device_name(dev)
-    tflops = step_flops * timings.fps / engine.group_size / 1e12
-    peak = benchmark.peak_tflops(name) if dev.type == "cuda" else None
-    return benchmark.BenchResult(
-        model="tiny" if tiny else "release",
-        resolution=config.height,
-        dtype=dtype,
-        device=str(dev),
-        device_name=name,
-        backend=engine.backend,
-        decoder=decoder,
-        latency_mode=latency,
-        latency_frames=engine.pile.frames,
-        pile_ms=round(pile_ms(engine.pile, timings.fps), 1) if timings.fps else float("inf"),
-        iterations=iterations,
-        frames=timings.frames,
-        setup_s=round(setup_s, 2),
-        build_s=round(build_s, 2),
-        fuse_ms=round(fuse_ms, 1),
-        fps=round(timings.fps, 2),
-        iteration_ms_p50=benchmark.percentile(timings.iteration_ms, 50),
-        iteration_ms_p99=benchmark.percentile(timings.iteration_ms, 99),
-        latency_ms_p50=benchmark.percentile(timings.latency_ms, 50),
-        latency_ms_p99=benchmark.percentile(timings.latency_ms, 99),
-        peak_rss_mib=_round(benchmark.peak_rss_mib()),
-        peak_device_mib=_round(torch.cuda.max_memory_allocated(dev) / 2**20) if dev.type == "cuda" else None,
-        tflops_per_s=round(tflops, 3),
-        compute_fraction=round(tflops / peak, 3) if peak else None,
-        torch_version=torch.__version__,
-        torch_threads=torch.get_num_threads(),
-    )
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 1)
 
 
 def _print_table(results: list[BenchResult]) -> None:

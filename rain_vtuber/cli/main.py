@@ -57,6 +57,9 @@ def _register() -> None:
     from rain_vtuber.cli import bench
 
     app.command("bench")(bench.bench)
+    from rain_vtuber.cli import device_check
+
+    app.command("device-check")(device_check.device_check)
     # COMMANDS: add new command modules above this line.
 
 

@@ -30,13 +30,14 @@ log = logging.getLogger(__name__)
 class Daemon:
     """Holds the registry and the pipeline and answers control commands."""
 
-    def __init__(self, config: DaemonConfig, stop: threading.Event) -> None:
+    def __init__(self, config: DaemonConfig, stop: threading.Event, engine: Any = None) -> None:
+        """engine: streams instead of loading `config.weights` (see Pipeline)."""
         self.config = config
         self.stop = stop
         self.started = time.monotonic()
         self.memory = load_memory(config.memory_path())
         self.registry = self._open_registry()
-        self.pipeline = Pipeline(config, self.registry, stop)
+        self.pipeline = Pipeline(config, self.registry, stop, engine)
 
     def _open_registry(self) -> CharacterRegistry:
         """The remembered character when it still exists, else the configured one; remembered recenters applied."""

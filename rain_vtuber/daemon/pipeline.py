@@ -65,13 +65,16 @@ def resolve_device(device: str, dtype: str) -> tuple[str, str]:
 class Pipeline:
     """Owns the stream threads and the NDI sender; the daemon calls its methods from the control thread."""
 
-    def __init__(self, config: DaemonConfig, registry: CharacterRegistry, stop: threading.Event) -> None:
+    def __init__(self, config: DaemonConfig, registry: CharacterRegistry, stop: threading.Event,
+                 engine: Any = None) -> None:
+        """engine: a RainEngine built already (the device check's random release weights); None loads
+        `config.weights` at start."""
         self.config = config
         self.registry = registry
         self.stop = stop
         self.state = "loading"
         self.error: str | None = None
-        self.engine: Any = None
+        self.engine: Any = engine
         self.source: Any = None
         size = config.resolution
         self.sender = NdiSender(config.ndi_name, size, size, config.fps or PROVISIONAL_FPS, config.ndi_format,
@@ -142,12 +145,13 @@ class Pipeline:
         cfg = self.config
         device, dtype = resolve_device(cfg.device, cfg.dtype)
         weights = cfg.weights or default_weights_dir()
-        log.info("loading RAIN from %s on %s (%s)", weights, device, dtype)
-        self.engine = RainEngine.load(
-            weights, config=cfg.engine_config, device=device, dtype=dtype, decoder=cfg.decoder, backend=cfg.backend,
-            keep_fusion_models=cfg.keep_fusion_models,
-            latency=cfg.latency,
-        )
+        if self.engine is None:
+            log.info("loading RAIN from %s on %s (%s)", weights, device, dtype)
+            self.engine = RainEngine.load(
+                weights, config=cfg.engine_config, device=device, dtype=dtype, decoder=cfg.decoder, backend=cfg.backend,
+                keep_fusion_models=cfg.keep_fusion_models,
+                latency=cfg.latency,
+            )
         if self.stop.is_set():
             return
         self.frames.max_frames = self.engine.group_size + QUEUE_SLACK
