@@ -97,6 +97,10 @@ class AcceleratedStream:
         self.stream.reset()
         self.runner.reset()
 
+    def refresh(self, count: int) -> None:
+        """`RainStream.refresh` on whichever of the two holds the pile."""
+        (self.runner if self.runner.active else self.stream).refresh(count)
+
     def iterate(self, pose: torch.Tensor) -> torch.Tensor | None:
         """pose (G, 3, H, W) in [0, 1] -> frames (G, H, W, 3) in [0, 1], or None during the soft start."""
         if self.runner.active:

@@ -231,6 +231,14 @@ class FusedRunner:
     def reset(self) -> None:
         self.state = None
 
+    def refresh(self, count: int) -> None:
+        """Fresh noise for the `count` noisiest groups in flight (before the newest, already pure
+        noise), written in place so bound buffers keep their addresses."""
+        latents, g = self.state[0], self.spec.group_size
+        end = self.spec.frames - g
+        start = max(0, end - count * g)
+        latents[:, :, start:end].copy_(self.noise(tuple(latents[:, :, start:end].shape)))
+
     def inputs(self, pose: torch.Tensor, state: Sequence[torch.Tensor]) -> list[torch.Tensor]:
         """The call's inputs in graph order, drawing step noise first and then the next group's noise."""
         h, w = self.spec.latent_hw

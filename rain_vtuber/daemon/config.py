@@ -47,6 +47,9 @@ class DaemonConfig(BaseModel):
     latency: Literal["standard", "low"] = Field(
         "standard", description="standard = the release pile (16 frames deep); low = 8 frames, less temporal continuity"
     )
+    stream_health: bool = Field(
+        True, description="watch the output's colour against the character and steer a drifting stream back (off: never)"
+    )
     ndi_name: str = Field("RAIN VTuber", min_length=1, description="NDI source name (OBS shows 'HOST (name)')")
     ndi_format: Literal["bgra", "bgrx"] = Field("bgra", description="bgra carries alpha; bgrx is opaque")
     background_key: str = Field(

@@ -150,7 +150,7 @@ class Pipeline:
             self.engine = RainEngine.load(
                 weights, config=cfg.engine_config, device=device, dtype=dtype, decoder=cfg.decoder, backend=cfg.backend,
                 keep_fusion_models=cfg.keep_fusion_models,
-                latency=cfg.latency,
+                latency=cfg.latency, health=cfg.stream_health,
             )
         if self.stop.is_set():
             return
@@ -375,6 +375,7 @@ class Pipeline:
             "dropped_frames": self.groups.dropped * group + self.frames.dropped,
             "clock_resets": self._out_ticker.resets,
             "out_of_memory": self.oom_count,
+            "stream_health": self.engine.health_status() if self.engine is not None else {"state": "not started"},
             "ndi": {
                 "name": self.sender.source_name,
                 "width": self.sender.width,

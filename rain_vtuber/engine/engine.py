@@ -12,10 +12,12 @@ import numpy as np
 import torch
 
 from rain_vtuber.model.latency import latency_pile
+from rain_vtuber.engine.health import Action, HealthGuard, frame_statistics
 from rain_vtuber.engine.noise import NoiseSource, SeededNoise
 from rain_vtuber.engine.reference import ReferenceFuser, ReferenceStates
 from rain_vtuber.engine.stream import Decoder, RainStream
 from rain_vtuber.model.config import PACKAGED_CONFIG, PileLayout, RainConfig
+from rain_vtuber.model.motion_module import TemporalTransformer
 from rain_vtuber.model.release import RainModels, parse_dtype
 from rain_vtuber.paths import cache_home
 
@@ -40,7 +42,7 @@ class RainEngine:
 
     def __init__(self, models: RainModels, *, decoder: Decoder = "taesdv", noise: NoiseSource | None = None,
                  cache_dir: Path | None = None, backend: str = "torch", latency: str = "standard",
-                 keep_fusion_models: bool = False):
+                 keep_fusion_models: bool = False, health: bool = True):
         cfg = models.config
         self.models = models
         self.height, self.width = cfg.height, cfg.width
@@ -57,6 +59,12 @@ class RainEngine:
         self.fuser = ReferenceFuser(models, cache_dir, keep_fusion_models)
         self._pending: list[np.ndarray] = []
         self._out: deque[np.ndarray] = deque()
+        self.health = HealthGuard() if health else None  # None: stream_health off, no statistic at all
+        self._motion_scale = torch.ones((), device=self.device, dtype=models.dtype)
+        if health:  # one tensor shared by every motion module: one fill damps them all
+            for module in models.motion_unet.modules():
+                if isinstance(module, TemporalTransformer):
+                    module.residual_scale = self._motion_scale
 
     @property
     def group_size(self) -> int:
@@ -99,13 +107,15 @@ class RainEngine:
     @classmethod
     def load(cls, weights_dir: Path, config: Path | None = None, *, device: str = "cpu", dtype: str = "fp32",
              decoder: Decoder = "taesdv", seed: int | None = None, cache_dir: Path | None | bool = True,
-             backend: str = "torch", latency: str = "standard", keep_fusion_models: bool = False) -> "RainEngine":
+             backend: str = "torch", latency: str = "standard", keep_fusion_models: bool = False,
+             health: bool = True) -> "RainEngine":
         """Load the release from `weights_dir` (config: `weights_dir/config.yaml`, else the packaged one).
 
         cache_dir: where fused reference states are kept (True: the user cache, None/False: no cache).
         backend: "torch" (eager), "torch-compile", "tensorrt" or "auto" (rain_vtuber.accel.backends).
         latency: "standard" (the release pile) or "low" (rain_vtuber.model.latency).
         keep_fusion_models: keep CLIP, the VAE encoder and ReferenceNet on the device after fusing.
+        health: run the stream health guard (rain_vtuber.engine.health).
         """
         weights_dir = Path(weights_dir)
         if config is None:
@@ -117,7 +127,7 @@ class RainEngine:
         models = RainModels.load(cfg, torch.device(device), parse_dtype(dtype))
         cache = default_cache_dir() if cache_dir is True else (cache_dir or None)
         return cls(models, decoder=decoder, cache_dir=cache, backend=backend, latency=latency,
-                   keep_fusion_models=keep_fusion_models)
+                   keep_fusion_models=keep_fusion_models, health=health)
 
     def fuse_reference(self, image: np.ndarray) -> ReferenceStates:
         """Character image (HxWx3 uint8 RGB, any size) -> its reference states (disk-cached by content)."""
@@ -125,14 +135,21 @@ class RainEngine:
 
     def set_reference(self, states: ReferenceStates) -> None:
         """Make `states` the active character; instant, the stream carries on."""
+        switch = self._reference is not None
         self._reference = states.to(self.device)
         self.stream.set_reference(self._reference)
+        if self.health is not None:  # a new baseline, once the old character has left the pile
+            self._scale_motion(1.0)
+            self.health.relearn(skip=self.pile.frames if switch else 0)
 
     def reset(self) -> None:
         """Drop everything in flight and start over with a soft start."""
         self.stream.reset()
         self._pending.clear()
         self._out.clear()
+        if self.health is not None:
+            self._scale_motion(1.0)
+            self.health.relearn()
 
     def step(self, poses: np.ndarray) -> np.ndarray:
         """(G, H, W, 3) uint8 pose images -> (0 or G, H, W, 3) uint8 RGB frames."""
@@ -144,7 +161,29 @@ class RainEngine:
         frames = self.stream.iterate(pose)
         if frames is None:
             return np.zeros((0, self.height, self.width, 3), np.uint8)
-        return (frames * 255).round().to(torch.uint8).cpu().numpy()
+        out = (frames * 255).round().to(torch.uint8).cpu().numpy()
+        if self.health is not None:
+            self._guard(frames)
+        return out
+
+    def health_status(self) -> dict[str, object]:
+        """The guard's state and counters for /rain/status ({"state": "off"} when it is off)."""
+        return self.health.status() if self.health is not None else {"state": "off"}
+
+    def _guard(self, frames: torch.Tensor) -> None:
+        """Feed this step's frame statistics (read back once, after the frames) to the guard and act."""
+        action = self.health.observe(frame_statistics(frames).cpu().numpy())
+        if action is Action.DAMP:
+            self._scale_motion(self.health.settings.damp_scale)
+            self.stream.refresh(self.health.settings.refresh_groups)
+        elif action is Action.RESTART:
+            self.stream.reset()  # what the caller queued stays: only the pile starts over
+        elif action is Action.RESTORE:
+            self._scale_motion(1.0)
+
+    def _scale_motion(self, scale: float) -> None:
+        """Weight of every motion module's temporal residual (in place: compiled steps see it)."""
+        self._motion_scale.fill_(scale)
 
     @property
     def decode_began_ns(self) -> int | None:

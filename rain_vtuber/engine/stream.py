@@ -11,6 +11,7 @@ that starts a new soft start on the same networks (the latency modes).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Literal
 
 import torch
@@ -42,6 +43,9 @@ class RainStream:
         self.latents: list[torch.Tensor] = []
         self.poses: list[torch.Tensor] = []
         self.decode_began_ns: int | None = None  # when the last decode() began (monotonic), for the daemon's stages
+        # test hook: sees the pile (oldest group first, the newest pure noise) before the UNet calls
+        # and may change it in place (tests inject disturbances with it); eager iterations only
+        self.pile_hook: Callable[[list[torch.Tensor]], None] | None = None
 
     def configure(self, pile: PileLayout) -> None:
         """Use `pile` from the next iteration on (call reset() too: groups in flight have the old shape)."""
@@ -65,6 +69,12 @@ class RainStream:
         self.taesdv.reset()
         self.noise.reset()
 
+    def refresh(self, count: int) -> None:
+        """Replace the `count` noisiest groups in flight with fresh noise: they carry little of the
+        picture yet, and a colour drift spreads through them into every group that follows."""
+        for i in range(max(0, len(self.latents) - count), len(self.latents)):
+            self.latents[i] = self.noise(tuple(self.latents[i].shape))
+
     @torch.no_grad()
     def iterate(self, pose: torch.Tensor, record: dict[str, torch.Tensor] | None = None) -> torch.Tensor | None:
         """pose (G, 3, H, W) in [0, 1] -> decoded frames (G, H, W, 3) float in [0, 1], or None while filling.
@@ -81,6 +91,8 @@ class RainStream:
         self.poses = (self.poses + [feature.transpose(0, 1)[None]])[-self.groups :]
         h, w = feature.shape[-2:]
         self.latents = (self.latents + [self.noise((1, 4, g, h, w))])[-self.groups :]
+        if self.pile_hook is not None:
+            self.pile_hook(self.latents)
 
         n = len(self.latents)
         x = torch.cat(self.latents, dim=2)

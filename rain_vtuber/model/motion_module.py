@@ -75,6 +75,9 @@ class TemporalTransformer(nn.Module):
             TemporalTransformerBlock(channels, heads, attention_layers, max_len) for _ in range(blocks)
         )
         self.proj_out = nn.Linear(channels, channels)
+        # weight of the temporal residual, a 0-d tensor the stream health guard installs and damps in
+        # place (compiled steps and CUDA graphs read the new value, no rebuild); None: exactly 1
+        self.register_buffer("residual_scale", None, persistent=False)
 
     def forward(self, x: torch.Tensor, num_frames: int) -> torch.Tensor:
         """(B*F, C, H, W) -> same; GroupNorm statistics are per frame."""
@@ -85,8 +88,8 @@ class TemporalTransformer(nn.Module):
             tokens = block(tokens, num_frames)
         out = self.proj_out(tokens).reshape(bf, h, w, c).permute(0, 3, 1, 2)
         # x first: the sum takes x's memory layout, so the token order (channels last) never leaks
-        # into the convolutions and GroupNorms that follow (one pass, no extra copy)
-        return x + out
+        # into the convolutions and GroupNorms that follow (one pass, no extra copy; exact at scale 1)
+        return x + out if self.residual_scale is None else x.addcmul(out, self.residual_scale)
 
 
 class MotionModule(nn.Module):

@@ -55,6 +55,17 @@ def test_bad_files_name_the_key_and_value(tmp_path: Path, text: str, message: st
     assert message in str(err.value)
 
 
+def test_stream_health_is_on_unless_the_file_says_off(tmp_path: Path) -> None:
+    path = tmp_path / "stream.yaml"
+    assert load_config(None).stream_health is True
+    for text, expected in (("stream_health: off\n", False), ("stream_health: on\n", True), ("stream_health: 'off'\n", False)):
+        path.write_text(text)
+        assert load_config(path).stream_health is expected, text
+    path.write_text("stream_health: sometimes\n")
+    with pytest.raises(RainError, match="stream_health: Input should be a valid boolean"):
+        load_config(path)
+
+
 def test_missing_file_and_bad_override(tmp_path: Path) -> None:
     with pytest.raises(RainError, match="daemon config not found"):
         load_config(tmp_path / "nope.yaml")

@@ -164,6 +164,7 @@ def test_vmc_face_streams_engine_frames_to_ndi(daemon: Daemon, vmc: VmcSender, n
     assert abs(status["output_fps"] - FPS) <= 1.5, status
     assert status["ndi"]["connections"] >= 1 and status["latency_ms_p50"] > 0
     assert status["characters"]["alice"]["state"] == "ready"
+    assert status["stream_health"]["state"] in ("learning", "healthy") and status["stream_health"]["triggers"] == 0
 
 
 def test_latency_stages_in_status_match_the_ndi_timecodes(daemon: Daemon, ndi: Any) -> None:

@@ -15,23 +15,13 @@ import torch
 
 from rain_vtuber.daemon import daemon as lifecycle
 from rain_vtuber.daemon.characters import CharacterRegistry
-from rain_vtuber.daemon.config import DaemonConfig
 from rain_vtuber.daemon.pipeline import Pipeline
-from rain_vtuber.daemon.soak import make_demo_characters
 from rain_vtuber.engine import RainEngine
 from rain_vtuber.errors import RainError
 from tests.conftest import TINY_CONFIG, TINY_WEIGHTS
-from tests.daemon.conftest import free_udp_port
+from tests.daemon.conftest import tiny_daemon_config
 
 CPU_OOM = "[enforce fail at alloc_cpu.cpp:117] data. DefaultCPUAllocator: can't allocate memory: you tried to allocate 2147483648 bytes."
-
-
-def _config(root: Path, **extra) -> DaemonConfig:
-    characters, calibration = make_demo_characters(root, {"alice": (240, 240, 240)})
-    return DaemonConfig(weights=TINY_WEIGHTS, engine_config=TINY_CONFIG, characters_dir=characters,
-                        calibration_dir=calibration, character="alice", device="cpu", dtype="fp32", resolution=128,
-                        ndi_name=f"rain-oom-{root.name}", control_port=free_udp_port(), log_file=None,
-                        state_file=root / "state.json", **extra)
 
 
 def test_oom_while_loading_is_one_line_and_stops_within_2s(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -43,7 +33,7 @@ def test_oom_while_loading_is_one_line_and_stops_within_2s(tmp_path: Path, monke
 
     monkeypatch.setattr(RainEngine, "load", load)
     with pytest.raises(RainError) as info:
-        lifecycle.run(_config(tmp_path))
+        lifecycle.run(tiny_daemon_config(tmp_path))
     assert time.monotonic() - failed_at[0] < 2.0
     message = str(info.value)
     assert "\n" not in message and "alloc_cpu" not in message
@@ -51,7 +41,7 @@ def test_oom_while_loading_is_one_line_and_stops_within_2s(tmp_path: Path, monke
 
 
 def test_oom_mid_stream_keeps_ndi_sending_frees_and_retries(tmp_path: Path, caplog) -> None:
-    config = _config(tmp_path, fps=20.0)
+    config = tiny_daemon_config(tmp_path, fps=20.0)
     registry = CharacterRegistry(config.characters_dir, config.calibration_dir, "alice")
     pipeline = Pipeline(config, registry, threading.Event())
     engine = RainEngine.load(TINY_WEIGHTS, TINY_CONFIG, device="cpu", dtype="fp32", cache_dir=None)
