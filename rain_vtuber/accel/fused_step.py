@@ -232,12 +232,14 @@ class FusedRunner:
         self.state = None
 
     def refresh(self, count: int) -> None:
-        """Fresh noise for the `count` noisiest groups in flight (before the newest, already pure
-        noise), written in place so bound buffers keep their addresses."""
+        """`RainStream.refresh` on the fed-back pile: fresh noise for the `count` noisiest groups in
+        flight (before the newest, already pure noise), drawn group by group as eager draws it and
+        written in place so bound buffers keep their addresses."""
         latents, g = self.state[0], self.spec.group_size
-        end = self.spec.frames - g
-        start = max(0, end - count * g)
-        latents[:, :, start:end].copy_(self.noise(tuple(latents[:, :, start:end].shape)))
+        newest = self.spec.groups - 1
+        for group in range(max(0, newest - count), newest):
+            part = latents[:, :, group * g : (group + 1) * g]
+            part.copy_(self.noise(tuple(part.shape)))
 
     def inputs(self, pose: torch.Tensor, state: Sequence[torch.Tensor]) -> list[torch.Tensor]:
         """The call's inputs in graph order, drawing step noise first and then the next group's noise."""

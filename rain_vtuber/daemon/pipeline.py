@@ -242,6 +242,7 @@ class Pipeline:
                 if len(poses) != self.engine.group_size:
                     continue  # sampled for the pile before a latency switch
                 began = time.monotonic_ns()
+                restarts = self._guard_restarts()
                 frames = self.engine.step(poses)
                 done = time.monotonic_ns()
             except Exception as err:
@@ -262,6 +263,11 @@ class Pipeline:
                 )
                 for _ in range(len(frames)):
                     self.engine_rate.tick()
+            if self._guard_restarts() != restarts:  # the health guard dropped the pile: its groups never come out
+                in_flight.clear()
+
+    def _guard_restarts(self) -> int:
+        return self.engine.health.soft_restarts if self.engine.health is not None else 0
 
     def _switch_latency(self, mode: str) -> bool:
         """On the engine thread: new pile depth with a soft start (NDI resends the last frame

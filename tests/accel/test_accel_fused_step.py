@@ -13,6 +13,7 @@ from rain_vtuber.model import reference_attention
 from rain_vtuber.engine.noise import SeededNoise
 from rain_vtuber.engine.stream import RainStream
 from rain_vtuber.model.config import PileLayout
+from rain_vtuber.model.motion_module import TemporalTransformer
 from tests.accel.accel_fixtures import golden_poses, golden_reference, tiny_engine
 
 ITERATIONS = 5  # 3 soft-start iterations, then 2 full windows (the second reads fed-back state)
@@ -53,6 +54,46 @@ def test_fused_step_matches_eager_stream(engine: RainEngine) -> None:
     assert len(step.spec.state_names()) == 12
     kv = reference_attention.project(step.unet, golden_reference().states, step.spec.dtype)
     assert torch.equal(runner.refs["ref_d00_k"], kv["d00_k"]) and torch.equal(runner.refs["ref_u32_v"], kv["u32_v"])
+
+
+def test_damped_fused_step_matches_eager_and_refreshes_the_noisiest_groups(engine: RainEngine) -> None:
+    """The health guard's actions after the soft start: the fused step reads the motion modules'
+    shared residual scale (filled in place); a refresh draws fresh noise for the groups before the
+    newest. (Its frames cannot equal eager's after a refresh: the fused step draws the next group's
+    noise one call ahead, so the refresh's draws come later in the sequence.)"""
+    scale = next(m for m in engine.models.motion_unet.modules() if isinstance(m, TemporalTransformer)).residual_scale
+    eager_stream = engine.stream
+    step = FusedStreamStep(eager_stream)
+    runner = FusedRunner(step, step, lambda shape: eager_stream.noise(shape), eager_stream.w_embedding)
+
+    def damped(stream) -> list[torch.Tensor | None]:
+        engine.stream = stream
+        engine.reset()
+        engine.set_reference(golden_reference())
+        poses = golden_poses()[: 4 * ITERATIONS].permute(0, 3, 1, 2).float() / 255
+        frames = []
+        for k in range(ITERATIONS):
+            frames.append(stream.iterate(poses[4 * k : 4 * k + 4]))
+            if k == 3:
+                scale.fill_(0.5)
+        return frames
+
+    try:
+        eager = damped(eager_stream)
+        fused = damped(AcceleratedStream(eager_stream, runner, "torch-fused"))
+        before = runner.state[0].clone()
+        engine.stream.refresh(2)
+        after = runner.state[0]
+    finally:
+        engine.stream = eager_stream
+        engine.reset()
+    undisturbed = run(engine, eager_stream)
+    assert scale.item() == 1.0, "a reset undoes the damping"
+    err = (fused[4].double() - eager[4].double()).abs().max().item()
+    assert err <= 1e-5, f"damped, fused differs from eager by {err:.3g}"
+    assert torch.equal(eager[3], undisturbed[3]) and not torch.equal(eager[4], undisturbed[4])
+    changed = [not torch.equal(a, b) for a, b in zip(before.split(4, dim=2), after.split(4, dim=2))]
+    assert changed == [False, True, True, False], "the two groups before the newest get fresh noise"
 
 
 def test_character_switch_writes_into_the_same_buffers(engine: RainEngine) -> None:

@@ -15,6 +15,7 @@ import torch
 from rain_vtuber.engine.engine import RainEngine
 from rain_vtuber.engine.health import Action, HealthGuard, HealthSettings, State, frame_statistics
 from rain_vtuber.model.config import RainConfig
+from rain_vtuber.model.motion_module import TemporalTransformer
 from rain_vtuber.model.release import RainModels
 from tests.engine.golden import TINY_CONFIG, TINY_WEIGHTS, golden, golden_reference
 
@@ -133,6 +134,13 @@ def moving_poses(engine: RainEngine, iteration: int) -> np.ndarray:
     poses = golden("pose")["pose_images"].numpy()
     g = engine.group_size
     return poses[[(iteration * g + i) % len(poses) for i in range(g)]]
+
+
+def test_off_means_no_guard_and_the_plain_motion_residual() -> None:
+    engine = RainEngine.load(TINY_WEIGHTS, TINY_CONFIG, cache_dir=None, health=False)
+    assert engine.health is None and engine.health_status() == {"state": "off"}
+    scales = [m.residual_scale for m in engine.models.motion_unet.modules() if isinstance(m, TemporalTransformer)]
+    assert scales and all(s is None for s in scales)
 
 
 def disturbed_run(health: bool, inject_at: int = 12, settle: int = 24, limit: int = 60) -> tuple[int | None, int]:
