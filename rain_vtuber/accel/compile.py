@@ -34,10 +34,13 @@ from rain_vtuber.paths import cache_home
 log = logging.getLogger(__name__)
 
 WARMUP_CALLS = 3
-# The one memory-layout switch. The compiled CUDA step runs channels last: its weights are
-# converted once, so convolutions pick the NHWC tensor-core kernels and inductor keeps that layout
-# through the graph. Everywhere else (eager, CPU) the step is NCHW throughout, and
-# tests/engine/test_memory_layout.py checks that no block output drifts into another layout.
+# The one memory-layout switch (`step_memory_format`). The compiled CUDA step runs channels last:
+# its weights are converted once and its 4-D example inputs (the CUDA graph's static buffers) are
+# channels last too, so convolutions pick the NHWC tensor-core kernels, inductor keeps that layout
+# through the graph, and each call's NCHW inputs are converted by the copy into those buffers. The
+# weights are shared, so the eager soft start on that device then runs channels last as well
+# (cuDNN follows the weights). Everywhere else (eager torch backend, CPU) the step is NCHW
+# throughout, and tests/engine/test_memory_layout.py checks that no block output drifts.
 CHANNELS_LAST_DEVICES = frozenset({"cuda"})
 # mode for torch.compile; CUDA graphs are ours (see module docstring), so never inductor's.
 DEFAULT_MODE = {"cuda": "max-autotune-no-cudagraphs", "cpu": "default"}
@@ -77,20 +80,26 @@ class GraphedStep:
         return self.static_outputs
 
 
+def step_memory_format(device: torch.device) -> torch.memory_format:
+    """The layout of the compiled step's 4-D weights and inputs on `device`."""
+    return torch.channels_last if device.type in CHANNELS_LAST_DEVICES else torch.contiguous_format
+
+
 def compile_step(step: FusedStreamStep, mode: str | None = None, cuda_graph: bool = True) -> StepFn:
     """torch.compile `step`, warm it up on example inputs and return the callable to run it with.
 
     mode: torch.compile mode (default: DEFAULT_MODE for the device, or $RAIN_COMPILE_MODE).
-    cuda_graph: capture the compiled step in a CUDA graph (CUDA only).
+    cuda_graph: capture the compiled step in a CUDA graph (CUDA only). Without it, on a
+      CHANNELS_LAST_DEVICES device the caller passes 4-D inputs channels last (`step_memory_format`).
     """
     use_inductor_cache()
     device = step.timesteps.device
     spec = step.spec
     mode = mode or os.environ.get("RAIN_COMPILE_MODE") or DEFAULT_MODE.get(device.type, "default")
-    if device.type in CHANNELS_LAST_DEVICES:
-        step.to(memory_format=torch.channels_last)  # only 4-D weights change layout; values do not
+    layout = step_memory_format(device)
+    step.to(memory_format=layout)  # only 4-D weights change layout; values do not
     compiled = torch.compile(step, mode=mode, fullgraph=True, dynamic=False)
-    inputs = example_inputs(spec, device)
+    inputs = [x.contiguous(memory_format=layout) if x.dim() == 4 else x for x in example_inputs(spec, device)]
     label = f"compiling the stream step ({spec.width}x{spec.height}, K={spec.frames}, p={spec.groups}, " \
             f"{str(spec.dtype).removeprefix('torch.')}, {device.type}, mode {mode})"
     with stage(label):

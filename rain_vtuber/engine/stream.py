@@ -18,7 +18,7 @@ import torch
 
 from rain_vtuber.engine.noise import NoiseSource
 from rain_vtuber.engine.reference import VAE_SCALE, ReferenceStates
-from rain_vtuber.model import reference_attention
+from rain_vtuber.model import context_attention, reference_attention
 from rain_vtuber.model.config import PileLayout
 from rain_vtuber.model.lcm import StreamScheduler, guidance_embedding
 from rain_vtuber.model.release import RainModels
@@ -38,6 +38,7 @@ class RainStream:
         self.w_embedding = guidance_embedding(cfg.guidance_scale).to(self.device, self.dtype)
         self.bank = reference_attention.ReferenceBank()
         reference_attention.install(models.motion_unet, self.bank, reference_attention.ReadReferenceProcessor)
+        context_attention.install(models.motion_unet)
         self.taesdv = StreamingDecoder(models.taesdv)
         self.reference: ReferenceStates | None = None
         self.latents: list[torch.Tensor] = []

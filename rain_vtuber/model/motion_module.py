@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from diffusers.models.attention import FeedForward
 from diffusers.models.attention_processor import Attention
 from torch import nn
@@ -32,11 +33,20 @@ class PositionalEncoding(nn.Module):
         self.register_buffer("pe", sinusoid_table(channels, max_len))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.pe[:, : x.shape[1]].to(x.dtype)
+        """(B, F, HW, C) -> same: frame f's row of the table is added to every token of frame f."""
+        return x + self.pe[0, : x.shape[1], None].to(x.dtype)
 
 
 class TemporalSelfAttention(Attention):
-    """Attention over frames at each pixel: (B*F, HW, C) -> (B*F, HW, C), no mask."""
+    """Attention over frames at each pixel: (B*F, HW, C) -> (B*F, HW, C), no mask.
+
+    Diffusers' `Attention` holds the layers (to_q, to_k, to_v, to_out: the checkpoint's names), but
+    the forward is this one, not a processor's: the tokens stay frame-major while they are
+    projected, so to_q / to_k / to_v / to_out are plain matrix products over contiguous rows, and
+    only the attention itself sees the frames of one pixel, through strided views. Regrouping the
+    tokens per pixel first (AnimateDiff's order) makes every projection a batched matmul over a
+    strided input, costs two more copies, and the stock processor divides by a rescale factor of 1.
+    """
 
     def __init__(self, channels: int, heads: int, max_len: int):
         super().__init__(query_dim=channels, heads=heads, dim_head=channels // heads, bias=False)
@@ -44,10 +54,16 @@ class TemporalSelfAttention(Attention):
 
     def forward(self, hidden_states: torch.Tensor, num_frames: int) -> torch.Tensor:  # type: ignore[override]
         bf, hw, c = hidden_states.shape
-        b = bf // num_frames
-        x = hidden_states.reshape(b, num_frames, hw, c).permute(0, 2, 1, 3).reshape(b * hw, num_frames, c)
-        x = super().forward(self.pos_encoder(x))
-        return x.reshape(b, hw, num_frames, c).permute(0, 2, 1, 3).reshape(bf, hw, c)
+        b, heads = bf // num_frames, self.heads
+        x = self.pos_encoder(hidden_states.view(b, num_frames, hw, c))
+
+        def per_pixel(t: torch.Tensor) -> torch.Tensor:  # (B, F, HW, C) -> (B*HW, heads, F, C/heads)
+            return t.view(b, num_frames, hw, heads, c // heads).permute(0, 2, 3, 1, 4).flatten(0, 1)
+
+        q, k, v = (per_pixel(layer(x)) for layer in (self.to_q, self.to_k, self.to_v))
+        out = F.scaled_dot_product_attention(q, k, v)  # (B*HW, heads, F, C/heads)
+        out = out.view(b, hw, heads, num_frames, c // heads).permute(0, 3, 1, 2, 4).reshape(bf, hw, c)
+        return self.to_out[1](self.to_out[0](out))
 
 
 class TemporalTransformerBlock(nn.Module):

@@ -3,7 +3,7 @@
 A channels-last tensor leaking out of one block (the motion module once returned its token order)
 spreads to every later convolution and GroupNorm, which then run against NCHW weights: 1.4x
 slower at full size. Channels last is chosen on purpose only for the compiled CUDA step
-(`rain_vtuber.accel.compile.channels_last`).
+(`rain_vtuber.accel.compile.step_memory_format`).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from rain_vtuber.accel.compile import step_memory_format
 from tests.accel.accel_fixtures import golden_poses, golden_reference, tiny_engine
 
 
@@ -43,3 +44,8 @@ def test_every_block_output_of_the_eager_step_is_nchw_contiguous() -> None:
     assert any(".motion_modules." in name for name in seen) and any(".resnets." in name for name in seen)
     assert any(name.startswith("taesdv.") for name in seen) and len(seen) > 100
     assert not wrong, "channels-last outputs in the eager step:\n" + "\n".join(wrong[:20])
+
+
+def test_channels_last_is_chosen_for_the_compiled_cuda_step_only() -> None:
+    assert step_memory_format(torch.device("cuda")) == torch.channels_last
+    assert step_memory_format(torch.device("cpu")) == torch.contiguous_format
