@@ -105,6 +105,17 @@ class Pipeline:
         self._spawn(self._output_loop, "rain-ndi")
         self._spawn(self._startup, "rain-start")
 
+    def wait_streaming(self, timeout: float, poll_s: float = 0.25) -> None:
+        """Block until the engine runs and a frame's latency is stamped (after loading, fusing, warming
+        up and filling the pile); RainError if the pipeline fails or `timeout` s pass first."""
+        deadline = time.monotonic() + max(timeout, 0.0)
+        while self.state != "running" or self.latency.p50() is None:
+            if self.error:
+                raise RainError(f"the daemon pipeline failed: {self.error}")
+            if time.monotonic() > deadline:
+                raise RainError(f"the daemon was still {self.state!r} after {timeout:.0f} s")
+            time.sleep(poll_s)
+
     def _spawn(self, target: Callable[[], None], name: str) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)
         self._threads.append(thread)

@@ -28,6 +28,7 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 
 from rain_vtuber.daemon.config import DaemonConfig
 from rain_vtuber.daemon.daemon import Daemon, exit_process
+from rain_vtuber.errors import RainError
 from rain_vtuber.landmarks import Calibration, save_calibration
 
 
@@ -110,6 +111,7 @@ def make_demo_characters(root: Path, names: dict[str, tuple[int, int, int]]) -> 
 
 
 RSS_POLL_S = 0.25
+STARTUP_TIMEOUT_S = 300.0  # loading, fusing, warming up and filling the pile
 
 
 def rss_mb() -> float:
@@ -145,10 +147,10 @@ def soak(config: DaemonConfig, seconds: float, interval: float, vmc_port: int) -
     samples: list[dict[str, Any]] = []
     try:
         daemon.pipeline.start()
-        while daemon.pipeline.latency.p50() is None and not stop.wait(0.5):
-            pass  # loading, fusing, warming up and filling the pile
-        if daemon.pipeline.error:
-            raise SystemExit(f"pipeline failed: {daemon.pipeline.error}")
+        try:
+            daemon.pipeline.wait_streaming(STARTUP_TIMEOUT_S)
+        except RainError as err:
+            raise SystemExit(str(err)) from None
         start = time.monotonic()
         while (rss := rss_over(stop, interval)) is not None:
             status = daemon.status()

@@ -21,7 +21,6 @@ from rain_vtuber.devicecheck.context import CheckContext
 from rain_vtuber.devicecheck.report import Record, StepClock
 
 NDI_FIND_S = 30.0
-POLL_S = 0.25
 
 
 def daemon(ctx: CheckContext, record: Record, clock: StepClock) -> str:
@@ -46,7 +45,7 @@ def daemon(ctx: CheckContext, record: Record, clock: StepClock) -> str:
         try:
             daemon.pipeline.start()
             started = time.perf_counter()
-            _wait_streaming(daemon, clock.left() - ctx.daemon_seconds)
+            daemon.pipeline.wait_streaming(clock.left() - ctx.daemon_seconds)
             record["startup_s"] = round(time.perf_counter() - started, 1)
             probe = NdiProbe(name, NDI_FIND_S)
             try:
@@ -64,18 +63,6 @@ def daemon(ctx: CheckContext, record: Record, clock: StepClock) -> str:
         raise RuntimeError(f"no NDI frame arrived in {ctx.daemon_seconds:g} s")
     return (f"{record['received_fps']} fps received ({record['daemon_output_fps']} sent), "
             f"{record['dropped_frames']} dropped, latency p50/p95 {record['latency_ms_p50']}/{record['latency_ms_p95']} ms")
-
-
-def _wait_streaming(daemon, timeout: float) -> None:
-    """Until the pipeline runs and has stamped a frame's latency (loading, fusing, warming up are before)."""
-    deadline = time.monotonic() + max(timeout, 0.0)
-    pipeline = daemon.pipeline
-    while pipeline.state != "running" or pipeline.latency.p50() is None:
-        if pipeline.error:
-            raise RuntimeError(f"the daemon pipeline failed: {pipeline.error}")
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"the daemon was still {pipeline.state!r} after {timeout:.0f} s")
-        time.sleep(POLL_S)
 
 
 def _figures(frames: list[tuple[int, int, tuple[int, int]]], before: Record, after: Record, seconds: float) -> Record:
