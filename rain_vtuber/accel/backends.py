@@ -91,7 +91,7 @@ class AcceleratedStream:
 
     def set_reference(self, states: ReferenceStates) -> None:
         self.stream.set_reference(states)
-        self.runner.set_reference(states, self.stream.bank.kv)  # projected once, for both
+        self.runner.set_reference(states, self.stream.kv)  # projected once, for both
 
     def reset(self) -> None:
         self.stream.reset()

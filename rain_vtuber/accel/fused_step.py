@@ -153,15 +153,12 @@ class FusedStreamStep(nn.Module):
         g = self.group_size
         feature = self.pose_guider(pose)  # (G, C0, h, w)
         pose_features = torch.cat([pose_pile, feature.transpose(0, 1)[None]], dim=2)
-        eager_kv, self.bank.kv = self.bank.kv, dict(zip(KV_NAMES, states))
+        self.bank.kv = dict(zip(KV_NAMES, states))  # the bank is shared: every user fills it before a run
         prev = latents
-        try:
-            for j in range(self.spec.calls):
-                timesteps = self.timesteps[j : j + 1]
-                v = self.unet(prev, timesteps, context, pose_features, guidance)
-                prev, _ = self.scheduler.step(v, timesteps, prev, step_noise[j : j + 1])
-        finally:
-            self.bank.kv = eager_kv  # the eager stream's character stays as it was
+        for j in range(self.spec.calls):
+            timesteps = self.timesteps[j : j + 1]
+            v = self.unet(prev, timesteps, context, pose_features, guidance)
+            prev, _ = self.scheduler.step(v, timesteps, prev, step_noise[j : j + 1])
         self.decoder.memory = list(memories)
         frames = self.decoder.decode(prev[:, :, :g].transpose(1, 2))[0]  # (G, 3, H, W)
         frames = frames.clamp(0, 1).permute(0, 2, 3, 1).contiguous()

@@ -17,7 +17,7 @@ from rain_vtuber.engine.noise import NoiseSource, SeededNoise
 from rain_vtuber.engine.reference import ReferenceFuser, ReferenceStates
 from rain_vtuber.engine.stream import Decoder, RainStream
 from rain_vtuber.model.config import PACKAGED_CONFIG, PileLayout, RainConfig
-from rain_vtuber.model.motion_module import TemporalTransformer
+from rain_vtuber.model.motion_module import shared_residual_scale
 from rain_vtuber.model.release import RainModels, parse_dtype
 from rain_vtuber.paths import cache_home
 
@@ -60,11 +60,10 @@ class RainEngine:
         self._pending: list[np.ndarray] = []
         self._out: deque[np.ndarray] = deque()
         self.health = HealthGuard() if health else None  # None: stream_health off, no statistic at all
-        self._motion_scale = torch.ones((), device=self.device, dtype=models.dtype)
-        if health:  # one tensor shared by every motion module: one fill damps them all
-            for module in models.motion_unet.modules():
-                if isinstance(module, TemporalTransformer):
-                    module.residual_scale = self._motion_scale
+        # one tensor read by every motion module (one fill damps them all), shared with any other
+        # engine on these models: each step fills in this engine's own weight first
+        self._motion_scale = shared_residual_scale(models.motion_unet) if health else None
+        self._motion_weight = 1.0
 
     @property
     def group_size(self) -> int:
@@ -158,6 +157,8 @@ class RainEngine:
             raise ValueError(f"pose images must be {expected} uint8, got {poses.shape} {poses.dtype}")
         pose = torch.from_numpy(poses).to(self.device).permute(0, 3, 1, 2).float() / 255
         self._eager.decode_began_ns = None
+        if self._motion_scale is not None:
+            self._motion_scale.fill_(self._motion_weight)
         frames = self.stream.iterate(pose)
         if frames is None:
             return np.zeros((0, self.height, self.width, 3), np.uint8)
@@ -183,6 +184,7 @@ class RainEngine:
 
     def _scale_motion(self, scale: float) -> None:
         """Weight of every motion module's temporal residual (in place: compiled steps see it)."""
+        self._motion_weight = scale
         self._motion_scale.fill_(scale)
 
     @property

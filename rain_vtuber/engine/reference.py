@@ -90,8 +90,7 @@ class ReferenceFuser:
         self.models = models
         self.cache_dir = cache_dir
         self.placement = FusionPlacement(models, keep=keep_fusion_models)  # off the device between fusions
-        self.bank = reference_attention.ReferenceBank()
-        reference_attention.install(models.reference_unet, self.bank, reference_attention.WriteReferenceProcessor)
+        self.bank = reference_attention.install(models.reference_unet, reference_attention.WriteReferenceProcessor)
         self._weights_key = _weights_fingerprint(models)
 
     def cache_path(self, image: np.ndarray) -> Path | None:

@@ -36,8 +36,9 @@ class RainStream:
         self.device, self.dtype = models.device, models.dtype
         self.configure(pile or cfg.pile)
         self.w_embedding = guidance_embedding(cfg.guidance_scale).to(self.device, self.dtype)
-        self.bank = reference_attention.ReferenceBank()
-        reference_attention.install(models.motion_unet, self.bank, reference_attention.ReadReferenceProcessor)
+        # shared with every other stream on these models; self.kv (this stream's character) goes in before each run
+        self.bank = reference_attention.install(models.motion_unet, reference_attention.ReadReferenceProcessor)
+        self.kv: dict[str, torch.Tensor] = {}
         context_attention.install(models.motion_unet)
         self.taesdv = StreamingDecoder(models.taesdv)
         self.reference: ReferenceStates | None = None
@@ -63,7 +64,8 @@ class RainStream:
         in the compute dtype, rather than per frame on every UNet call.
         """
         self.reference = ReferenceStates(states.context.to(self.dtype), states.states)
-        self.bank.kv = reference_attention.project(self.models.motion_unet, states.states, self.dtype)
+        self.kv = reference_attention.project(self.models.motion_unet, states.states, self.dtype)
+        self.bank.kv = self.kv  # loaded now too, for a caller that runs the UNet itself
 
     def reset(self) -> None:
         self.latents, self.poses = [], []
@@ -98,6 +100,7 @@ class RainStream:
         n = len(self.latents)
         x = torch.cat(self.latents, dim=2)
         pose_features = torch.cat(self.poses, dim=2)
+        self.bank.kv = self.kv
         for level in self.ladder[:, -n:]:  # soft start: the n highest levels
             timesteps = level.repeat_interleave(g)[None]
             v = self.models.motion_unet(x, timesteps, self.reference.context, pose_features, self.w_embedding)

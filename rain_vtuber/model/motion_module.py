@@ -108,6 +108,22 @@ class TemporalTransformer(nn.Module):
         return x + out if self.residual_scale is None else x.addcmul(out, self.residual_scale)
 
 
+def shared_residual_scale(unet: nn.Module) -> torch.Tensor:
+    """The one 0-d residual weight of every TemporalTransformer in `unet`, installed at 1 on first use.
+
+    Engines built on the same models get the same tensor, so a later one never takes the modules
+    from an earlier one (which would then damp a tensor nothing reads); each fills in its own value.
+    """
+    modules = [m for m in unet.modules() if isinstance(m, TemporalTransformer)]
+    scale = modules[0].residual_scale if modules else None
+    if scale is None or any(m.residual_scale is not scale for m in modules):
+        weight = next(unet.parameters())
+        scale = torch.ones((), device=weight.device, dtype=weight.dtype)
+        for module in modules:
+            module.residual_scale = scale
+    return scale
+
+
 class MotionModule(nn.Module):
     """Checkpoint wrapper (`motion_modules.N.temporal_transformer`)."""
 

@@ -30,7 +30,8 @@ def state_name(processor_path: str) -> str | None:
 
 class ReferenceBank:
     """ReferenceNet writes `states` (by name); the denoiser reads `kv`, those states already
-    projected to its keys and values (`project`); swapping the dict switches character."""
+    projected to its keys and values (`project`). Shared by every engine on the same UNet
+    (`install`): each puts its own character's dict in before running the UNet."""
 
     def __init__(self) -> None:
         self.states: dict[str, torch.Tensor] = {}
@@ -100,9 +101,18 @@ def project(unet: torch.nn.Module, states: Mapping[str, torch.Tensor], dtype: to
     return kv
 
 
-def install(unet: torch.nn.Module, bank: ReferenceBank, processor: type) -> list[str]:
-    """Put `processor(bank, name)` on every spatial self-attention; returns the names in UNet order."""
+def install(unet: torch.nn.Module, processor: type) -> ReferenceBank:
+    """The bank of `unet`'s spatial self-attentions, with `processor(bank, name)` on each.
+
+    One bank per UNet: the first call installs the processors, later ones (every engine built on
+    the same models) get the same bank back, so an engine built later never takes the layers from
+    one built earlier. The bank holds whatever its last user put in: fill it before each run.
+    """
     layers = self_attentions(unet)
+    installed = [module.processor for module in layers.values()]
+    if installed and all(type(p) is processor for p in installed) and len({id(p.bank) for p in installed}) == 1:
+        return installed[0].bank
+    bank = ReferenceBank()
     for name, module in layers.items():
         module.set_processor(processor(bank, name))
-    return list(layers)
+    return bank
