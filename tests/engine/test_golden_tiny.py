@@ -41,13 +41,14 @@ def test_lcm_tables_and_step() -> None:
     lcm = golden("lcm")
     cfg = RainConfig.load(TINY_CONFIG)
     sched = StreamScheduler(cfg.scheduler, cfg.num_inference_steps)
-    assert torch.equal(sched.alphas_cumprod, lcm["alphas_cumprod"])
+    # diffusers' float32 cumprod: its last bits depend on the CPU's vector width (AVX2 vs AVX-512)
+    torch.testing.assert_close(sched.alphas_cumprod, lcm["alphas_cumprod"], rtol=1e-5, atol=0)
     assert sched.timesteps == lcm["timesteps"].tolist()
     assert sched.ladder(cfg.groups).tolist() == [sorted(lcm["timesteps"].tolist())]
     t = lcm["step.timestep"].long()
     alpha_t, alpha_prev, c_skip, c_out = sched.coefficients(t)
-    close(alpha_t, lcm["step.alpha_prod_t"], 0)
-    close(alpha_prev, lcm["step.alpha_prod_t_prev"], 0)
+    close(alpha_t, lcm["step.alpha_prod_t"], 1e-6)
+    close(alpha_prev, lcm["step.alpha_prod_t_prev"], 1e-6)
     close(c_skip, lcm["step.c_skip"], 1e-7)
     close(c_out, lcm["step.c_out"], 1e-7)
     prev, denoised = sched.step(lcm["step.model_output"], t, lcm["step.sample"], lcm["step.noise"])
@@ -56,7 +57,9 @@ def test_lcm_tables_and_step() -> None:
 
 
 def test_guidance_embedding() -> None:
-    close(guidance_embedding(2.5), golden("stream")["w_embedding"], 1e-6)
+    # float32 like upstream: the angles reach w * 1000 = 2500, where one float32 step is 2.4e-4, so a
+    # last-bit difference in exp (AVX2 vs AVX-512 builds of the same torch) moves sin/cos by up to that
+    close(guidance_embedding(2.5), golden("stream")["w_embedding"], 2.5e-4)
 
 
 def test_pose_guider(models: RainModels) -> None:
@@ -74,7 +77,9 @@ def test_reference_fusion(engine: RainEngine) -> None:
     close(clip_pixels(ref["input_image_uint8"].numpy()), ref["clip_pixel_values"], 1e-6)
     states = fused_reference(engine)
     close(states.context, ref["encoder_hidden_states"], 1e-5)
-    check_fp16_states(states, ref, 5e-5, 0.01)
+    # which elements round to the other fp16 neighbour follows the CPU's fp32 summation order:
+    # under 1% on an AVX2 EPYC, 1.2% on an AVX-512 Xeon (every element still within the bound)
+    check_fp16_states(states, ref, 5e-5, 0.02)
 
 
 def test_reference_hidden_fp32(engine: RainEngine) -> None:

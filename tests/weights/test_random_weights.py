@@ -116,11 +116,13 @@ def test_torch_draw_matches_the_written_algorithm(numel: int) -> None:
 
 
 def test_computed_pe_tables_equal_the_normative_tables(pe_tables: dict[int, torch.Tensor]) -> None:
-    """Without the stored tables the generator computes them; on this machine they are identical."""
+    """Without the stored tables the generator computes them, equal up to float32 exp/sin/cos: their
+    last bits follow the CPU (identical on an AVX2 EPYC; 1 element in 80 off by up to 1.9e-6 on an
+    AVX-512 Xeon), which is why the stored tables are the normative ones."""
     assert sorted(pe_tables) == [320, 640, 1280]
     for channels, table in pe_tables.items():
         spec = rw.TensorSpec("x.pos_encoder.pe", (1, 32, channels), "buffer")
-        assert torch.equal(rw.random_tensor(spec, rw.RULES["motion_unet"]), table)
+        torch.testing.assert_close(rw.random_tensor(spec, rw.RULES["motion_unet"]), table, rtol=0, atol=4e-6)
 
 
 def test_packaged_manifests_match_the_golden_manifests() -> None:
