@@ -20,6 +20,7 @@ from rain_vtuber.errors import RainError
 from rain_vtuber.landmarks import Calibration, load_calibration, save_calibration
 from rain_vtuber.landmarks.characters import CHARACTER_NAME, character_at, load_picture
 from rain_vtuber.landmarks.picture import read_picture
+from rain_vtuber.utils.atomic import atomic_write
 
 MIN_SIDE = 64
 
@@ -120,9 +121,7 @@ def save_neutral(files: CharacterFiles, points: np.ndarray) -> None:
     """Keep the recorded neutral face beside the calibration, so reopening shows the same face box."""
     text = "# rain-vtuber calibrate: your neutral face (68 iBUG points, tracked-frame fractions)\n"
     text += yaml.safe_dump({"points": np.round(points, 6).tolist()}, default_flow_style=None)
-    tmp = files.neutral.with_name(files.neutral.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(files.neutral)
+    atomic_write(files.neutral, text)
 
 
 def _write_folder(folder: Path, name: str, image: Path) -> None:

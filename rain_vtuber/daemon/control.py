@@ -23,7 +23,7 @@ from pythonosc.osc_packet import OscPacket
 
 from rain_vtuber.errors import RainError
 from rain_vtuber.osc_guard import bundle_problem
-from rain_vtuber.sources.base import RateLimitedLog
+from rain_vtuber.utils.ratelimit import RateLimitedLog
 
 log = logging.getLogger(__name__)
 

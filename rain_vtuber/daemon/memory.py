@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from rain_vtuber.landmarks import Calibration
+from rain_vtuber.utils.atomic import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -51,17 +50,6 @@ def save_memory(memory: Memory, path: Path) -> None:
     """Write atomically (temp file + rename): a crash or a full disk leaves the previous file whole."""
     text = json.dumps({"character": memory.character, "neutral": memory.neutral}, indent=1)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        atomic_write(path, text)
     except OSError as err:
-        log.warning("cannot save the daemon state to %s: %s", path, err)
-        return
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except OSError as err:
-        Path(tmp).unlink(missing_ok=True)
         log.warning("cannot save the daemon state to %s: %s", path, err)

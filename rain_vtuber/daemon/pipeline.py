@@ -31,7 +31,7 @@ from rain_vtuber.daemon.pacing import FrameQueue, FrameStamps, LatencyMeter, Rat
 from rain_vtuber.errors import RainError
 from rain_vtuber.model.latency import check_mode
 from rain_vtuber.outputs.ndi import NdiSender
-from rain_vtuber.sources.base import RateLimitedLog
+from rain_vtuber.utils.ratelimit import RateLimitedLog
 from rain_vtuber.weights import default_weights_dir
 
 log = logging.getLogger(__name__)

@@ -18,6 +18,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+from rain_vtuber.utils.atomic import atomic_write
+
 JSON_NAME = "device-check.json"
 MARKDOWN_NAME = "device-check.md"
 TRACEBACK_LINES = 12
@@ -86,9 +88,7 @@ class Report:
     def save(self) -> None:
         self.out.mkdir(parents=True, exist_ok=True)
         for name, text in ((JSON_NAME, json.dumps(self.as_dict(), indent=2, default=str)), (MARKDOWN_NAME, self.markdown())):
-            tmp = self.out / f".{name}.tmp"
-            tmp.write_text(text + "\n")
-            tmp.replace(self.out / name)  # a reader never sees half a file
+            atomic_write(self.out / name, text + "\n")  # a reader never sees half a file
 
     def markdown(self) -> str:
         """Status and key figures of each step, then the speed and kernel tables when there are any."""

@@ -15,11 +15,12 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 
 from rain_vtuber.engine.placement import FusionPlacement
 from rain_vtuber.model import reference_attention
 from rain_vtuber.model.release import RainModels
+from rain_vtuber.utils.atomic import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +46,7 @@ class ReferenceStates:
 
     def save(self, path: Path) -> None:
         tensors = {"context": self.context, **{f"state.{k}": v for k, v in self.states.items()}}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp))
-        tmp.replace(path)
+        atomic_write(path, save({k: v.detach().cpu().contiguous() for k, v in tensors.items()}))
 
     @classmethod
     def load(cls, path: Path, device: torch.device | str) -> "ReferenceStates":
@@ -117,7 +115,6 @@ class ReferenceFuser:
             try:
                 states.save(path)
             except Exception as err:  # a full disk (OSError, SafetensorError) costs the cache, not the character
-                path.with_suffix(".tmp").unlink(missing_ok=True)
                 log.warning("could not cache the reference states in %s: %s", path, err)
         return states
 

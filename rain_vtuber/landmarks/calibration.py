@@ -7,9 +7,7 @@ wrong types and out-of-range values are errors that name the file, the key and t
 from __future__ import annotations
 
 import logging
-import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from rain_vtuber.errors import RainError
+from rain_vtuber.utils.atomic import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -162,23 +161,12 @@ def load_calibration(path: Path) -> Calibration:
 def save_calibration(calib: Calibration, path: Path) -> None:
     """Write atomically (temp file + rename); the previous file is kept as <name>.yaml.bak."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     text = "# rain-vtuber calibration (see docs); edited by `rain-vtuber calibrate`\n" + yaml.safe_dump(
         calib.model_dump(mode="json"), sort_keys=False
     )
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o644)  # mkstemp makes 0600
-        if path.exists():
-            shutil.copy2(path, path.with_name(path.name + ".bak"))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    if path.exists():
+        shutil.copy2(path, path.with_name(path.name + ".bak"))
+    atomic_write(path, text)
 
 
 def reload_calibration(path: Path, previous: Calibration) -> tuple[Calibration, str | None]:

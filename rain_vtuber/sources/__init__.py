@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from rain_vtuber.errors import RainError
-from rain_vtuber.sources.base import FaceSource, RateLimitedLog, SourceCounters
+from rain_vtuber.sources.base import FaceSource, SourceCounters
 
 SourceKind = Literal["webcam", "video", "folder", "image", "screen", "ifacialmocap", "vmc"]
 DEFAULT_PORTS = {"ifacialmocap": 49983, "vmc": 39539}
@@ -105,4 +105,4 @@ def _open_network(cfg: SourceConfig) -> FaceSource:
     return VmcSource(cfg.host, cfg.listen_port, cfg.lost_after_s)
 
 
-__all__ = ["FaceSource", "RateLimitedLog", "SourceConfig", "SourceCounters", "open_source"]
+__all__ = ["FaceSource", "SourceConfig", "SourceCounters", "open_source"]

@@ -15,37 +15,11 @@ from dataclasses import dataclass
 
 from rain_vtuber.errors import RainError
 from rain_vtuber.face.state import FaceState, TrackingState
+from rain_vtuber.utils.backoff import Backoff
+from rain_vtuber.utils.ratelimit import RateLimitedLog
 
 log = logging.getLogger(__name__)
 
-RETRY_BACKOFF_S = (0.5, 8.0)  # first and longest pause before a failed source tries again
-RETRY_RESET_S = 30.0  # a run that lasted this long was healthy: the next failure retries quickly again
-
-
-class RateLimitedLog:
-    """Warn at most once per `interval_s` per key; the next warning says how many were held back.
-
-    A flood of bad packets must not become a flood of log lines (or a slow disk).
-    """
-
-    def __init__(self, logger: logging.Logger, interval_s: float = 5.0) -> None:
-        self._logger = logger
-        self._interval_s = interval_s
-        self._last: dict[str, float] = {}
-        self._held: dict[str, int] = {}
-        self._lock = threading.Lock()
-
-    def warning(self, key: str, message: str, *args: object) -> None:
-        now = time.monotonic()
-        with self._lock:
-            last = self._last.get(key)
-            if last is not None and now - last < self._interval_s:
-                self._held[key] = self._held.get(key, 0) + 1
-                return
-            self._last[key] = now
-            held = self._held.pop(key, 0)
-        suffix = f" ({held} similar warnings suppressed)" if held else ""
-        self._logger.warning(message + suffix, *args)
 
 
 @dataclass
@@ -177,9 +151,9 @@ class FaceSource(ABC):
         (state and error) and comes back by itself when the cause goes away. A run that ends normally
         (a recording played to its end) is not repeated.
         """
-        wait = RETRY_BACKOFF_S[0]
+        backoff = Backoff()
         while not self._stopping.is_set():
-            began = time.monotonic()
+            backoff.started()
             try:
                 self._run()
                 return
@@ -189,10 +163,8 @@ class FaceSource(ABC):
                 self.counters.errors += 1
                 log.debug("source %s crashed", self.name, exc_info=True)
                 self._fail(f"{type(exc).__name__}: {exc}")
-            if time.monotonic() - began > RETRY_RESET_S:  # it had been working: start the backoff over
-                wait = RETRY_BACKOFF_S[0]
             self.counters.retries += 1
+            wait = backoff.failed()
             log.debug("source %s: retrying in %.1f s", self.name, wait)
             if self._stopping.wait(wait):
                 return
-            wait = min(RETRY_BACKOFF_S[1], wait * 2)

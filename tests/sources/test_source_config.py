@@ -16,7 +16,8 @@ from skimage import data
 
 from rain_vtuber.face.state import FaceState, TrackingState
 from rain_vtuber.sources import SourceConfig, open_source
-from rain_vtuber.sources.base import FaceSource, RateLimitedLog
+from rain_vtuber.sources.base import FaceSource
+from rain_vtuber.utils.ratelimit import RateLimitedLog
 from rain_vtuber.sources.ifacialmocap import IFacialMocapSource
 from rain_vtuber.sources.screen import ScreenSource
 from rain_vtuber.sources.vmc import VmcSource

@@ -1,0 +1,34 @@
+"""Mouth: a mouth shape from sound (or any driver that is not a tracked face), in the rig's vocabulary.
+
+The audio analysis measures how far the mouth is open and which vowel shapes it; the face layer
+turns that into ARKit blend shapes, so the 26 dots move through the same face rig as a tracked mouth.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Mouth:
+    """open: jaw 0 (shut) .. 1 (wide open); wide: i/e spread 0..1; round: o/u rounding 0..1."""
+
+    open: float
+    wide: float = 0.0
+    round: float = 0.0
+
+    def blend_shapes(self) -> dict[str, float]:
+        """ARKit blend shapes 0..1 for this mouth (the mouth shapes only)."""
+        spread = self.wide * self.open
+        rounding = self.round * self.open
+        return {
+            "jawOpen": self.open,
+            "mouthStretchLeft": spread,
+            "mouthStretchRight": spread,
+            "mouthFunnel": 0.6 * rounding,
+            "mouthPucker": rounding,
+        }
+
+
+MOUTH_SHAPES = frozenset(Mouth(0.0).blend_shapes())
+"""The blend shapes a Mouth sets (what an audio-driven mouth replaces or blends with)."""

@@ -1,0 +1,124 @@
+"""OutputRunner: newest frame wins, a failing output is retried with backoff and never blocks the caller."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from rain_vtuber.errors import RainError
+from rain_vtuber.outputs.base import FrameRate, Output, OutputFrame, OutputSettings, OutputUnavailable
+from rain_vtuber.outputs.runner import OutputRunner
+from tests.waiting import wait_until
+
+
+class Recorder(Output):
+    """Records what it is given; `gate` blocks write() until set, `fail_opens` open() calls fail first."""
+
+    settings_model = OutputSettings
+
+    def __init__(self, fail_opens: int = 0, fail_writes: int = 0, unavailable: bool = False) -> None:
+        super().__init__(OutputSettings(kind="test"), 4, 2, FrameRate(30))
+        self.written: list[int] = []
+        self.rates: list[FrameRate] = []
+        self.opens = self.closes = 0
+        self.gate = threading.Event()
+        self.gate.set()
+        self._fail_opens, self._fail_writes, self._unavailable = fail_opens, fail_writes, unavailable
+
+    def open(self) -> None:
+        self.opens += 1
+        if self._unavailable:
+            raise OutputUnavailable("no library for this here")
+        if self.opens <= self._fail_opens:
+            raise RainError("device busy")
+
+    def write(self, frame: OutputFrame) -> None:
+        self.gate.wait()
+        if self._fail_writes:
+            self._fail_writes -= 1
+            raise RuntimeError("lost the device")
+        self.written.append(frame.sequence)
+
+    def set_rate(self, rate: FrameRate) -> None:
+        super().set_rate(rate)
+        self.rates.append(rate)
+
+    def close(self) -> None:
+        self.closes += 1
+
+
+def frame(sequence: int) -> OutputFrame:
+    return OutputFrame(np.zeros((2, 4, 4), np.uint8), captured_ns=None, sequence=sequence)
+
+
+def test_a_stalled_output_gets_the_newest_frame_and_counts_the_rest() -> None:
+    output = Recorder()
+    runner = OutputRunner(output, "test")
+    runner.start()
+    wait_until(lambda: runner.state == "running", 2.0)
+    output.gate.clear()
+    runner.offer(frame(1))
+    wait_until(lambda: output.opens == 1 and runner._frame is None, 2.0)  # taken, blocked in write
+    began = time.monotonic()
+    for sequence in range(2, 12):
+        runner.offer(frame(sequence))
+    assert time.monotonic() - began < 0.05  # offer never waits for the output
+    output.gate.set()
+    wait_until(lambda: output.written[-1:] == [11], 2.0)
+    assert output.written == [1, 11] and runner.dropped == 9
+    runner.close()
+    assert runner.state == "closed" and output.closes >= 1
+    runner.close()  # idempotent
+
+
+def test_failures_are_reported_and_retried_until_the_output_works(monkeypatch: pytest.MonkeyPatch) -> None:
+    output = Recorder(fail_opens=2, fail_writes=1)
+    runner = OutputRunner(output, "flaky")
+    monkeypatch.setattr("rain_vtuber.outputs.runner.Backoff.failed", lambda self: 0.01)
+    runner.start()
+    wait_until(lambda: runner.state == "running", 2.0)
+    assert output.opens == 3
+    runner.offer(frame(1))
+    wait_until(lambda: runner.state == "error" or output.opens == 4, 2.0)
+    wait_until(lambda: runner.state == "running" and output.opens == 4, 2.0)
+    assert runner.status()["error"] is None
+    runner.offer(frame(2))
+    wait_until(lambda: output.written == [2], 2.0)
+    runner.close()
+
+
+def test_an_unavailable_output_says_why_and_is_not_retried() -> None:
+    output = Recorder(unavailable=True)
+    runner = OutputRunner(output, "none")
+    runner.start()
+    wait_until(lambda: runner.state == "unavailable", 2.0)
+    time.sleep(0.7)  # longer than the first backoff
+    assert output.opens == 1
+    assert runner.status() == {"kind": "test", "state": "unavailable", "error": "no library for this here",
+                               "frames_written": 0, "dropped": 0}
+    runner.offer(frame(1))  # still never blocks
+    runner.close()
+
+
+def test_rate_changes_reach_the_output_on_its_thread_before_the_next_frame() -> None:
+    output = Recorder()
+    runner = OutputRunner(output, "rate")
+    runner.set_rate(FrameRate(24000, 1001))  # before it opened: applied before open()
+    runner.start()
+    wait_until(lambda: runner.state == "running", 2.0)
+    assert output.rates == [FrameRate(24000, 1001)]
+    runner.set_rate(FrameRate(60))
+    runner.offer(frame(1))
+    wait_until(lambda: output.written == [1], 2.0)
+    assert output.rates[-1] == FrameRate(60) and output.rate.fps == 60
+    runner.close()
+
+
+@pytest.mark.parametrize("fps, expected", [(60, (60, 1)), (29.97, (30000, 1001)), (23.976, (24000, 1001)),
+                                           (12.5, (25, 2)), (17.3, (173, 10))])
+def test_frame_rates_snap_to_what_obs_offers(fps: float, expected: tuple[int, int]) -> None:
+    rate = FrameRate.nearest(fps)
+    assert (rate.numerator, rate.denominator) == expected
