@@ -1,5 +1,1 @@
-"""Where finished frames go: the NDI sender that OBS (DistroAV) receives."""
-
-from rain_vtuber.outputs.ndi import NdiSender, background_colour
-
-__all__ = ["NdiSender", "background_colour"]
+"""Outputs: where finished frames go (NDI, files, ...); see base.py for the interface, registry.py for the kinds."""

@@ -73,6 +73,14 @@ class OutputFrame:
         if rgba.ndim != 3 or rgba.shape[2] != 4 or rgba.dtype != np.uint8:
             raise ValueError(f"OutputFrame.rgba must be (H, W, 4) uint8, got {rgba.shape} {rgba.dtype}")
 
+    @classmethod
+    def opaque(cls, rgb: np.ndarray, sequence: int = 0, captured_ns: int | None = None) -> "OutputFrame":
+        """An (H, W, 3) uint8 RGB picture with nothing keyed out (what the offline commands write)."""
+        rgba = np.empty((*rgb.shape[:2], 4), np.uint8)
+        rgba[..., :3] = rgb
+        rgba[..., 3] = 255
+        return cls(rgba, captured_ns, sequence)
+
     @property
     def width(self) -> int:
         return int(self.rgba.shape[1])

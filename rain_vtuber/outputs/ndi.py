@@ -1,43 +1,45 @@
-"""NDI sender: RGB frames -> one named NDI video source at a fixed frame rate.
+"""NDI output: one named NDI video source (what OBS shows through the DistroAV plugin).
 
-The caller paces frames (clock_video is off), so NDI never blocks the stream thread. Each frame can carry
-the capture time of the face it shows as its NDI timecode (UTC, 100 ns units), so a receiver can see
-the face-to-screen latency.
+The output stage paces the frames (clock_video is off), so NDI never blocks the stream. Each frame
+carries the capture time of the face it shows as its NDI timecode (UTC, 100 ns units), repeats
+included, so a receiver can see the face-to-screen latency.
 """
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
-from fractions import Fraction
-from typing import Literal
+from typing import Any, Literal
 
 import cv2
 import numpy as np
+from pydantic import Field
 
 from rain_vtuber.errors import RainError
+from rain_vtuber.outputs.base import FrameRate, Output, OutputFrame, OutputSettings, OutputUnavailable
 
-log = logging.getLogger(__name__)
-
-PixelFormat = Literal["bgra", "bgrx"]
 _runtime_lock = threading.Lock()
 _runtime_users = 0
 
 
-def _acquire_runtime() -> object:
+def _acquire_runtime() -> Any:
     """Initialise the NDI library once per process (refcounted) and return the module."""
     global _runtime_users
-    import NDIlib as ndi  # imported late: the wheel loads libndi on import
-
+    try:
+        import NDIlib as ndi  # imported late: the wheel loads libndi on import
+    except ImportError as err:
+        raise OutputUnavailable(
+            f"NDI is not available: the ndi-python package cannot be imported ({err}); "
+            "install it with `pip install ndi-python`, or use the browser output instead"
+        ) from None
     with _runtime_lock:
         if _runtime_users == 0 and not ndi.initialize():
-            raise RainError("NDI runtime failed to initialise: this CPU or OS is not supported by libndi")
+            raise OutputUnavailable("NDI runtime failed to initialise: this CPU or OS is not supported by libndi")
         _runtime_users += 1
     return ndi
 
 
-def _release_runtime(ndi: object) -> None:
+def _release_runtime(ndi: Any) -> None:
     global _runtime_users
     with _runtime_lock:
         _runtime_users -= 1
@@ -45,155 +47,87 @@ def _release_runtime(ndi: object) -> None:
             ndi.destroy()
 
 
-def background_colour(image: np.ndarray, border: int = 4) -> tuple[int, int, int]:
-    """HxWx3 uint8 RGB -> the median colour of its outer border (the flat background of a character sheet)."""
-    assert image.ndim == 3 and image.shape[2] == 3, f"expected HxWx3 RGB, got {image.shape}"
-    edge = np.concatenate(
-        [image[:border].reshape(-1, 3), image[-border:].reshape(-1, 3),
-         image[:, :border].reshape(-1, 3), image[:, -border:].reshape(-1, 3)]
-    )
-    return tuple(int(v) for v in np.median(edge, axis=0))  # type: ignore[return-value]
-
-
-def parse_hex_colour(text: str) -> tuple[int, int, int]:
-    """"#RRGGBB" -> (r, g, b)."""
-    return int(text[1:3], 16), int(text[3:5], 16), int(text[5:7], 16)
-
-
-NTSC_BASES = (24, 30, 48, 60, 120)  # 23.976, 29.97, 47.952, 59.94, 119.88 fps: N*1000/1001
-STANDARD_RATES = [(n, 1) for n in range(1, 121)] + [(n * 1000, 1001) for n in NTSC_BASES]
-RATE_TOLERANCE = 0.005  # relative: further from every standard rate than this, the exact fraction is used
-
-
-def frame_rate(fps: float) -> tuple[int, int]:
-    """fps -> NDI (numerator, denominator): the nearest rate OBS offers (60/1, 30000/1001, 24000/1001, ...).
-
-    A rate that is none of those (12.5, 17.3) gets its own small fraction (25/2, 173/10).
-    """
-    n, d = min(STANDARD_RATES, key=lambda nd: abs(nd[0] / nd[1] - fps))
-    if abs(n / d - fps) <= RATE_TOLERANCE * fps:
-        return n, d
-    ratio = Fraction(fps).limit_denominator(1001)
-    return ratio.numerator, ratio.denominator
-
-
 def timecode(monotonic_ns: int) -> int:
     """A time.monotonic_ns() instant -> NDI timecode: UTC since the Unix epoch in 100 ns units."""
     return (monotonic_ns + time.time_ns() - time.monotonic_ns()) // 100
 
 
-class NdiSender:
-    """One NDI source with a stable name; converts RGB to BGRA/BGRX and can key out a background colour.
+class NdiSettings(OutputSettings):
+    """`outputs: [{kind: ndi, ...}]` (the old top-level ndi_name / ndi_format keys fill this in)."""
 
-    send(rgb) publishes a new frame; resend() repeats the last one, so the caller can keep the source alive
-    at its frame rate while there is nothing new (engine warming up, paused, no face).
-    """
+    kind: Literal["ndi"] = "ndi"
+    ndi_name: str = Field("RAIN VTuber", min_length=1, description="NDI source name; OBS lists it as 'HOST (name)'")
+    format: Literal["bgra", "bgrx"] = Field("bgra", description="bgra carries alpha; bgrx is opaque")
 
-    def __init__(
-        self,
-        name: str,
-        width: int,
-        height: int,
-        fps: float,
-        pixel_format: PixelFormat = "bgra",
-        key_tolerance: int = 24,
-    ) -> None:
-        self.name = name
-        self.width, self.height = width, height
-        self.pixel_format = pixel_format
-        self.key_tolerance = key_tolerance
-        self._key: tuple[int, int, int] | None = None
-        self._lock = threading.Lock()
-        self._ndi = _acquire_runtime()
-        ndi = self._ndi
-        create = ndi.SendCreate()
-        create.ndi_name = name
-        create.clock_video = False
-        self._send = ndi.send_create(create)
-        if self._send is None:
-            _release_runtime(ndi)
-            raise RainError(f"could not create the NDI source '{name}' (is the NDI runtime blocked by a firewall?)")
-        self._frame = ndi.VideoFrameV2()
-        self._frame.FourCC = ndi.FOURCC_VIDEO_TYPE_BGRA if pixel_format == "bgra" else ndi.FOURCC_VIDEO_TYPE_BGRX
-        self.set_fps(fps)
+
+class NdiOutput(Output):
+    """One NDI source with a stable name, sending every frame it is given (repeats keep it alive)."""
+
+    settings_model = NdiSettings
+    settings: NdiSettings
+
+    def __init__(self, settings: NdiSettings, width: int, height: int, rate: FrameRate) -> None:
+        super().__init__(settings, width, height, rate)
+        self._ndi: Any = None
+        self._send: Any = None
+        self._video: Any = None
         self._buffer = np.zeros((height, width, 4), np.uint8)
-        self._buffer[..., 3] = 255
-        self._has_frame = False
+        self._lock = threading.Lock()  # status() reads the sender from other threads
         self.frames_sent = 0
 
-    @property
+    def open(self) -> None:
+        ndi = _acquire_runtime()
+        create = ndi.SendCreate()
+        create.ndi_name = self.settings.ndi_name
+        create.clock_video = False
+        send = ndi.send_create(create)
+        if send is None:
+            _release_runtime(ndi)
+            raise RainError(
+                f"could not create the NDI source '{self.settings.ndi_name}' (is the NDI runtime blocked by a firewall?)"
+            )
+        video = ndi.VideoFrameV2()
+        video.FourCC = ndi.FOURCC_VIDEO_TYPE_BGRA if self.settings.format == "bgra" else ndi.FOURCC_VIDEO_TYPE_BGRX
+        with self._lock:
+            self._ndi, self._send, self._video = ndi, send, video
+        self.set_rate(self.rate)
+
+    def set_rate(self, rate: FrameRate) -> None:
+        super().set_rate(rate)
+        if self._video is not None:
+            self._video.frame_rate_N, self._video.frame_rate_D = rate.numerator, rate.denominator
+
+    def write(self, frame: OutputFrame) -> None:
+        if not frame.repeat or self.frames_sent == 0:
+            cv2.cvtColor(frame.rgba, cv2.COLOR_RGBA2BGRA, dst=self._buffer)
+            if self.settings.format == "bgrx":
+                self._buffer[..., 3] = 255
+        ndi, video = self._ndi, self._video
+        video.timecode = ndi.SEND_TIMECODE_SYNTHESIZE if frame.captured_ns is None else timecode(frame.captured_ns)
+        video.data = self._buffer
+        ndi.send_send_video_v2(self._send, video)
+        self.frames_sent += 1
+
     def source_name(self) -> str:
-        """The full name receivers see, "HOST (name)"."""
+        """The full name receivers see, "HOST (name)" (the configured name while closed)."""
         with self._lock:
             if self._send is None:
-                return self.name
+                return self.settings.ndi_name
             return self._ndi.send_get_source_name(self._send).ndi_name
-
-    def set_fps(self, fps: float) -> float:
-        """Write the NDI rate nearest `fps` into every frame; returns that rate, which the pacer should keep."""
-        n, d = frame_rate(fps)
-        self._frame.frame_rate_N, self._frame.frame_rate_D = n, d
-        self.fps = n / d
-        return self.fps
-
-    def set_key(self, colour: tuple[int, int, int] | None) -> None:
-        """Make pixels within key_tolerance of this RGB colour transparent (None: fully opaque)."""
-        self._key = colour
-
-    def send(self, rgb: np.ndarray, captured_ns: int | None = None) -> None:
-        """HxWx3 uint8 RGB (any size; resized to the output size) -> one NDI frame.
-
-        captured_ns: time.monotonic_ns() when what the frame shows was captured, sent as its timecode
-        (and again by resend()); None lets NDI stamp the send time.
-        """
-        assert rgb.ndim == 3 and rgb.shape[2] == 3 and rgb.dtype == np.uint8, f"expected HxWx3 uint8, got {rgb.shape}"
-        if rgb.shape[:2] != (self.height, self.width):
-            shrink = rgb.shape[0] > self.height
-            rgb = cv2.resize(rgb, (self.width, self.height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
-        with self._lock:
-            buf = self._buffer
-            buf[..., 0], buf[..., 1], buf[..., 2] = rgb[..., 2], rgb[..., 1], rgb[..., 0]
-            key = self._key
-            if self.pixel_format == "bgra" and key is not None:
-                dist = np.abs(rgb.astype(np.int16) - np.asarray(key, np.int16)).max(axis=2)
-                buf[..., 3] = np.where(dist <= self.key_tolerance, 0, 255).astype(np.uint8)
-            else:
-                buf[..., 3] = 255
-            self._frame.timecode = self._ndi.SEND_TIMECODE_SYNTHESIZE if captured_ns is None else timecode(captured_ns)
-            self._has_frame = True
-            self._publish()
-
-    def resend(self) -> bool:
-        """Send the last frame again; False if nothing was ever sent."""
-        with self._lock:
-            if not self._has_frame:
-                return False
-            self._publish()
-            return True
 
     def connections(self) -> int:
         """How many receivers are connected right now."""
         with self._lock:
             return 0 if self._send is None else int(self._ndi.send_get_no_connections(self._send, 0))
 
-    def _publish(self) -> None:
-        if self._send is None:
-            return
-        self._frame.data = self._buffer
-        self._ndi.send_send_video_v2(self._send, self._frame)
-        self.frames_sent += 1
+    def status(self) -> dict[str, Any]:
+        return {"name": self.source_name(), "width": self.width, "height": self.height, "format": self.settings.format,
+                "connections": self.connections(), "frames_sent": self.frames_sent}
 
     def close(self) -> None:
         """Destroy the NDI source (receivers see it disappear); safe to call twice."""
         with self._lock:
-            if self._send is None:
-                return
-            self._ndi.send_destroy(self._send)
-            self._send = None
-        _release_runtime(self._ndi)
-
-    def __enter__(self) -> "NdiSender":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+            ndi, send, self._send = self._ndi, self._send, None
+        if send is not None:
+            ndi.send_destroy(send)
+            _release_runtime(ndi)
