@@ -146,14 +146,18 @@ def check_camera(index: int) -> Check:
 
 
 def check_ndi() -> Check:
-    from rain_vtuber.outputs.ndi import NdiSender
+    from rain_vtuber.outputs.base import FrameRate
+    from rain_vtuber.outputs.ndi import NdiOutput, NdiSettings
 
+    output = NdiOutput(NdiSettings(ndi_name="rain-vtuber doctor"), 16, 16, FrameRate(30))
     try:
-        with NdiSender("rain-vtuber doctor", 16, 16, 30) as sender:
-            name = sender.source_name
+        output.open()
+        name = output.source_name()
     except Exception as err:
         return Check("NDI runtime", "fail", str(err),
                      "reinstall ndi-python (pip install --force-reinstall ndi-python); on Linux install avahi-daemon")
+    finally:
+        output.close()
     return Check("NDI runtime", "pass", f"created and destroyed source {name}")
 
 

@@ -2,52 +2,15 @@
 
 from __future__ import annotations
 
-import threading
 import time
 
 import numpy as np
 import pytest
 
-from rain_vtuber.errors import RainError
-from rain_vtuber.outputs.base import FrameRate, Output, OutputFrame, OutputSettings, OutputUnavailable
+from rain_vtuber.outputs.base import FrameRate, OutputFrame
 from rain_vtuber.outputs.runner import OutputRunner
+from tests.outputs.recorders import Recorder
 from tests.waiting import wait_until
-
-
-class Recorder(Output):
-    """Records what it is given; `gate` blocks write() until set, `fail_opens` open() calls fail first."""
-
-    settings_model = OutputSettings
-
-    def __init__(self, fail_opens: int = 0, fail_writes: int = 0, unavailable: bool = False) -> None:
-        super().__init__(OutputSettings(kind="test"), 4, 2, FrameRate(30))
-        self.written: list[int] = []
-        self.rates: list[FrameRate] = []
-        self.opens = self.closes = 0
-        self.gate = threading.Event()
-        self.gate.set()
-        self._fail_opens, self._fail_writes, self._unavailable = fail_opens, fail_writes, unavailable
-
-    def open(self) -> None:
-        self.opens += 1
-        if self._unavailable:
-            raise OutputUnavailable("no library for this here")
-        if self.opens <= self._fail_opens:
-            raise RainError("device busy")
-
-    def write(self, frame: OutputFrame) -> None:
-        self.gate.wait()
-        if self._fail_writes:
-            self._fail_writes -= 1
-            raise RuntimeError("lost the device")
-        self.written.append(frame.sequence)
-
-    def set_rate(self, rate: FrameRate) -> None:
-        super().set_rate(rate)
-        self.rates.append(rate)
-
-    def close(self) -> None:
-        self.closes += 1
 
 
 def frame(sequence: int) -> OutputFrame:
