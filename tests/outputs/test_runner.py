@@ -24,11 +24,13 @@ class Recorder(Output):
         self.written: list[int] = []
         self.rates: list[FrameRate] = []
         self.opens = self.closes = 0
+        self.threads: set[str] = set()  # where open, write and close ran
         self.gate = threading.Event()
         self.gate.set()
         self._fail_opens, self._fail_writes, self._unavailable = fail_opens, fail_writes, unavailable
 
     def open(self) -> None:
+        self.threads.add(threading.current_thread().name)
         self.opens += 1
         if self._unavailable:
             raise OutputUnavailable("no library for this here")
@@ -37,6 +39,7 @@ class Recorder(Output):
 
     def write(self, frame: OutputFrame) -> None:
         self.gate.wait()
+        self.threads.add(threading.current_thread().name)
         if self._fail_writes:
             self._fail_writes -= 1
             raise RuntimeError("lost the device")
@@ -47,6 +50,7 @@ class Recorder(Output):
         self.rates.append(rate)
 
     def close(self) -> None:
+        self.threads.add(threading.current_thread().name)
         self.closes += 1
 
 
@@ -101,6 +105,24 @@ def test_an_unavailable_output_says_why_and_is_not_retried() -> None:
                                "frames_written": 0, "dropped": 0}
     runner.offer(frame(1))  # still never blocks
     runner.close()
+
+
+def test_open_write_and_close_all_run_on_the_outputs_own_thread() -> None:
+    output = Recorder(fail_writes=1)
+    runner = OutputRunner(output, "own")
+    runner.start()
+    runner.offer(frame(1))  # fails: closed and reopened on the thread
+    wait_until(lambda: output.opens == 2 and runner.state == "running", 3.0)
+    runner.offer(frame(2))
+    wait_until(lambda: output.written == [2], 2.0)
+    runner.close()
+    assert output.closes == 2 and output.threads == {"rain-output-own"}
+
+
+def test_a_runner_never_started_still_closes_its_output() -> None:
+    output = Recorder()
+    OutputRunner(output, "idle").close()
+    assert output.closes == 1 and output.opens == 0
 
 
 def test_rate_changes_reach_the_output_on_its_thread_before_the_next_frame() -> None:
