@@ -238,7 +238,8 @@ def doctor(
         ("CUDA GPU", check_gpu),
         ("TensorRT", check_tensorrt), ("weights", lambda: check_weights(weights, engine_config_flag(engine_config, config))),
         *([(f"camera {camera}", lambda: check_camera(camera))] if camera >= 0 else []),
-        ("NDI runtime", check_ndi), *([("Spout2", check_spout)] if ON_WINDOWS else []), ("LAN address", check_lan),
+        ("NDI runtime", check_ndi), *([("Spout2", check_spout)] if ON_WINDOWS else []),
+        ("LAN address", check_lan),
         *[(f"{label} port", lambda label=label, addr=addr: check_port(label, *addr)) for label, addr in ports.items()],
     ]
     table = Table(title="rain-vtuber doctor")

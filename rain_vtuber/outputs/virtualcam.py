@@ -84,7 +84,8 @@ class VirtualCamOutput(Output):
         known = pyvirtualcam.camera.BACKENDS
         if backend is not None and backend not in known:
             raise OutputUnavailable(f"there is no virtual camera backend '{backend}' on this system (here: "
-                                    f"{', '.join(known) or 'none'}); leave `backend` unset to take the first that works")
+                                    f"{', '.join(known) or 'none'}); "
+                                    "leave `backend` unset to take the first that works")
         try:
             camera = pyvirtualcam.Camera(self.width, self.height, self.rate.fps, fmt=pyvirtualcam.PixelFormat.RGB,
                                          device=self.settings.device, backend=backend)
