@@ -12,10 +12,14 @@ from pydantic import Field
 from rain_vtuber.outputs.base import FrameRate, Output, OutputSettings
 from rain_vtuber.outputs.files import FileOutput
 from rain_vtuber.outputs.ndi import NdiOutput
+from rain_vtuber.outputs.spout import SpoutOutput
+from rain_vtuber.outputs.virtualcam import VirtualCamOutput
 
 OUTPUTS: tuple[type[Output], ...] = (
     NdiOutput,
     FileOutput,
+    SpoutOutput,
+    VirtualCamOutput,
 )
 
 KINDS: dict[str, type[Output]] = {cls.settings_model.model_fields["kind"].default: cls for cls in OUTPUTS}

@@ -20,11 +20,13 @@ class Recorder(Output):
         self.written: list[int] = []
         self.rates: list[FrameRate] = []
         self.opens = self.closes = 0
+        self.threads: set[str] = set()  # where open, write and close ran
         self.gate = threading.Event()
         self.gate.set()
         self._fail_opens, self._fail_writes, self._unavailable = fail_opens, fail_writes, unavailable
 
     def open(self) -> None:
+        self.threads.add(threading.current_thread().name)
         self.opens += 1
         if self._unavailable:
             raise OutputUnavailable("no library for this here")
@@ -33,6 +35,7 @@ class Recorder(Output):
 
     def write(self, frame: OutputFrame) -> None:
         self.gate.wait()
+        self.threads.add(threading.current_thread().name)
         if self._fail_writes:
             self._fail_writes -= 1
             raise RuntimeError("lost the device")
@@ -44,4 +47,5 @@ class Recorder(Output):
         self.rates.append(rate)
 
     def close(self) -> None:
+        self.threads.add(threading.current_thread().name)
         self.closes += 1

@@ -66,6 +66,24 @@ def test_an_unavailable_output_says_why_and_is_not_retried() -> None:
     runner.close()
 
 
+def test_open_write_and_close_all_run_on_the_outputs_own_thread() -> None:
+    output = Recorder(fail_writes=1)
+    runner = OutputRunner(output, "own")
+    runner.start()
+    runner.offer(frame(1))  # fails: closed and reopened on the thread
+    wait_until(lambda: output.opens == 2 and runner.state == "running", 3.0)
+    runner.offer(frame(2))
+    wait_until(lambda: output.written == [2], 2.0)
+    runner.close()
+    assert output.closes == 2 and output.threads == {"rain-output-own"}
+
+
+def test_a_runner_never_started_still_closes_its_output() -> None:
+    output = Recorder()
+    OutputRunner(output, "idle").close()
+    assert output.closes == 1 and output.opens == 0
+
+
 def test_rate_changes_reach_the_output_on_its_thread_before_the_next_frame() -> None:
     output = Recorder()
     runner = OutputRunner(output, "rate")
