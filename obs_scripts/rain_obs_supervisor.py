@@ -49,6 +49,8 @@ class Backoff:
 
 
 class ProcState:
+    """The supervisor's states, worded as the status line shows them."""
+
     STOPPED = "stopped"
     RUNNING = "running"
     STOPPING = "stopping"
