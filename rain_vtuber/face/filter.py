@@ -10,12 +10,23 @@ tracked face over `recover_s`, so nothing ever jumps.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
 import numpy as np
+from pydantic import Field
 
-if TYPE_CHECKING:  # face/ sits below landmarks/ in the data flow; only the type is needed
-    from rain_vtuber.landmarks.calibration import FilterOptions
+from rain_vtuber.utils.strict import StrictModel
+
+
+class FilterOptions(StrictModel):
+    """The calibration's `filter:` section: One-Euro smoothing of the 68 points and the behaviour on loss."""
+
+    enabled: bool = True
+    min_cutoff: float = Field(1.5, ge=0.01, le=30.0)
+    beta: float = Field(8.0, ge=0.0, le=100.0)
+    d_cutoff: float = Field(1.0, ge=0.01, le=30.0)
+    loss_delay_s: float = Field(0.3, ge=0.0, le=10.0)
+    loss_ease_s: float = Field(0.8, ge=0.0, le=10.0)
+    recover_s: float = Field(0.25, ge=0.0, le=5.0)
 
 
 def _smoothstep(x: float) -> float:

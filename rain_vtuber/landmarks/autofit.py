@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import annotated_types
 import numpy as np
 
-from rain_vtuber.face.expressions import NEUTRAL_FACE
+from rain_vtuber.face.neutral import NEUTRAL_FACE
 from rain_vtuber.landmarks.calibration import Framing
 
 RIGID = slice(17, 48)

@@ -11,8 +11,9 @@ from typing import Callable
 
 import numpy as np
 
-from rain_vtuber.face.expressions import IBUG68_MIRROR, NEUTRAL_FACE, normalise_expressions
 from rain_vtuber.face.filter import LandmarkFilter
+from rain_vtuber.face.neutral import IBUG68_MIRROR, NEUTRAL_FACE
+from rain_vtuber.face.openness import normalise_openness
 from rain_vtuber.face.state import FaceState
 from rain_vtuber.landmarks.autofit import FaceFit, SteadyFit, framing_scale
 from rain_vtuber.landmarks.calibration import Calibration, Framing
@@ -140,7 +141,7 @@ class PoseRenderer:
                 framed = frame_points(raw, self._calib.framing)
                 if not valid.all():  # fill holes from the last image so partial tracking does not twitch
                     framed[~valid] = (self._neutral if self._last is None else self._last)[~valid]
-                shaped = normalise_expressions(framed, self._calib.expressions)
+                shaped = normalise_openness(framed, self._calib.expressions)
                 return self._filter.update(shaped, face.timestamp_ns)
         return self._filter.update(None, self._clock())
 
