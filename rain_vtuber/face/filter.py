@@ -14,6 +14,7 @@ import math
 import numpy as np
 from pydantic import Field
 
+from rain_vtuber.face.easing import smoothstep
 from rain_vtuber.utils.strict import StrictModel
 
 
@@ -27,11 +28,6 @@ class FilterOptions(StrictModel):
     loss_delay_s: float = Field(0.3, ge=0.0, le=10.0)
     loss_ease_s: float = Field(0.8, ge=0.0, le=10.0)
     recover_s: float = Field(0.25, ge=0.0, le=5.0)
-
-
-def _smoothstep(x: float) -> float:
-    x = min(max(x, 0.0), 1.0)
-    return x * x * (3.0 - 2.0 * x)
 
 
 class OneEuro:
@@ -98,7 +94,7 @@ class LandmarkFilter:
         if self._recover is None:
             return filtered
         start, shown = self._recover
-        w = _smoothstep((t_ns - start) * 1e-9 / self.options.recover_s) if self.options.recover_s > 0 else 1.0
+        w = smoothstep((t_ns - start) * 1e-9 / self.options.recover_s) if self.options.recover_s > 0 else 1.0
         if w >= 1.0:
             self._recover = None
         return shown + w * (filtered - shown)
@@ -111,5 +107,5 @@ class LandmarkFilter:
         assert self._lost_from is not None
         elapsed = (t_ns - self._lost_at) * 1e-9 - self.options.loss_delay_s
         ease = self.options.loss_ease_s
-        w = _smoothstep(elapsed / ease) if ease > 0 else float(elapsed >= 0)
+        w = smoothstep(elapsed / ease) if ease > 0 else float(elapsed >= 0)
         return self._lost_from + w * (self.neutral - self._lost_from)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field, model_validator
 
+from rain_vtuber.face.easing import smoothstep
 from rain_vtuber.utils.strict import StrictModel
 
 EYE_OPEN = 0.30
@@ -27,6 +28,8 @@ RIGHT_EYE: Part = (36, 39, ((37, 41), (38, 40)))
 LEFT_EYE: Part = (42, 45, ((43, 47), (44, 46)))
 INNER_MOUTH: Part = (60, 64, ((61, 67), (62, 66), (63, 65)))
 PARTS = (RIGHT_EYE, LEFT_EYE, INNER_MOUTH)
+_RATIO_FROM = 0.05
+"""shift_openness: parts opener than this scale with the rig; closer ones open by its difference."""
 
 
 class OpennessRanges(StrictModel):
@@ -101,19 +104,46 @@ def transfer_openness(points: np.ndarray, template: np.ndarray) -> np.ndarray:
 
 
 def shift_openness(points: np.ndarray, start: np.ndarray, before: np.ndarray, after: np.ndarray) -> np.ndarray:
-    """(68, 2) -> copy whose eyes and inner lips open as much as `start`'s, plus what `after` opens more
-    than `before` (never below closed). Parts that open alike in before and after are left as they are.
+    """(68, 2) -> copy whose eyes and inner lips open as `start`'s would if they changed like the rig's
+    from `before` to `after` (never below closed). Parts that open alike in before and after are left as they are.
 
-    Re-posing a face through the rig: `start` is the face, `before`/`after` the rig in its old and new
-    pose. Adding the change, rather than copying the rig's openness, keeps each face's own openness
-    (a turned head, a source's own calibration) and still closes an eye exactly when the rig does.
+    Re-posing a face through the rig: `points` is the face moved by the rig's change, `start` the face
+    before it, `before`/`after` the rig in the old and new pose. An open part scales by after / before
+    (a rig that closes closes the face exactly, and a face that opens wider than the rig, a tracker's
+    frontal lids on a turned head, keeps its proportion); a nearly closed one opens by the rig's
+    difference. Every lid pair's gap changes alike, so a rig face keeps its exact shape.
     """
     out = np.array(points, dtype=np.float64, copy=True)
     for part in PARTS:
-        change = openness(after, part) - openness(before, part)
-        if change != 0.0:
-            _set_openness(out, part, max(openness(start, part) + change, 0.0))
+        opened, was = openness(after, part), openness(before, part)
+        if opened != was:
+            own = openness(start, part)
+            ratio = min(max(own / was, 0.5), 2.0) if was > 0.0 else 1.0
+            gain = 1.0 + (ratio - 1.0) * smoothstep(was / _RATIO_FROM)
+            _open_by(out, part, max(own + (opened - was) * gain, 0.0) - _signed_openness(out, part))
     return out
+
+
+def _signed_openness(points: np.ndarray, part: Part) -> float:
+    """openness(), but crossed lids (the upper below the lower) count negative."""
+    a, b, pairs = part
+    _, across, width = _axes(points, a, b)
+    if width <= 1e-9:
+        return 0.0
+    upper, lower = (np.array(ix) for ix in zip(*pairs))
+    return float(np.mean((points[lower] - points[upper]) @ across) / width)
+
+
+def _open_by(points: np.ndarray, part: Part, amount: float) -> None:
+    """In place: widen every upper/lower gap by amount * width, moving both lids across the eye (mouth)
+    axis alike; a gap that would close past 0 stops at 0."""
+    a, b, pairs = part
+    _, across, width = _axes(points, a, b)
+    for upper, lower in pairs:
+        gap = float((points[lower] - points[upper]) @ across)
+        widen = max(gap + amount * width, 0.0) - gap
+        points[upper] -= 0.5 * widen * across
+        points[lower] += 0.5 * widen * across
 
 
 def _level(value: float, closed: float, opened: float) -> float:

@@ -150,14 +150,19 @@ def euler_from_matrix(matrix: np.ndarray) -> tuple[float, float, float]:
     return math.degrees(pitch), math.degrees(yaw), math.degrees(roll)
 
 
+_SHAPE_INDEX = {name: i for i, name in enumerate(BLEND_SHAPES)}
+_SHAPE_STACK = np.stack(list(BLEND_SHAPES.values())).reshape(len(BLEND_SHAPES), -1)
+
+
 def deform(expressions: Mapping[str, float]) -> np.ndarray:
     """ARKit blend shapes (0..1; unknown names ignored) -> (68, 3) face in mm, model frame."""
-    face = NEUTRAL_MM.copy()
+    weights = np.zeros(len(_SHAPE_INDEX))
     for name, value in expressions.items():
-        shape = BLEND_SHAPES.get(name)
-        weight = float(value) if math.isfinite(value) else 0.0
-        if shape is not None and weight > 0.0:
-            face += shape * min(weight, 1.0)
+        index = _SHAPE_INDEX.get(name)
+        if index is not None:
+            weights[index] = value
+    weights = np.clip(np.nan_to_num(weights, nan=0.0, posinf=0.0, neginf=0.0), 0.0, 1.0)
+    face = NEUTRAL_MM + (weights @ _SHAPE_STACK).reshape(68, 3)
     _uncross(face)
     return face
 
