@@ -84,7 +84,7 @@ class FaceDriver:
             if face is not None:
                 self._observe(face)
             self._lost.fade_s = self._idle.lost_fade_s if not tracked else self._idle.return_fade_s
-            self._lost.target = 0.0 if tracked or not self._idle.enabled else 1.0
+            self._lost.set_target(0.0 if tracked or not self._idle.enabled else 1.0)
             idle = self._lost.advance(t_ns) if self._idle.enabled or tracked else 0.0
             base = self._base(face, idle)
             if base is None:

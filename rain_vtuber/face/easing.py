@@ -14,6 +14,7 @@ class Ramp:
 
     Driven by the caller's clock (no wall clock): each advance(t_ns) moves it by the time since the
     previous one, so a fade can turn round halfway without a jump. fade_s 0 switches at once.
+    Change `target` with set_target.
     """
 
     def __init__(self, fade_s: float, level: float = 0.0) -> None:
@@ -21,6 +22,12 @@ class Ramp:
         self.level = level
         self.target = level
         self._t_ns: int | None = None
+
+    def set_target(self, target: float) -> None:
+        """Head for `target`; a new target starts moving at the next advance (time before it does not count)."""
+        if target != self.target:
+            self.target = target
+            self._t_ns = None
 
     def advance(self, t_ns: int) -> float:
         """Move towards the target by the time since the previous call; the eased level (smoothstep)."""

@@ -124,7 +124,7 @@ class ExpressionPlayer:
         """Fade every expression out."""
         with self._lock:
             for layer in self._layers.values():
-                layer.ramp.target = 0.0
+                layer.ramp.set_target(0.0)
 
     def set_expressions(self, expressions: Mapping[str, Expression]) -> None:
         """Another character's expressions: those still known follow their new definition, the others fade out."""
@@ -135,7 +135,7 @@ class ExpressionPlayer:
                     layer.expression = self._known[name]
                     layer.ramp.fade_s = layer.expression.fade_s
                 else:
-                    layer.ramp.target = 0.0
+                    layer.ramp.set_target(0.0)
 
     def overrides(self, shapes: Mapping[str, float], t_ns: int) -> dict[str, float]:
         """The blend shapes the expressions set at t_ns over these (tracked) values: only the names they set.
@@ -160,7 +160,7 @@ class ExpressionPlayer:
         layer = self._layers.get(name)
         if not on:
             if layer is not None:
-                layer.ramp.target = 0.0
+                layer.ramp.set_target(0.0)
             return
         if layer is None:
             layer = self._layers[name] = _Layer(expression, Ramp(expression.fade_s), self._next_order)
@@ -169,7 +169,7 @@ class ExpressionPlayer:
         else:
             return
         self._next_order += 1
-        layer.ramp.target = 1.0
+        layer.ramp.set_target(1.0)
 
     def _ordered(self) -> list[tuple[str, _Layer]]:
         return sorted(self._layers.items(), key=lambda item: item[1].order)
