@@ -3,8 +3,8 @@
 Once per sampled frame the daemon hands it the source's face (or None) and the audio mouth; it gives
 back the face to draw, composed in this order:
 
-1. the tracked face, or while tracking is lost idle life's base: the last tracked face cross-faded
-   into the rig's neutral face placed on the character's face (`place`);
+1. the tracked face, or while tracking is lost the idle face it cross-fades into, which glides onto
+   the character's face (face/crossfade.py; `place` says where the character's face is);
 2. the audio mouth, as the audio settings' MouthMode says;
 3. the named expressions switched on (hotkeys), fading in and out;
 4. idle life's blinks, breathing and sway (and auto-blink for tracked sources that never blink).
@@ -22,8 +22,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from rain_vtuber.face import rig
-from rain_vtuber.face.easing import Ramp
+from rain_vtuber.face.crossfade import RIG_NEUTRAL, TrackingCrossfade
 from rain_vtuber.face.expressions import BUILT_IN, Expression, ExpressionPlayer
 from rain_vtuber.face.idle import IdleMotion, IdleOptions
 from rain_vtuber.face.mouth import MOUTH_SHAPES, Mouth, MouthMode
@@ -34,8 +33,7 @@ Placement = Callable[[np.ndarray], np.ndarray]
 """(68, 2) face points -> the same face moved and sized to where the character's neutral face is drawn."""
 
 BLINK_SHAPES = ("eyeBlinkLeft", "eyeBlinkRight")
-_RIG_NEUTRAL = rig.project(rig.NEUTRAL_MM)
-_ALL_VALID = np.ones(68, dtype=bool)
+_NOT_DRIVING = {"tracking": False, "idle": False, "audio": False, "auto_blink": False}
 
 
 class FaceDriver:
@@ -59,10 +57,10 @@ class FaceDriver:
         self._place = place
         self._rng = rng if rng is not None else np.random.default_rng()
         self._audio_mode: MouthMode = audio_mode
-        self._last: FaceState | None = None  # the last tracked face
+        self._crossfade = TrackingCrossfade(idle)
         self._blink_source: str | None = None  # the source the blink detection is about
         self._blinks_seen = False
-        self._status: dict[str, Any] = {"tracking": False, "idle": False, "audio": False, "auto_blink": False}
+        self._status: dict[str, Any] = dict(_NOT_DRIVING)
         self._configure(idle)
 
     def set_idle(self, options: IdleOptions) -> None:
@@ -83,28 +81,25 @@ class FaceDriver:
             tracked = face is not None
             if face is not None:
                 self._observe(face)
-            self._lost.fade_s = self._idle.lost_fade_s if not tracked else self._idle.return_fade_s
-            self._lost.set_target(0.0 if tracked or not self._idle.enabled else 1.0)
-            idle = self._lost.advance(t_ns) if self._idle.enabled or tracked else 0.0
-            base = self._base(face, idle)
-            if base is None:
+            elif not self._idle.enabled:
+                self._crossfade.stop()
                 self.expressions.overrides({}, t_ns)  # keep the fades in time
-                self._status = {"tracking": False, "idle": False, "audio": False, "auto_blink": False}
+                self._status = dict(_NOT_DRIVING)
                 return None
+            base, idle = self._crossfade.base(face, t_ns, self._on_character())
             shapes = dict(base.expressions)
             audio = self._mouth(shapes, mouth, idle)
             shapes.update(self.expressions.overrides(shapes, t_ns))
             auto_blink = tracked and self._auto_blink()
-            rotation = base.rotation
             closure = self._motion.blink(t_ns) * max(idle, float(auto_blink))
             if closure > 0.0:
                 shapes.update({name: max(float(shapes.get(name, 0.0)), closure) for name in BLINK_SHAPES})
+            rotation = base.rotation
             if idle > 0.0:
-                turn = self._motion.rotation(t_ns)
-                own = rotation or (0.0, 0.0, 0.0)
+                turn, own = self._motion.rotation(t_ns), rotation or (0.0, 0.0, 0.0)
                 rotation = (own[0] + idle * turn[0], own[1] + idle * turn[1], own[2] + idle * turn[2])
             out = repose(base, shapes, rotation)
-            if idle > 0.0:
+            if idle > 0.0 or not tracked:  # not (only) the face tracked now
                 out = dataclasses.replace(out, timestamp_ns=t_ns, synthetic=True)
             self._status = {"tracking": tracked, "idle": idle > 0.0, "audio": audio, "auto_blink": auto_blink}
             return out
@@ -117,13 +112,10 @@ class FaceDriver:
     def _configure(self, options: IdleOptions) -> None:
         self._idle = options
         self._motion = IdleMotion(options, self._rng)
-        previous = getattr(self, "_lost", None)
-        start = 1.0 if options.enabled and self._last is None else 0.0  # idle from the start, no fade from nothing
-        self._lost = Ramp(options.lost_fade_s, start if previous is None else previous.level)
+        self._crossfade.options = options
 
     def _observe(self, face: FaceState) -> None:
-        """Remember the face, and whether its source sends blink shapes (per source)."""
-        self._last = face
+        """Note whether the face's source sends blink shapes (looked for again when the source changes)."""
         if face.source != self._blink_source:
             self._blink_source, self._blinks_seen = face.source, False
         if not self._blinks_seen and any(name in face.expressions for name in BLINK_SHAPES):
@@ -133,19 +125,9 @@ class FaceDriver:
         mode = self._idle.auto_blink
         return mode == "on" or (mode == "auto" and not self._blinks_seen)
 
-    def _base(self, face: FaceState | None, idle: float) -> FaceState | None:
-        """The face before the layers: the tracked (or last tracked) face, cross-faded into the idle neutral."""
-        live = face if face is not None else self._last
-        if idle <= 0.0:
-            return face
-        neutral = self._neutral()
-        if live is None or idle >= 1.0:
-            return neutral
-        return _blend(live, neutral, idle)
-
-    def _neutral(self) -> FaceState:
-        points = _RIG_NEUTRAL if self._place is None else np.asarray(self._place(_RIG_NEUTRAL), dtype=np.float64)
-        return FaceState(points=points, valid=_ALL_VALID, rotation=(0.0, 0.0, 0.0), expressions={}, source="idle")
+    def _on_character(self) -> np.ndarray:
+        """The rig's neutral face where the character's neutral face is drawn."""
+        return RIG_NEUTRAL if self._place is None else np.asarray(self._place(RIG_NEUTRAL), dtype=np.float64)
 
     def _mouth(self, shapes: dict[str, float], mouth: Mouth | None, idle: float) -> bool:
         """In place: the audio mouth over the base's shapes as the mode says; True when it shows."""
@@ -157,7 +139,7 @@ class FaceDriver:
         elif self._audio_mode == "blend":
             shapes.update({name: max(float(shapes.get(name, 0.0)), value) for name, value in audio.items()})
         else:  # when_lost: as far as tracking is lost, or fully for a source without mouth shapes
-            last = self._last
+            last = self._crossfade.last
             weight = idle if last is not None and MOUTH_SHAPES & set(last.expressions) else 1.0
             if weight <= 0.0:
                 return False
@@ -165,19 +147,3 @@ class FaceDriver:
                 below = float(shapes.get(name, 0.0))
                 shapes[name] = below + weight * (value - below)
         return True
-
-
-def _blend(a: FaceState, b: FaceState, w: float) -> FaceState:
-    """The face w of the way from a to b: points, blend shapes and rotation (b's valid points fill a's gaps)."""
-    valid = a.valid & b.valid
-    points = np.where(valid[:, None], a.points + w * (b.points - a.points), b.points)
-    names = set(a.expressions) | set(b.expressions)
-    expressions = {
-        n: float(a.expressions.get(n, 0.0)) + w * (float(b.expressions.get(n, 0.0)) - float(a.expressions.get(n, 0.0)))
-        for n in names
-    }
-    ra, rb = a.rotation or (0.0, 0.0, 0.0), b.rotation or (0.0, 0.0, 0.0)
-    rotation = tuple(x + w * (y - x) for x, y in zip(ra, rb))
-    return dataclasses.replace(
-        a, points=points, valid=a.valid | b.valid, expressions=expressions, rotation=rotation  # type: ignore[arg-type]
-    )

@@ -23,6 +23,11 @@ class Ramp:
         self.target = level
         self._t_ns: int | None = None
 
+    def reset(self, level: float) -> None:
+        """Stand still at `level` (no fade)."""
+        self.level = self.target = level
+        self._t_ns = None
+
     def set_target(self, target: float) -> None:
         """Head for `target`; a new target starts moving at the next advance (time before it does not count)."""
         if target != self.target:

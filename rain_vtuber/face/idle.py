@@ -28,6 +28,11 @@ _ROLL_PERIOD = 1.37
 class IdleOptions(StrictModel):
     """The daemon config's `idle:` section: how the character lives while no face is tracked.
 
+    On loss the face cross-fades into idle life where it is (lost_fade_s) and glides onto the
+    character's face; when the face returns, idle life cross-fades back into tracking (return_fade_s).
+    Gliding is never faster than glide_speed face sizes per second (brows-to-eyes spread, about 60
+    pixels at 512x512), so a face lost at the frame's edge, or back somewhere else, never flies across.
+
     auto_blink blinks a tracked face too: `auto` when the source has sent no blink shapes (a VMC
     sender that tracks the head only), `on` always (a sender whose blink shapes never move), `off` never.
     """
@@ -42,6 +47,7 @@ class IdleOptions(StrictModel):
     sway_deg: float = Field(1.5, ge=0.0, le=15.0)
     lost_fade_s: float = Field(0.5, ge=0.0, le=5.0)
     return_fade_s: float = Field(0.5, ge=0.0, le=5.0)
+    glide_speed: float = Field(1.0, ge=0.05, le=20.0)
     auto_blink: AutoBlink = "auto"
 
     @model_validator(mode="after")

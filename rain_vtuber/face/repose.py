@@ -18,12 +18,13 @@ import numpy as np
 
 from rain_vtuber.face import rig
 from rain_vtuber.face.openness import shift_openness
+from rain_vtuber.face.placement import RIGID
 from rain_vtuber.face.state import FaceState
 
 Rotation = tuple[float, float, float]
 
-_FIT_POINTS = np.arange(17, 48)
-"""Brows, nose and eyes: where the rig is fitted onto the face (the jaw and lips differ most between faces)."""
+_FIT_POINTS = np.arange(68)[RIGID]
+"""Where the rig is fitted onto the face (the jaw and lips differ most between faces)."""
 
 
 def repose(face: FaceState, shapes: Mapping[str, float] | None = None, rotation: Rotation | None = None) -> FaceState:

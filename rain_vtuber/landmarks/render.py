@@ -14,8 +14,9 @@ import numpy as np
 from rain_vtuber.face.filter import LandmarkFilter
 from rain_vtuber.face.neutral import IBUG68_MIRROR, NEUTRAL_FACE
 from rain_vtuber.face.openness import normalise_openness
+from rain_vtuber.face.placement import measure, place
 from rain_vtuber.face.state import FaceState
-from rain_vtuber.landmarks.autofit import FaceFit, SteadyFit, framing_scale, measure
+from rain_vtuber.landmarks.autofit import FaceFit, SteadyFit, framing_scale
 from rain_vtuber.landmarks.calibration import Calibration, Framing
 from rain_vtuber.landmarks.dots import dot_radius, draw_dots, group_centers, group_pixels
 from rain_vtuber.landmarks.transforms import Translation, apply_translations, build_translations
@@ -48,11 +49,8 @@ def place_on_neutral(points: np.ndarray, framing: Framing) -> np.ndarray:
     Its brows, nose and eyes get the neutral face's rendered centre and size (what auto-fit matches),
     so a face made up without a camera (idle life) lands on the character's face, mirrored or not.
     """
-    measured, target = measure(points), measure(character_neutral(framing))
-    if measured is None or target is None or measured[1] <= 0.0:
-        raise ValueError("place_on_neutral needs finite brows, nose and eyes")
-    (centre, size), (target_centre, target_size) = measured, target
-    drawn = (np.asarray(points, dtype=np.float64) - centre) * (target_size / size) + target_centre
+    centre, size = measure(character_neutral(framing))  # type: ignore[misc]
+    drawn = place(points, centre, size)
     scale, offset = _framing_affine(framing)
     tracked = (drawn - offset) / scale
     return tracked[IBUG68_MIRROR] * [-1.0, 1.0] + [1.0, 0.0] if framing.mirror else tracked
