@@ -10,6 +10,7 @@ the frame's edge, or finding it somewhere else, takes longer instead of jumping.
 from __future__ import annotations
 
 import dataclasses
+from typing import Callable
 
 import numpy as np
 
@@ -45,8 +46,10 @@ class TrackingCrossfade:
         self._look.reset(0.0)
         self._tracking = False
 
-    def base(self, face: FaceState | None, t_ns: int, character: np.ndarray) -> tuple[FaceState, float]:
-        """The face to build on at t_ns and how idle it is; `character`: the idle face on the character's face."""
+    def base(self, face: FaceState | None, t_ns: int,
+             character: Callable[[], np.ndarray]) -> tuple[FaceState, float]:
+        """The face to build on at t_ns and how idle it is; `character()`: the idle face on the character's face
+        (asked only while some idle face shows)."""
         if face is not None and not self._tracking:
             self._found(face, character)
         elif face is None and self._tracking:
@@ -62,13 +65,13 @@ class TrackingCrossfade:
         live = face if face is not None else self.last
         if live is not None and idle <= 0.0:
             return live, 0.0
-        neutral = FaceState(points=self._idle_points(character), valid=_ALL_VALID, rotation=(0.0, 0.0, 0.0),
+        neutral = FaceState(points=self._idle_points(character()), valid=_ALL_VALID, rotation=(0.0, 0.0, 0.0),
                             expressions={}, source="idle")
         if live is None or idle >= 1.0:
             return neutral, idle
         return _blend(live, neutral, idle), idle
 
-    def _found(self, face: FaceState, character: np.ndarray) -> None:
+    def _found(self, face: FaceState, character: Callable[[], np.ndarray]) -> None:
         """The face is back: fade into it, taking longer the further it is (on the character's scale).
 
         The very first face just fades in: until auto-fit has seen it, where it is drawn means little.
@@ -76,10 +79,10 @@ class TrackingCrossfade:
         self._tracking = True
         glide = 0.0
         if self.last is not None:
-            glide = _PEAK * separation(face.points, self._idle_points(character)) / self.options.glide_speed
+            glide = self._glide_s(face.points, self._idle_points(character()))
         self._look.fade_s = max(self.options.return_fade_s, glide)
 
-    def _lost(self, character: np.ndarray) -> None:
+    def _lost(self, character: Callable[[], np.ndarray]) -> None:
         self._tracking = False
         self._look.fade_s = self.options.lost_fade_s
         if self._look.level > 0.0 or self.last is None:
@@ -87,8 +90,12 @@ class TrackingCrossfade:
         here = measure(self.last.points, self.last.valid)
         self._lost_at = None if here is None else place(RIG_NEUTRAL, *here)
         self._settle.reset(0.0)
-        glide = 0.0 if self._lost_at is None else _PEAK * separation(self._lost_at, character) / self.options.glide_speed
+        glide = 0.0 if self._lost_at is None else self._glide_s(self._lost_at, character())
         self._settle.fade_s = max(self.options.lost_fade_s, glide)
+
+    def _glide_s(self, a: np.ndarray, b: np.ndarray) -> float:
+        """How long moving face a onto face b takes at glide_speed (at its smoothstep's fastest)."""
+        return _PEAK * separation(a, b) / self.options.glide_speed
 
     def _idle_points(self, character: np.ndarray) -> np.ndarray:
         if self._lost_at is None:

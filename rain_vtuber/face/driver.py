@@ -86,7 +86,7 @@ class FaceDriver:
                 self.expressions.overrides({}, t_ns)  # keep the fades in time
                 self._status = dict(_NOT_DRIVING)
                 return None
-            base, idle = self._crossfade.base(face, t_ns, self._on_character())
+            base, idle = self._crossfade.base(face, t_ns, self._on_character)
             shapes = dict(base.expressions)
             audio = self._mouth(shapes, mouth, idle)
             shapes.update(self.expressions.overrides(shapes, t_ns))

@@ -11,6 +11,8 @@ corner-to-corner axis, divided by the corner-to-corner width.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from pydantic import Field, model_validator
 
@@ -55,23 +57,28 @@ class OpennessRanges(StrictModel):
         return self
 
 
-def _axes(points: np.ndarray, a: int, b: int) -> tuple[np.ndarray, np.ndarray, float]:
-    """Unit vectors along a->b and across it (pointing down for a level face), and the width |b - a|."""
-    d = points[b] - points[a]
-    width = float(np.hypot(d[0], d[1]))
-    along = d / width if width > 1e-9 else np.array([1.0, 0.0])
-    return along, np.array([-along[1], along[0]]), width
+def _axes(points: np.ndarray, a: int, b: int) -> tuple[float, float, float]:
+    """(across x, across y, width): the unit vector across the corner axis a->b (pointing down for a
+    level face) and the corner distance |b - a|. Plain floats: this runs a dozen times per re-pose."""
+    dx, dy = float(points[b, 0] - points[a, 0]), float(points[b, 1] - points[a, 1])
+    width = math.hypot(dx, dy)
+    if width <= 1e-9:
+        return 0.0, 1.0, width
+    return -dy / width, dx / width, width
+
+
+def _gaps(points: np.ndarray, part: Part) -> tuple[list[float], float, float, float]:
+    """Signed upper-to-lower gap of each pair across the corner axis, the across vector and the width."""
+    a, b, pairs = part
+    cx, cy, width = _axes(points, a, b)
+    gaps = [float(points[lo, 0] - points[up, 0]) * cx + float(points[lo, 1] - points[up, 1]) * cy for up, lo in pairs]
+    return gaps, cx, cy, width
 
 
 def openness(points: np.ndarray, part: Part) -> float:
     """Mean upper/lower gap across the corner axis divided by the corner distance (0 = closed)."""
-    a, b, pairs = part
-    _, across, width = _axes(points, a, b)
-    if width <= 1e-9:
-        return 0.0
-    upper, lower = (np.array(ix) for ix in zip(*pairs))
-    gaps = (points[lower] - points[upper]) @ across
-    return float(np.mean(np.abs(gaps)) / width)
+    gaps, _, _, width = _gaps(points, part)
+    return 0.0 if width <= 1e-9 else sum(abs(g) for g in gaps) / len(gaps) / width
 
 
 def eye_openness(points: np.ndarray) -> tuple[float, float]:
@@ -87,8 +94,8 @@ def mouth_openness(points: np.ndarray) -> float:
 def _set_openness(points: np.ndarray, part: Part, target: float) -> None:
     """In place: give every upper/lower pair a gap of target * width, keeping each pair's midpoint."""
     a, b, pairs = part
-    _, across, width = _axes(points, a, b)
-    half = 0.5 * target * width * across
+    cx, cy, width = _axes(points, a, b)
+    half = 0.5 * target * width * np.array([cx, cy])
     for upper, lower in pairs:
         mid = 0.5 * (points[upper] + points[lower])
         points[upper] = mid - half
@@ -126,24 +133,20 @@ def shift_openness(points: np.ndarray, start: np.ndarray, before: np.ndarray, af
 
 def _signed_openness(points: np.ndarray, part: Part) -> float:
     """openness(), but crossed lids (the upper below the lower) count negative."""
-    a, b, pairs = part
-    _, across, width = _axes(points, a, b)
-    if width <= 1e-9:
-        return 0.0
-    upper, lower = (np.array(ix) for ix in zip(*pairs))
-    return float(np.mean((points[lower] - points[upper]) @ across) / width)
+    gaps, _, _, width = _gaps(points, part)
+    return 0.0 if width <= 1e-9 else sum(gaps) / len(gaps) / width
 
 
 def _open_by(points: np.ndarray, part: Part, amount: float) -> None:
     """In place: widen every upper/lower gap by amount * width, moving both lids across the eye (mouth)
     axis alike; a gap that would close past 0 stops at 0."""
-    a, b, pairs = part
-    _, across, width = _axes(points, a, b)
-    for upper, lower in pairs:
-        gap = float((points[lower] - points[upper]) @ across)
-        widen = max(gap + amount * width, 0.0) - gap
-        points[upper] -= 0.5 * widen * across
-        points[lower] += 0.5 * widen * across
+    gaps, cx, cy, width = _gaps(points, part)
+    for (upper, lower), gap in zip(part[2], gaps):
+        half = 0.5 * (max(gap + amount * width, 0.0) - gap)
+        points[upper, 0] -= half * cx
+        points[upper, 1] -= half * cy
+        points[lower, 0] += half * cx
+        points[lower, 1] += half * cy
 
 
 def _level(value: float, closed: float, opened: float) -> float:

@@ -54,4 +54,5 @@ def test_errors_in_the_face_sections_still_name_the_key_and_the_range(tmp_path: 
     assert "unknown key 'expressions.eye_opn'" in message
     assert "allowed keys here: enabled, eye_closed, eye_open, mouth_closed, mouth_open" in message
     assert "true or false" in _error(tmp_path, "expressions: {enabled: 1}\n")
-    assert "mouth_open (0.02) must be above mouth_closed (0.03)" in _error(tmp_path, "expressions: {mouth_open: 0.02}\n")
+    message = _error(tmp_path, "expressions: {mouth_open: 0.02}\n")
+    assert "mouth_open (0.02) must be above mouth_closed (0.03)" in message
