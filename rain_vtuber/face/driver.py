@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, get_args
 
 import numpy as np
 
@@ -56,7 +56,7 @@ class FaceDriver:
         self._lock = threading.Lock()
         self._place = place
         self._rng = rng if rng is not None else np.random.default_rng()
-        self._audio_mode: MouthMode = audio_mode
+        self._audio_mode = _checked(audio_mode)
         self._crossfade = TrackingCrossfade(idle)
         self._blink_source: str | None = None  # the source the blink detection is about
         self._blinks_seen = False
@@ -69,8 +69,9 @@ class FaceDriver:
             self._configure(options)
 
     def set_audio_mode(self, mode: MouthMode) -> None:
+        """How the audio mouth meets the tracked one from the next frame on (the audio settings' mode)."""
         with self._lock:
-            self._audio_mode = mode
+            self._audio_mode = _checked(mode)
 
     def drive(self, face: FaceState | None, t_ns: int, mouth: Mouth | None = None) -> FaceState | None:
         """The face to draw at t_ns (the sampler's monotonic time); None only with idle off and no face.
@@ -147,3 +148,9 @@ class FaceDriver:
                 below = float(shapes.get(name, 0.0))
                 shapes[name] = below + weight * (value - below)
         return True
+
+
+def _checked(mode: str) -> MouthMode:
+    if mode not in get_args(MouthMode):
+        raise ValueError(f"audio mode must be one of {', '.join(get_args(MouthMode))}, got {mode!r}")
+    return mode  # type: ignore[return-value]

@@ -113,3 +113,13 @@ def test_status_names_what_drives_the_face() -> None:
     _speak(driver, tracked, [Mouth(0.4)] * FPS, start=1)
     assert driver.status() == {"tracking": True, "idle": False, "audio": False, "auto_blink": False,
                                "expressions": ["smile"]}
+
+
+def test_an_unknown_audio_mode_is_refused() -> None:
+    with pytest.raises(ValueError, match="audio mode must be one of off, when_lost, blend, always, got 'loud'"):
+        FaceDriver(audio_mode="loud")  # type: ignore[arg-type]
+    driver = FaceDriver(idle=NO_IDLE)
+    with pytest.raises(ValueError, match="got 'sometimes'"):
+        driver.set_audio_mode("sometimes")  # type: ignore[arg-type]
+    driver.set_audio_mode("always")
+    assert driver.drive(rig_face(), frame_time(0), Mouth(0.5)).expressions["jawOpen"] == 0.5
