@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from rain_vtuber.face.expressions import NEUTRAL_FACE
+from rain_vtuber.face.neutral import NEUTRAL_FACE
 from rain_vtuber.face.state import FaceState
 from rain_vtuber.landmarks.calibration import Calibration
 from rain_vtuber.landmarks.render import PoseRenderer
