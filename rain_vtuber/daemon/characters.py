@@ -19,8 +19,10 @@ import numpy as np
 from rain_vtuber.errors import RainError
 from rain_vtuber.landmarks import Calibration, load_calibration
 from rain_vtuber.landmarks.calibration import reload_calibration
-from rain_vtuber.landmarks.characters import Character, discover_characters, load_picture
+from rain_vtuber.landmarks.characters import Character, load_picture
+from rain_vtuber.landmarks.library import CharacterLibrary
 from rain_vtuber.landmarks.picture import background_colour
+from rain_vtuber.paths import character_folders
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +73,9 @@ def _load_entry(found: Character) -> CharacterEntry:
 class CharacterRegistry:
     """Discovers characters at start; `select` is instant for fused ones and refuses the rest."""
 
-    def __init__(self, characters_dir: Path, calibration_dir: Path, active: str) -> None:
-        self.characters_dir, self.calibration_dir = Path(characters_dir), Path(calibration_dir)
+    def __init__(self, characters_dir: Path | None, calibration_dir: Path | None, active: str) -> None:
+        """None for a folder: the lookup order of `rain_vtuber.paths.character_folders`."""
+        self.library = CharacterLibrary(character_folders(characters_dir, calibration_dir))
         self._lock = threading.Lock()
         self._ready = threading.Condition(self._lock)
         self._entries: dict[str, CharacterEntry] = {}
@@ -82,16 +85,16 @@ class CharacterRegistry:
         self._add_new()
         if active not in self._entries:
             raise RainError(
-                f"character '{active}' not found in {self.characters_dir} "
-                f"(known: {', '.join(self.names()) or 'none'}); add characters/{active}/reference.png "
-                "or pick one with --character"
+                f"character '{active}' not found in {self.library.describe()} "
+                f"(known: {', '.join(self.names()) or 'none'}); create it with "
+                f"`rain-vtuber calibrate {active} --image PICTURE` or pick one with --character"
             )
         self.active = active
 
     def _add_new(self) -> list[str]:
         """Add characters not seen before; a character whose files are broken is logged and skipped."""
         added = []
-        for found in discover_characters(self.characters_dir, self.calibration_dir):
+        for found in self.library.discover():
             if found.name in self._entries:
                 continue
             try:
