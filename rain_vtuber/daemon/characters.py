@@ -17,9 +17,10 @@ from typing import Any, Protocol
 import numpy as np
 
 from rain_vtuber.errors import RainError
+from rain_vtuber.face import Expression, expression_set
 from rain_vtuber.landmarks import Calibration, load_calibration
 from rain_vtuber.landmarks.calibration import reload_calibration
-from rain_vtuber.landmarks.characters import Character, load_picture
+from rain_vtuber.landmarks.characters import Character, load_character_meta, load_picture
 from rain_vtuber.landmarks.library import CharacterLibrary
 from rain_vtuber.landmarks.picture import background_colour
 from rain_vtuber.paths import character_folders
@@ -48,6 +49,8 @@ class CharacterEntry:
     calibration: Calibration
     image: np.ndarray
     background: tuple[int, int, int]  # key colour for background_key "reference"
+    expressions: dict[str, Expression]  # the built-in ones and the character's own (character.yaml)
+    found: Character = field(repr=False)  # where it is on disk (to read character.yaml again on reload)
     state: FuseState = FuseState.PENDING
     error: str | None = None
     states: Any = field(default=None, repr=False)  # engine ReferenceStates once READY
@@ -67,6 +70,8 @@ def _load_entry(found: Character) -> CharacterEntry:
         calibration=load_calibration(found.calibration_path),
         image=image,
         background=background,
+        expressions=expression_set(meta.expressions),
+        found=found,
     )
 
 
@@ -195,7 +200,7 @@ class CharacterRegistry:
             log.info("character %s ready", entry.name)
 
     def reload(self) -> list[str]:
-        """Re-read every calibration (a bad file keeps the previous one) and pick up new characters.
+        """Re-read every calibration and character.yaml (a bad file keeps the previous values) and pick up new characters.
 
         Returns the error messages, empty when everything loaded.
         """
@@ -205,6 +210,10 @@ class CharacterRegistry:
             entry.calibration, error = reload_calibration(entry.calibration_path, entry.calibration)
             if error:
                 errors.append(error)
+            try:
+                entry.expressions = expression_set(load_character_meta(entry.found).expressions)
+            except RainError as err:  # a broken character.yaml keeps the expressions it had
+                errors.append(str(err))
         added = self._add_new()
         if added:
             log.info("new characters: %s", ", ".join(added))

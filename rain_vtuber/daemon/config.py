@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from rain_vtuber.daemon.control import DEFAULT_CONTROL_PORT
 from rain_vtuber.errors import RainError
+from rain_vtuber.face import IdleOptions
 from rain_vtuber.landmarks.picture import parse_hex_colour
 from rain_vtuber.outputs.base import OutputSettings
 from rain_vtuber.outputs.registry import OutputEntry
@@ -61,6 +62,9 @@ class DaemonConfig(BaseModel):
     )
     latency: Literal["standard", "low"] = Field(
         "standard", description="standard = the release pile (16 frames deep); low = 8 frames, less temporal continuity"
+    )
+    idle: IdleOptions = Field(
+        default_factory=IdleOptions, description="idle life while no face is tracked: blinks, breathing, sway"
     )
     stream_health: bool = Field(
         True, description="watch the output's colour against the character and steer a drifting stream back (off: never)"
