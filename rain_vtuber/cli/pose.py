@@ -30,6 +30,8 @@ from rain_vtuber.face.state import FaceState, TrackingState
 from rain_vtuber.landmarks import Calibration, PoseRenderer, load_calibration
 from rain_vtuber.landmarks.library import CharacterLibrary
 from rain_vtuber.landmarks.overlay import draw_tracked_points
+from rain_vtuber.outputs.base import FrameRate, OutputFrame
+from rain_vtuber.outputs.files import FileOutput, FileSettings
 from rain_vtuber.sources.video import VIDEO_SUFFIXES, recorded_kind
 
 if TYPE_CHECKING:
@@ -56,49 +58,39 @@ def _calibration(path: Path | None, exact: bool, auto_fit: bool | None) -> Calib
 
 
 class _Sink:
-    """Where frames go: a PNG folder, an mp4 file and/or a window. write() says whether to go on."""
+    """Where frames go: PNGs in a folder (pose_*, overlay_*) or one video (tracked frame | pose), and/or a window."""
 
-    def __init__(self, out: Path | None, show: bool, fps: float) -> None:
-        self.out, self.show, self.fps = out, show, fps
-        self.count = 0
-        self._video: cv2.VideoWriter | None = None
-        if out is not None and out.suffix.lower() not in VIDEO_SUFFIXES:
-            out.mkdir(parents=True, exist_ok=True)
+    def __init__(self, out: Path | None, show: bool, fps: float, size: int, overlay: bool) -> None:
+        self.show, self.count = show, 0
+        self._files: list[FileOutput] = []
+        if out is not None:
+            rate = FrameRate.nearest(fps)
+            if out.suffix.lower() in VIDEO_SUFFIXES:
+                self._files = [FileOutput(FileSettings(path=out), size * (2 if overlay else 1), size, rate)]
+            else:
+                prefixes = ("pose", "overlay") if overlay else ("pose",)
+                self._files = [FileOutput(FileSettings(path=out, prefix=p), size, size, rate) for p in prefixes]
+        for file in self._files:
+            file.open()
 
     def write(self, pose: np.ndarray, panel: np.ndarray | None) -> bool:
         both = pose if panel is None else np.concatenate([panel, pose], axis=1)
-        if self.out is not None and self.out.suffix.lower() in VIDEO_SUFFIXES:
-            self._video_writer(both).write(cv2.cvtColor(both, cv2.COLOR_RGB2BGR))
-        elif self.out is not None:
-            _write_png(self.out / f"pose_{self.count:05d}.png", pose)
-            if panel is not None:
-                _write_png(self.out / f"overlay_{self.count:05d}.png", panel)
+        if len(self._files) == 1 and self._files[0].is_video:
+            self._files[0].write(OutputFrame.opaque(both, self.count))
+        else:
+            for file, image in zip(self._files, (pose, panel)):
+                file.write(OutputFrame.opaque(image, self.count))
         self.count += 1
         if self.show:
             cv2.imshow("rain-vtuber pose", cv2.cvtColor(both, cv2.COLOR_RGB2BGR))
             return (cv2.waitKey(1) & 0xFF) not in (ord("q"), 27)
         return True
 
-    def _video_writer(self, frame: np.ndarray) -> cv2.VideoWriter:
-        if self._video is None:
-            assert self.out is not None
-            self.out.parent.mkdir(parents=True, exist_ok=True)
-            height, width = frame.shape[:2]
-            self._video = cv2.VideoWriter(str(self.out), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (width, height))
-            if not self._video.isOpened():
-                raise RainError(f"cannot write video {self.out}; write PNGs instead with --out <folder>")
-        return self._video
-
     def close(self) -> None:
-        if self._video is not None:
-            self._video.release()
+        for file in self._files:
+            file.close()
         if self.show:
             cv2.destroyAllWindows()
-
-
-def _write_png(path: Path, image: np.ndarray) -> None:
-    if not cv2.imwrite(str(path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR)):
-        raise RainError(f"cannot write {path}; check the folder is writable")
 
 
 def _recorded(source: FrameSource, fps: float) -> Iterator[tuple[np.ndarray, FaceState | None, int]]:
@@ -203,7 +195,7 @@ def pose(
     src = open_source(cfg)
     clock = {"now": 0}
     renderer = PoseRenderer(calib, size, size, clock=lambda: clock["now"])
-    sink = _Sink(out, show, fps)
+    sink = _Sink(out, show, fps, size, overlay)
     stream = _recorded(src, fps) if input is not None else _live(src, fps)  # type: ignore[arg-type]
     if input is None:
         src.start()

@@ -30,6 +30,8 @@ from rain_vtuber.cli.common import (
     engine_config_flag,
 )
 from rain_vtuber.errors import RainError
+from rain_vtuber.outputs.base import FrameRate, OutputFrame
+from rain_vtuber.outputs.files import FileOutput, FileSettings
 from rain_vtuber.sources.video import VIDEO_SUFFIXES, image_files, read_rgb, recorded_kind
 
 
@@ -80,31 +82,6 @@ def _face_frames(path: Path, face_model: Path, calibration: Path,
     else:
         count = len(source.image_paths())  # type: ignore[attr-defined]
     return (renderer.render(tracked.face) for tracked in source.iter_tracked()), count
-
-
-class _Writer:
-    """An mp4 file or a folder of numbered PNGs."""
-
-    def __init__(self, out: Path, fps: float):
-        self.out, self.fps, self.count = out, fps, 0
-        self.video: cv2.VideoWriter | None = None
-        if out.suffix.lower() not in VIDEO_SUFFIXES:
-            out.mkdir(parents=True, exist_ok=True)
-
-    def write(self, frame: np.ndarray) -> None:
-        bgr = cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)
-        if self.out.suffix.lower() in VIDEO_SUFFIXES:
-            if self.video is None:
-                self.out.parent.mkdir(parents=True, exist_ok=True)
-                self.video = cv2.VideoWriter(str(self.out), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, bgr.shape[1::-1])
-            self.video.write(bgr)
-        elif not cv2.imwrite(str(self.out / f"frame_{self.count:05d}.png"), bgr):
-            raise RainError(f"cannot write into {self.out}")
-        self.count += 1
-
-    def close(self) -> None:
-        if self.video is not None:
-            self.video.release()
 
 
 def render(
@@ -161,13 +138,14 @@ def render(
     size = (engine.height, engine.width)
     frames, total = _face_frames(faces, face_model, calibration, size) if faces is not None else _pose_frames(poses, size)  # type: ignore[arg-type]
     engine.set_reference(engine.fuse_reference(image))
-    writer = _Writer(out, fps)
+    writer = FileOutput(FileSettings(path=out), engine.width, engine.height, FrameRate.nearest(fps))
+    writer.open()
     columns = (TextColumn("rendering"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     try:
         with Progress(*columns, console=console) as progress:
             task = progress.add_task("render", total=total or None)
-            for frame in render_stream(engine, frames):
-                writer.write(frame)
+            for index, frame in enumerate(render_stream(engine, frames)):
+                writer.write(OutputFrame.opaque(frame, index))
                 progress.advance(task)
     finally:
         writer.close()

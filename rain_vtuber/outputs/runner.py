@@ -63,11 +63,15 @@ class OutputRunner:
         return {"kind": self.output.settings.kind, "state": self.state, "error": self.error,
                 "frames_written": self.frames_written, "dropped": self.dropped, **details}
 
-    def close(self, timeout: float = 1.0) -> None:
-        """Stop the thread and close the output (idempotent); waits up to `timeout` s."""
+    def begin_close(self) -> None:
+        """Ask the thread to close the output and end, without waiting (close() waits)."""
         with self._cond:
             self._closing = True
             self._cond.notify()
+
+    def close(self, timeout: float = 1.0) -> None:
+        """Stop the thread and close the output (idempotent); waits up to `timeout` s."""
+        self.begin_close()
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join(timeout)
             if self._thread.is_alive():

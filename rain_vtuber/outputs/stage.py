@@ -158,9 +158,12 @@ class OutputStage:
             self._thread.join(timeout)
 
     def close(self, timeout: float = 1.0) -> None:
-        """Close every output (each within `timeout` s); the clock thread ends with the stop event."""
+        """Close every output, all at once, within `timeout` s; the clock thread ends with the stop event."""
+        deadline = time.monotonic() + timeout
         for runner in self.runners.values():
-            runner.close(timeout)
+            runner.begin_close()
+        for runner in self.runners.values():
+            runner.close(max(0.0, deadline - time.monotonic()))
 
     def status(self) -> dict[str, dict[str, Any]]:
         """Output name -> its runner's status."""
