@@ -10,12 +10,14 @@ from typing import Annotated, Union
 from pydantic import Field
 
 from rain_vtuber.outputs.base import FrameRate, Output, OutputSettings
+from rain_vtuber.outputs.browser import BrowserOutput
 from rain_vtuber.outputs.files import FileOutput
 from rain_vtuber.outputs.ndi import NdiOutput
 
 OUTPUTS: tuple[type[Output], ...] = (
     NdiOutput,
     FileOutput,
+    BrowserOutput,
 )
 
 KINDS: dict[str, type[Output]] = {cls.settings_model.model_fields["kind"].default: cls for cls in OUTPUTS}
