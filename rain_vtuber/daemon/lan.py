@@ -27,6 +27,7 @@ PORTS = (
     Port("49983", "UDP", "iFacialMocap (iPhone) face data in"),
     Port("39539", "UDP", "VMC face data in (VSeeFace, Waidayo, ... on another PC)"),
     Port("9050", "UDP", "control from OBS / Stream Deck on another PC (needs --control-host and --token)"),
+    Port("9070", "TCP", "browser output page for OBS on another PC (needs its host and a token)"),
     Port("5353", "UDP", "NDI discovery (mDNS)"),
     Port("5960", "TCP", "NDI: lists this PC's sources to a PC that added its address"),
     Port("5961+", "TCP", "NDI video, one port per stream/connection"),

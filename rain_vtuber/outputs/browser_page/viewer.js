@@ -6,8 +6,9 @@
 // which lets the daemon send the next one and measure its latency. When the socket goes (a daemon
 // restart) the canvas keeps the last frame and the page reconnects by itself.
 //
-// Runs in OBS 29's Browser Source (CEF, Chromium 103): plain ES2015, WebSocket, DataView,
-// ImageData, putImageData, requestAnimationFrame, URLSearchParams, nothing newer.
+// Runs in OBS 29's Browser Source (CEF, Chromium 103): plain ES2015 and APIs Chrome has had for
+// years (per MDN's browser-compat-data: WebSocket 5, binaryType 15, DataView 9, ImageData() 36,
+// putImageData 2, requestAnimationFrame 24, dataset 7, URLSearchParams 49, the newest one here).
 "use strict";
 (function () {
   var HEADER_BYTES = 8;
