@@ -8,9 +8,11 @@ import importlib.resources
 import os
 import subprocess
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Callable, Iterator, Optional
 
 import pytest
+
+from rain_vtuber.outputs.ndi_receiver import NdiProbe
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -107,3 +109,16 @@ def full_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FullD
     finally:
         if mounted:
             subprocess.run(["umount", "-l", str(path)], capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def ndi_probe() -> Iterator[Callable[..., NdiProbe]]:
+    probes: list[NdiProbe] = []
+
+    def make(name: str, timeout: float = 30.0) -> NdiProbe:
+        probes.append(NdiProbe(name, timeout))
+        return probes[-1]
+
+    yield make
+    for probe in probes:
+        probe.close()

@@ -114,7 +114,7 @@ def test_control_port_survives_100k_mutated_datagrams(tmp_path, caplog: pytest.L
     characters, calibration = make_demo_characters(tmp_path, {"alice": (240, 240, 240), "bob": (30, 160, 90)})
     port = _free_port()
     config = DaemonConfig(characters_dir=characters, calibration_dir=calibration, character="alice",
-                          control_port=port, ndi_name=f"rain-fuzz-{port}", log_file=None, state_file=tmp_path / "s.json")
+                          control_port=port, log_file=None, state_file=tmp_path / "s.json")
     daemon = Daemon(config, threading.Event())
     server = ControlServer(port, daemon.commands())
     server.start()
@@ -151,7 +151,6 @@ def test_control_port_survives_100k_mutated_datagrams(tmp_path, caplog: pytest.L
             assert any(ping() for _ in range(5)), "the control port no longer answers a valid ping"
     finally:
         server.close()
-        daemon.pipeline.sender.close()
     warnings = _check_log(caplog, elapsed, kinds=12)
     print(f"control: {DATAGRAMS} datagrams in {elapsed:.1f} s ({DATAGRAMS / elapsed:.0f}/s), {replies} replies "
           f"read, {server.rejected} rejected, {warnings} warnings, RSS {rss[0]:.1f} -> {rss[1]:.1f} MiB")

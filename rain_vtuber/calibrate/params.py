@@ -21,6 +21,7 @@ from rain_vtuber.landmarks.calibration import Calibration, Framing, ShapeParams
 from rain_vtuber.landmarks.autofit import FaceFit
 from rain_vtuber.landmarks.render import frame_points
 from rain_vtuber.landmarks.transforms import apply_translations, build_translations
+from rain_vtuber.utils.validation import describe_errors
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ def with_values(calib: Calibration, updates: Mapping[str, float]) -> Calibration
         return Calibration.model_validate(data)
     except ValidationError as err:
         spec_text = "; ".join(f"{k} from {SPECS[k].low} to {SPECS[k].high}" for k in updates if k in SPECS)
-        raise RainError(f"calibration value out of range ({spec_text}): {err.errors()[0]['msg']}") from err
+        raise RainError(f"calibration value out of range ({spec_text}): {describe_errors(err, Calibration)}") from err
 
 
 def clamp(updates: Mapping[str, float]) -> dict[str, float]:

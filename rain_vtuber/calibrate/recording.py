@@ -11,6 +11,7 @@ from rain_vtuber.errors import RainError
 from rain_vtuber.face.expressions import eye_openness, mouth_openness
 from rain_vtuber.face.state import FaceState
 from rain_vtuber.landmarks.calibration import ExpressionRanges
+from rain_vtuber.utils.validation import describe_errors
 
 STEPS = {"neutral": "Neutral face", "eyes_closed": "Eyes closed", "mouth_open": "Mouth open"}
 """Step key -> what the page asks the user to do."""
@@ -58,6 +59,6 @@ def expression_ranges(current: ExpressionRanges, measured: Mapping[str, float]) 
         e = data
         raise RainError(
             f"eyes closed {e['eye_closed']:.3f} / open {e['eye_open']:.3f}, mouth closed {e['mouth_closed']:.3f} / "
-            f"open {e['mouth_open']:.3f} are not in order ({err.errors()[0]['msg'].removeprefix('Value error, ')}); "
+            f"open {e['mouth_open']:.3f} are not in order ({describe_errors(err)}); "
             "record neutral with eyes open and mouth closed, then close your eyes fully / open your mouth wide"
         ) from err

@@ -39,6 +39,7 @@ def bench(
     from rain_vtuber.accel.backends import BACKENDS, unavailable_reason  # torch: imported here, so `ctl` starts fast
     from rain_vtuber.accel.flops import count_step_flops
     from rain_vtuber.benchmark import measure_backend
+    from rain_vtuber.model.device import resolve_device
     from rain_vtuber.model.latency import LATENCY_MODES, check_mode, latency_pile
     from rain_vtuber.model.random_release import Architecture, random_models
     from rain_vtuber.model.release import parse_dtype
@@ -49,12 +50,8 @@ def bench(
     modes = list(LATENCY_MODES) if latency == "all" else [check_mode(latency)]
     if decoder not in ("taesdv", "vae"):
         raise RainError(f"--decoder must be taesdv or vae, got {decoder!r}")
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+    device, dtype = resolve_device(device, dtype)
     dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise RainError(f"--device {device}: CUDA is not available in this torch build")
-    dtype = ("fp16" if dev.type == "cuda" else "fp32") if dtype == "auto" else dtype
     torch_dtype = parse_dtype(dtype)
     arch = Architecture.tiny() if tiny else Architecture.release()
     if backend == "all":

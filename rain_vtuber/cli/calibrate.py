@@ -26,6 +26,7 @@ from rain_vtuber.cli.common import (
 )
 from rain_vtuber.errors import RainError
 from rain_vtuber.sources import SourceConfig
+from rain_vtuber.utils.validation import describe_errors
 
 def _source_config(kind: str | None, flags: dict[str, Any]) -> SourceConfig | None:
     """--source and its flags -> SourceConfig; recorded faces loop in real time so the dots stay live."""
@@ -36,8 +37,7 @@ def _source_config(kind: str | None, flags: dict[str, Any]) -> SourceConfig | No
     try:
         return SourceConfig.model_validate({"kind": kind, "loop": True, "realtime": True, **flags})
     except ValidationError as err:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'source'}: {e['msg']}" for e in err.errors())
-        raise RainError(f"bad face source settings: {problems}") from err
+        raise RainError(f"bad face source settings: {describe_errors(err, SourceConfig)}") from err
 
 
 def _face_box(text: str | None) -> tuple[float, float, float, float] | None:

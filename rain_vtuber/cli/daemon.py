@@ -48,7 +48,11 @@ def daemon(
     phone_host: PhoneHostOpt = None,
     source_opt: SourceOptOpt = None,
     face_model: FaceModelOpt = None,
-    resolution: Annotated[Optional[int], typer.Option("--resolution", help="NDI output size in pixels.")] = None,
+    output_size: Annotated[Optional[int], typer.Option("--output-size", help="Size of every output in pixels (square).")] = None,
+    resolution: Annotated[Optional[int], typer.Option("--resolution", hidden=True, help="Deprecated: --output-size.")] = None,
+    model_size: Annotated[
+        Optional[int], typer.Option("--model-size", help="Size RAIN runs at (a multiple of 64; default the release's 512).")
+    ] = None,
     dtype: Annotated[Optional[str], typer.Option("--dtype", help="auto, fp16, bf16 or fp32.")] = None,
     device: Annotated[Optional[str], typer.Option("--device", help="auto, cpu, cuda, cuda:1, ...")] = None,
     backend: Annotated[Optional[str], typer.Option("--backend", help="auto, tensorrt, torch-compile or torch.")] = None,
@@ -80,7 +84,7 @@ def daemon(
         weights=weights, engine_config=engine_config, character=character, characters_dir=characters_dir,
         calibration_dir=calibration_dir,
         source=_source(source, source_flags(camera, source_path, source_port, phone_host, source_opt, face_model), base.source),
-        resolution=resolution, dtype=dtype, device=device, backend=backend, latency=latency, ndi_name=ndi_name, fps=fps,
+        output_size=output_size, resolution=resolution, model_size=model_size, dtype=dtype, device=device, backend=backend, latency=latency, ndi_name=ndi_name, fps=fps,
         control_port=control_port, control_host=control_host, token=token, log_file=log_file,
     )
     lifecycle.exit_process(lifecycle.run(cfg))

@@ -44,13 +44,11 @@ def device_check(
     from rain_vtuber.daemon.daemon import exit_process
     from rain_vtuber.devicecheck import STEP_NAMES, CheckContext, default_golden, run_device_check
     from rain_vtuber.engine.golden_replay import GoldenSet
+    from rain_vtuber.model.device import resolve_device
     from rain_vtuber.model.release import parse_dtype
 
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+    device, dtype = resolve_device(device, dtype)
     dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise RainError(f"--device {device}: CUDA is not available in this torch build")
     cuda = dev.type == "cuda"
     chosen_steps = STEP_NAMES if steps == "all" else tuple(s.strip() for s in steps.split(",") if s.strip())
     chosen_backends = tuple(b.strip() for b in (backends or ("torch,torch-compile" if cuda else "torch")).split(","))
@@ -58,7 +56,6 @@ def device_check(
         unknown = [v for v in value if v not in allowed]
         if unknown:
             raise RainError(f"unknown {flag} {', '.join(unknown)}; use {', '.join(allowed)}")
-    dtype = ("fp16" if cuda else "fp32") if dtype == "auto" else dtype
     parse_dtype(dtype)  # a wrong name stops here, not inside every step
     ctx = CheckContext(
         device=dev, tiny=tiny, dtype=dtype,

@@ -23,6 +23,7 @@ from rain_vtuber.cli.common import (
     engine_config_flag,
 )
 from rain_vtuber.errors import RainError
+from rain_vtuber.outputs.spout import ON_WINDOWS
 
 Status = Literal["pass", "warn", "fail"]
 PACKAGES = {  # import name -> distribution name
@@ -146,15 +147,39 @@ def check_camera(index: int) -> Check:
 
 
 def check_ndi() -> Check:
-    from rain_vtuber.outputs.ndi import NdiSender
+    from rain_vtuber.outputs.base import FrameRate
+    from rain_vtuber.outputs.ndi import NdiOutput, NdiSettings
 
+    output = NdiOutput(NdiSettings(ndi_name="rain-vtuber doctor"), 16, 16, FrameRate(30))
     try:
-        with NdiSender("rain-vtuber doctor", 16, 16, 30) as sender:
-            name = sender.source_name
+        output.open()
+        name = output.source_name()
     except Exception as err:
         return Check("NDI runtime", "fail", str(err),
                      "reinstall ndi-python (pip install --force-reinstall ndi-python); on Linux install avahi-daemon")
+    finally:
+        output.close()
     return Check("NDI runtime", "pass", f"created and destroyed source {name}")
+
+
+def check_spout() -> Check:
+    """Windows: SpoutGL makes its OpenGL context and sends one frame, as the spout output does."""
+    import numpy as np
+
+    from rain_vtuber.outputs.base import FrameRate, OutputFrame, OutputUnavailable
+    from rain_vtuber.outputs.spout import SpoutOutput, SpoutSettings
+
+    output = SpoutOutput(SpoutSettings(sender_name="rain-vtuber doctor"), 16, 16, FrameRate(30))
+    try:
+        output.open()
+        output.write(OutputFrame(np.zeros((16, 16, 4), np.uint8), captured_ns=None, sequence=0))
+    except OutputUnavailable as err:
+        return Check("Spout2", "warn", str(err), 'optional, for the spout output: pip install "rain-vtuber[spout]"')
+    except Exception as err:
+        return Check("Spout2", "fail", str(err), "update the graphics driver; Spout2 needs OpenGL and DirectX 11")
+    finally:
+        output.close()
+    return Check("Spout2", "pass", f"sent one 16x16 RGBA frame as sender '{output.settings.sender_name}'")
 
 
 def check_port(label: str, host: str, port: int) -> Check:
@@ -210,14 +235,15 @@ def doctor(
     ] = True,
     face_model: FaceModelOpt = None,
 ) -> None:
-    """Check Python, packages, face tracker, GPU, TensorRT, weights, camera, NDI and ports; exit 1 if anything fails."""
+    """Check Python, packages, face tracker, GPU, TensorRT, weights, camera, NDI, Spout2 (Windows) and ports; exit 1 if anything fails."""
     ports = dict(PORTS, control=("127.0.0.1", control_port))
     checks: list[tuple[str, Callable[[], Check]]] = [
         ("Python", check_python), ("packages", check_packages), ("face tracker", lambda: check_face_tracker(face_model, weights)),
         ("CUDA GPU", check_gpu),
         ("TensorRT", check_tensorrt), ("weights", lambda: check_weights(weights, engine_config_flag(engine_config, config))),
         *([(f"camera {camera}", lambda: check_camera(camera))] if camera >= 0 else []),
-        ("NDI runtime", check_ndi), ("LAN address", check_lan),
+        ("NDI runtime", check_ndi), *([("Spout2", check_spout)] if ON_WINDOWS else []),
+        ("LAN address", check_lan),
         *[(f"{label} port", lambda label=label, addr=addr: check_port(label, *addr)) for label, addr in ports.items()],
     ]
     table = Table(title="rain-vtuber doctor")

@@ -20,7 +20,7 @@ from rain_vtuber.errors import RainError
 from rain_vtuber.landmarks import Calibration, load_calibration
 from rain_vtuber.landmarks.calibration import reload_calibration
 from rain_vtuber.landmarks.characters import Character, discover_characters, load_picture
-from rain_vtuber.outputs.ndi import background_colour
+from rain_vtuber.landmarks.picture import background_colour
 
 log = logging.getLogger(__name__)
 

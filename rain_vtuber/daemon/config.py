@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from pathlib import Path
 from typing import Any, Literal, Optional
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from rain_vtuber.daemon.control import DEFAULT_CONTROL_PORT
 from rain_vtuber.errors import RainError
-from rain_vtuber.outputs.ndi import parse_hex_colour
+from rain_vtuber.landmarks.picture import parse_hex_colour
+from rain_vtuber.outputs.base import OutputSettings
+from rain_vtuber.outputs.registry import OutputEntry
 from rain_vtuber.sources import SourceConfig
+from rain_vtuber.utils.validation import describe_errors
+
+log = logging.getLogger(__name__)
+
+DEFAULT_OUTPUTS: tuple[dict[str, Any], ...] = ({"kind": "ndi"},)
+LEGACY_NDI_KEYS = {"ndi_name": "ndi_name", "ndi_format": "format"}  # top-level key -> the NDI entry's key
 
 _HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
 
@@ -34,7 +44,14 @@ class DaemonConfig(BaseModel):
     calibration_dir: Path = Field(Path("calibration"), description="<character>.yaml calibration files")
     character: str = Field("default", description="character active at start")
     source: SourceConfig = Field(default_factory=SourceConfig, description="face source (webcam 0 by default)")
-    resolution: int = Field(512, ge=64, le=2048, description="NDI output size (square); frames are resized")
+    output_size: int = Field(512, ge=64, le=4096, description="size of every output (square); frames are resized")
+    model_size: Optional[int] = Field(
+        None, ge=64, le=2048, multiple_of=64, description="size RAIN runs at (square); None = the release config's (512)"
+    )
+    outputs: list[OutputEntry] = Field(
+        default_factory=lambda: list(DEFAULT_OUTPUTS), validate_default=True,
+        description="where frames go: a list of entries keyed on kind",
+    )
     dtype: Literal["auto", "fp16", "bf16", "fp32"] = Field("auto", description="auto = fp16 on CUDA, else fp32")
     device: str = Field("auto", description="auto = cuda if available, else cpu; or cpu, cuda, cuda:1")
     decoder: Literal["taesdv", "vae"] = Field("taesdv", description="taesdv (fast, temporal) or vae (SD VAE)")
@@ -50,8 +67,6 @@ class DaemonConfig(BaseModel):
     stream_health: bool = Field(
         True, description="watch the output's colour against the character and steer a drifting stream back (off: never)"
     )
-    ndi_name: str = Field("RAIN VTuber", min_length=1, description="NDI source name (OBS shows 'HOST (name)')")
-    ndi_format: Literal["bgra", "bgrx"] = Field("bgra", description="bgra carries alpha; bgrx is opaque")
     background_key: str = Field(
         "none", description="none, reference (key out the reference image's background colour) or #RRGGBB"
     )
@@ -59,7 +74,7 @@ class DaemonConfig(BaseModel):
     fps: Optional[float] = Field(None, gt=0, le=120, description="output fps; None = what the engine sustains")
     max_fps: float = Field(60.0, gt=0, le=120, description="cap for the measured fps (face sampling and NDI)")
     fps_headroom: float = Field(0.85, gt=0, le=1, description="fraction of the measured engine speed used")
-    control_port: int = Field(9050, ge=1, le=65535, description="OSC control port")
+    control_port: int = Field(DEFAULT_CONTROL_PORT, ge=1, le=65535, description="OSC control port")
     control_host: str = Field(
         "127.0.0.1", description="address the control port binds; another PC's OBS needs this PC's LAN address (+ token)"
     )
@@ -71,12 +86,53 @@ class DaemonConfig(BaseModel):
         None, description="remembers the active character and recenter across restarts; None = per control port"
     )
 
+    @field_validator("outputs")
+    @classmethod
+    def _unique_names(cls, outputs: list[OutputSettings]) -> list[OutputSettings]:
+        labels = [o.label for o in outputs]
+        twice = sorted({label for label in labels if labels.count(label) > 1})
+        if twice:
+            raise ValueError(f"two outputs are named {', '.join(twice)}: give each a different `name`")
+        return outputs
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fold_legacy_keys(cls, data: Any) -> Any:
+        """Keys of older versions, still read: resolution (the output size), ndi_name / ndi_format (the NDI entry)."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        if "resolution" in data:
+            size = data.pop("resolution")
+            if data.get("output_size", size) != size:
+                raise ValueError("give the output size once: output_size (resolution is its old name)")
+            data["output_size"] = size
+        legacy = {LEGACY_NDI_KEYS[k]: data.pop(k) for k in list(data) if k in LEGACY_NDI_KEYS}
+        if legacy:
+            entries = [dict(e) if isinstance(e, dict) else e.model_dump() for e in data.get("outputs", DEFAULT_OUTPUTS)]
+            ndi = [e for e in entries if e.get("kind") == "ndi"]
+            if not ndi:
+                raise ValueError(f"{', '.join(k for k in LEGACY_NDI_KEYS if LEGACY_NDI_KEYS[k] in legacy)} "
+                                 "set, but `outputs` has no ndi entry")
+            for entry in ndi:
+                entry.update(legacy)
+            data["outputs"] = entries
+        return data
+
     @field_validator("background_key")
     @classmethod
     def _check_key(cls, value: str) -> str:
         if value not in ("none", "reference") and not _HEX.match(value):
             raise ValueError(f"must be none, reference or #RRGGBB, got {value!r}")
         return value
+
+    def output_settings(self) -> list[OutputSettings]:
+        """The outputs; an entry served to other machines gets the control token unless it has its own."""
+        return [
+            entry.model_copy(update={"token": self.token})
+            if "token" in type(entry).model_fields and getattr(entry, "token") is None else entry
+            for entry in self.outputs
+        ]
 
     def memory_path(self) -> Path:
         return self.state_file or _state_dir() / f"daemon-{self.control_port}.json"
@@ -90,7 +146,10 @@ class DaemonConfig(BaseModel):
     def with_overrides(self, **overrides: Any) -> "DaemonConfig":
         """A copy with the non-None overrides applied and validated (CLI flags win over the file)."""
         data = self.model_dump()
-        data.update({k: v for k, v in overrides.items() if v is not None})
+        given = {k: v for k, v in overrides.items() if v is not None}
+        if "resolution" in given:
+            data.pop("output_size")  # the flag's old spelling wins over the file's value like any flag
+        data.update(given)
         return _validate(data, "command line")
 
 
@@ -121,11 +180,10 @@ def load_config(path: Path | None) -> DaemonConfig:
 
 
 def _validate(data: dict[str, Any], origin: str) -> DaemonConfig:
+    if "resolution" in data:
+        log.warning("%s: `resolution` is deprecated: it is the output size, now `output_size` "
+                    "(`model_size` sets the size RAIN runs at)", origin)
     try:
         return DaemonConfig.model_validate(data)
     except ValidationError as err:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'config'}: {e['msg']} (got {e.get('input')!r})"
-            for e in err.errors()
-        )
-        raise RainError(f"{origin}: invalid daemon config: {problems}") from None
+        raise RainError(f"{origin}: invalid daemon config: {describe_errors(err, DaemonConfig)}") from None

@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 REPLY_ADDRESS = "/rain/reply"
 HOST = "127.0.0.1"
+DEFAULT_CONTROL_PORT = 9050  # UDP; the OBS script (standard library only) keeps its own copy
 
 
 @dataclass(frozen=True)
@@ -184,7 +185,7 @@ class ControlServer:
 
 
 def send_command(
-    address: str, *args: Any, port: int = 9050, token: str | None = None, timeout: float = 3.0, host: str = HOST
+    address: str, *args: Any, port: int = DEFAULT_CONTROL_PORT, token: str | None = None, timeout: float = 3.0, host: str = HOST
 ) -> tuple[str, str]:
     """Client side: send one command to a daemon and wait for its reply -> ("ok"|"error", text).
 

@@ -183,7 +183,7 @@ def run(config: DaemonConfig) -> int:
         control.commands = daemon.commands()
         control.start()
         daemon.pipeline.start()
-        log.info("control on %s:%d; NDI source '%s'", control.host, config.control_port, daemon.pipeline.sender.source_name)
+        log.info("control on %s:%d", control.host, config.control_port)
         while not stop.wait(0.5):
             pass
     finally:

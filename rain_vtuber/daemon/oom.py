@@ -18,10 +18,11 @@ def is_oom(err: BaseException) -> bool:
     return isinstance(err, RuntimeError) and any(sign in str(err).lower() for sign in _CPU_SIGNS)
 
 
-def oom_message(when: str, device: str, dtype: str, resolution: int) -> str:
-    """One line: what ran out and what the user can change."""
+def oom_message(when: str, device: str, dtype: str, model_size: int) -> str:
+    """One line: what ran out and what the user can change (model_size: the size RAIN runs at)."""
     gpu = device.startswith("cuda")
-    advice = [f"a resolution below {resolution}", *(["dtype fp16"] if gpu and dtype == "fp32" else [])]
+    smaller = max(64, model_size - 128)
+    advice = [f"model_size: {smaller} (RAIN runs at {model_size} now)", *(["dtype: fp16"] if gpu and dtype == "fp32" else [])]
     advice.append("closing other GPU apps" if gpu else "closing other programs")
     return f"out of {'GPU ' if gpu else ''}memory while {when} on {device}: try {', '.join(advice)}"
 

@@ -1,69 +1,59 @@
-"""Wiring: face source -> pose renderer -> engine -> pacer -> NDI, one thread per stage.
+"""The stream as stages: startup, sampler, engine worker, output stage, each on its own thread.
 
-Threads (all watch one stop Event and are joined with timeouts):
-  rain-ndi      sends one frame per output period from the start: new frames when there are any,
-                otherwise the last frame again (or the character's reference image before the first),
-                so OBS never sees a dead source while loading, warming up, paused or without a face.
-  rain-start    loads the engine, fuses the active character, measures the sustainable fps, opens the
-                source, then starts the two stream threads (a failure here stops the daemon).
-  rain-sampler  samples the face once per output period, renders a pose, hands groups of 4 to the engine
-                through a one-slot mailbox (an unread group is replaced: drop, don't queue).
-  rain-engine   engine.step(group) -> 4 frames into a FrameQueue read by rain-ndi; it holds one group
-                plus QUEUE_SLACK frames and drops the oldest beyond that, so a backlog cannot persist.
-Every pose carries the capture time of its face sample; each stage adds its time (FrameStamps), the NDI
-frame carries the capture time as its timecode, and `latency` keeps p50/p95 per stage for /rain/status.
+  rain-output   the output stage (outputs/stage.py): the master clock. From the first moment it
+                offers one frame per period to every output (the character's picture until the
+                engine's first frame, repeats while nothing new is ready), so OBS never sees a dead
+                source; each output runs on its own thread behind a newest-frame-wins slot.
+  rain-start    the startup stage (startup.py): loads RAIN, fuses the active character, times the
+                engine (the output rate), opens the face source, then starts the two stream stages
+                (a failure here stops the daemon).
+  rain-sampler  the sampler (sampler.py): one face sample per output period -> pose image; groups of
+                them go to the engine through a one-item slot (drop, don't queue).
+  rain-engine   the engine worker (engine_worker.py): steps the engine and delivers the finished
+                frames, stamped stage by stage, to the output stage.
+
+The daemon calls the command methods below from its control thread. Every thread watches one stop
+Event and is joined with a time limit.
 """
 
 from __future__ import annotations
 
-import collections
 import logging
 import threading
 import time
 from typing import Any, Callable
 
-import numpy as np
-
 from rain_vtuber.daemon.characters import CharacterEntry, CharacterRegistry
 from rain_vtuber.daemon.config import DaemonConfig
-from rain_vtuber.daemon.oom import free_memory, is_oom, oom_message
-from rain_vtuber.daemon.pacing import FrameQueue, FrameStamps, LatencyMeter, RateMeter, Slot, Ticker, sustainable_fps
+from rain_vtuber.daemon.engine_worker import EngineWorker
+from rain_vtuber.daemon.oom import is_oom, oom_message
+from rain_vtuber.daemon.sampler import Sampler
+from rain_vtuber.daemon.startup import load_engine, measure_fps, oom_context
 from rain_vtuber.errors import RainError
+from rain_vtuber.landmarks import PoseRenderer
 from rain_vtuber.model.latency import check_mode
-from rain_vtuber.outputs.ndi import NdiSender
-from rain_vtuber.utils.ratelimit import RateLimitedLog
-from rain_vtuber.weights import default_weights_dir
+from rain_vtuber.outputs.base import FrameRate
+from rain_vtuber.outputs.registry import open_output
+from rain_vtuber.outputs.runner import OutputRunner
+from rain_vtuber.outputs.stage import OutputStage
+from rain_vtuber.sources import open_source
 
 log = logging.getLogger(__name__)
 
-warn = RateLimitedLog(log)
-
-WARMUP_STEPS = 5  # the first is discarded (allocation, caches); the rest are timed
-QUEUE_SLACK = 2  # finished frames allowed beyond one group: absorbs jitter, caps the added latency
 PROVISIONAL_FPS = 15.0  # output rate while the engine speed is still unknown
 JOIN_BUDGET_S = 1.0  # all stream threads together; shutdown must finish within 2 s
-OOM_BACKOFF_S = (0.5, 8.0)  # first and longest wait before stepping again after running out of memory
 
 
-def _thread_error(what: str, err: Exception) -> None:
-    """A stream thread carries on after an error: warn (rate-limited), traceback at debug level."""
-    warn.warning(what, "%s failed: %s: %s", what, type(err).__name__, err)
-    log.debug("%s failed", what, exc_info=err)
-
-
-def resolve_device(device: str, dtype: str) -> tuple[str, str]:
-    """auto -> cuda when available else cpu; dtype auto -> fp16 on CUDA, fp32 elsewhere."""
-    if device == "auto":
-        import torch
-
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if dtype == "auto":
-        dtype = "fp16" if device.startswith("cuda") else "fp32"
-    return device, dtype
+def open_stage(config: DaemonConfig) -> OutputStage:
+    """The output stage with a runner per configured output (not started)."""
+    size, rate = config.output_size, FrameRate.nearest(config.fps or PROVISIONAL_FPS)
+    runners = {settings.label: OutputRunner(open_output(settings, size, size, rate), settings.label)
+               for settings in config.output_settings()}
+    return OutputStage(runners, size, rate.fps, config.key_tolerance)
 
 
 class Pipeline:
-    """Owns the stream threads and the NDI sender; the daemon calls its methods from the control thread."""
+    """Owns the stages; the daemon calls its methods from the control thread."""
 
     def __init__(self, config: DaemonConfig, registry: CharacterRegistry, stop: threading.Event,
                  engine: Any = None) -> None:
@@ -76,40 +66,28 @@ class Pipeline:
         self.error: str | None = None
         self.engine: Any = engine
         self.source: Any = None
-        size = config.resolution
-        self.sender = NdiSender(config.ndi_name, size, size, config.fps or PROVISIONAL_FPS, config.ndi_format,
-                                config.key_tolerance)
-        self.fps = self.sender.fps  # the NDI rate nearest the wish (29.97 -> 30000/1001)
-        self.frames = FrameQueue(max_frames=4 + QUEUE_SLACK)  # resized to the engine's group below
-        self.groups = Slot()
-        self.latency = LatencyMeter()
-        self.output_rate = RateMeter()
-        self.engine_rate = RateMeter()
-        self._out_ticker = Ticker(self.fps)
-        self._renderer: Any = None
-        self._render_lock = threading.Lock()
-        self._references = Slot()  # reference states waiting for the engine thread to install
-        self._latency_mode = Slot()  # a latency mode waiting for the engine thread to switch to
-        self._reset_engine = False
-        self._show_idle = True
+        self.sampler: Sampler | None = None
+        self.worker: EngineWorker | None = None
+        self.stage = open_stage(config)
         self._threads: list[threading.Thread] = []
-        self.oom_count = 0
-        self._oom_streak = 0  # consecutive failed steps: sets the backoff
-        self._idle = registry.current.image
-        self._apply_key(registry.current)
+        self._apply_look(registry.current)
+
+    @property
+    def fps(self) -> float:
+        return self.stage.rate.fps
 
     # ---- lifecycle -------------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start sending the idle image now and bring the stream up in the background."""
-        self._spawn(self._output_loop, "rain-ndi")
+        """Start the outputs (showing the character's picture now) and bring the stream up in the background."""
+        self.stage.start(self.stop)
         self._spawn(self._startup, "rain-start")
 
     def wait_streaming(self, timeout: float, poll_s: float = 0.25) -> None:
         """Block until the engine runs and a frame's latency is stamped (after loading, fusing, warming
         up and filling the pile); RainError if the pipeline fails or `timeout` s pass first."""
         deadline = time.monotonic() + max(timeout, 0.0)
-        while self.state != "running" or self.latency.p50() is None:
+        while self.state != "running" or self.stage.latency.p50() is None:
             if self.error:
                 raise RainError(f"the daemon pipeline failed: {self.error}")
             if time.monotonic() > deadline:
@@ -122,10 +100,11 @@ class Pipeline:
         thread.start()
 
     def close(self) -> None:
-        """Stop every thread, release the camera/port and destroy the NDI source."""
+        """Stop every stage, release the face source and close every output."""
         self.state = "stopping"
         self.stop.set()
         deadline = time.monotonic() + JOIN_BUDGET_S
+        self.stage.join(timeout=JOIN_BUDGET_S)
         for thread in self._threads:
             if thread is not threading.current_thread():
                 thread.join(timeout=max(0.0, deadline - time.monotonic()))
@@ -134,14 +113,14 @@ class Pipeline:
         if self.source is not None:
             self.source.stop()
         self.registry.close()
-        self.sender.close()
+        self.stage.close(timeout=max(0.2, deadline - time.monotonic()))
 
     def _startup(self) -> None:
         try:
             self._bring_up()
         except Exception as err:  # reported by the daemon, which then exits non-zero
             if is_oom(err):
-                err = RainError(self._oom_message(f"starting up ({self.state})"))
+                err = RainError(oom_message(f"starting up ({self.state})", *oom_context(self.config, self.engine)))
             if not isinstance(err, RainError):
                 log.exception("startup failed")
             self.error = str(err)
@@ -149,277 +128,112 @@ class Pipeline:
             self.stop.set()
 
     def _bring_up(self) -> None:
-        from rain_vtuber.engine import RainEngine
-        from rain_vtuber.landmarks import PoseRenderer
-        from rain_vtuber.sources import open_source
-
         cfg = self.config
-        device, dtype = resolve_device(cfg.device, cfg.dtype)
-        weights = cfg.weights or default_weights_dir()
         if self.engine is None:
-            log.info("loading RAIN from %s on %s (%s)", weights, device, dtype)
-            self.engine = RainEngine.load(
-                weights, config=cfg.engine_config, device=device, dtype=dtype, decoder=cfg.decoder, backend=cfg.backend,
-                keep_fusion_models=cfg.keep_fusion_models,
-                latency=cfg.latency, health=cfg.stream_health,
-            )
+            self.engine = load_engine(cfg)
         if self.stop.is_set():
             return
-        self.frames.max_frames = self.engine.group_size + QUEUE_SLACK
-        self.registry.start_fusing(self.engine, others=False)
+        engine = self.engine
+        self.registry.start_fusing(engine, others=False)
         self.state = "fusing"
         entry = self.registry.wait_ready(self.registry.active, self.stop)
-        self.engine.set_reference(entry.states)
-        with self._render_lock:
-            self._renderer = PoseRenderer(entry.calibration, height=self.engine.height, width=self.engine.width)
+        engine.set_reference(entry.states)
+        self.sampler = Sampler(PoseRenderer(entry.calibration, height=engine.height, width=engine.width),
+                               lambda: engine.group_size)
         self.state = "warming"
-        self._set_fps(cfg.fps or self._measure_fps())
+        fps = cfg.fps or measure_fps(engine, self.sampler.render(None), cfg, self.stop) or self.fps
+        self.stage.set_rate(fps)
         self.registry.fuse_others()
-        self.source = open_source(cfg.source, weights)
+        self.source = open_source(cfg.source, cfg.weights)
         self.source.start()
+        advice = oom_message("stepping", *oom_context(cfg, engine))
+        self.worker = EngineWorker(engine, self.sampler.groups, self.stage, advice)
         self.state = "running"
-        self._spawn(self._engine_loop, "rain-engine")
-        self._spawn(self._sample_loop, "rain-sampler")
-        log.info("streaming %s at %g fps as NDI '%s'", entry.name, self.fps, self.sender.source_name)
-
-    def _measure_fps(self) -> float:
-        """Time a few engine steps on the neutral pose -> the fps it sustains (with headroom)."""
-        group = self.engine.group_size
-        poses = np.stack([self._render(None)] * group)
-        times = []
-        for _ in range(WARMUP_STEPS):
-            if self.stop.is_set():
-                break
-            start = time.perf_counter()
-            self.engine.step(poses)
-            times.append(time.perf_counter() - start)
-        self.engine.reset()
-        if len(times) < 2:
-            return self.fps
-        fps = sustainable_fps(times[1:], group, self.config.fps_headroom, self.config.max_fps)
-        log.info("engine step %.0f ms for %d frames -> %g fps", 1000 * float(np.median(times[1:])), group, fps)
-        return fps
-
-    def _set_fps(self, fps: float) -> None:
-        self.fps = self.sender.set_fps(fps)
-        self._out_ticker.set_fps(self.fps)
-
-    # ---- stream threads ---------------------------------------------------------------------------
-
-    def _render(self, face: Any) -> np.ndarray:
-        with self._render_lock:
-            return self._renderer.render(face)
-
-    def _sample_loop(self) -> None:
-        ticker = Ticker(self.fps)
-        poses: list[np.ndarray] = []
-        stamps: list[tuple[int, int]] = []  # (face captured, pose rendered) per pose
-        while ticker.wait(self.stop):
-            if self.state == "paused":
-                poses.clear()
-                stamps.clear()
-                continue
-            try:
-                face = self.source.latest()
-                sampled = time.monotonic_ns()
-                poses.append(self._render(face))
-                stamps.append((sampled if face is None else min(face.timestamp_ns, sampled), time.monotonic_ns()))
-            except Exception as err:
-                _thread_error("pose sampling", err)
-                continue
-            group = self.engine.group_size  # read each time: a latency switch changes it
-            if len(poses) >= group:
-                self.groups.put((np.stack(poses[-group:]), stamps[-group:]))
-                poses, stamps = [], []
-
-    def _engine_loop(self) -> None:
-        # The engine returns frames for poses pushed some iterations earlier (its pile depth), so each
-        # group's stamps and step start wait here in order until their frames come out.
-        in_flight: collections.deque[tuple[list[tuple[int, int]], int]] = collections.deque()
-        while not self.stop.is_set():
-            item = self.groups.get(timeout=0.1)
-            try:
-                if (states := self._references.get(timeout=0)) is not None:
-                    self.engine.set_reference(states)
-                if (mode := self._latency_mode.get(timeout=0)) is not None and self._switch_latency(mode):
-                    in_flight.clear()
-                if self._reset_engine:
-                    self._reset_engine = False
-                    self.engine.reset()
-                    in_flight.clear()
-                if item is None:
-                    continue
-                poses, stamps = item
-                if len(poses) != self.engine.group_size:
-                    continue  # sampled for the pile before a latency switch
-                began = time.monotonic_ns()
-                restarts = self._guard_restarts()
-                frames = self.engine.step(poses)
-                done = time.monotonic_ns()
-            except Exception as err:
-                if is_oom(err):
-                    self._recover_from_oom(in_flight)
-                else:
-                    _thread_error("engine step", err)
-                continue
-            self._oom_streak = 0
-            in_flight.append((stamps, began))
-            if len(frames):
-                pile_frames = len(poses) * len(in_flight)
-                group, grouped = in_flight.popleft()
-                decoding = self.engine.decode_began_ns
-                self.frames.put_many(
-                    list(frames),
-                    [FrameStamps(c, p, grouped, pile_frames, began, decoding, done) for c, p in group],
-                )
-                for _ in range(len(frames)):
-                    self.engine_rate.tick()
-            if self._guard_restarts() != restarts:  # the health guard dropped the pile: its groups never come out
-                in_flight.clear()
-
-    def _guard_restarts(self) -> int:
-        return self.engine.health.soft_restarts if self.engine.health is not None else 0
-
-    def _switch_latency(self, mode: str) -> bool:
-        """On the engine thread: new pile depth with a soft start (NDI resends the last frame
-        meanwhile); False when `mode` is already running (nothing restarts)."""
-        pile = self.engine.pile
-        self.engine.set_latency(mode)
-        if self.engine.pile == pile:
-            return False
-        self.frames.max_frames = self.engine.group_size + QUEUE_SLACK
-        self.latency = LatencyMeter()  # p50 of the new mode only
-        log.info("latency -> %s (%d frames deep)", mode, self.engine.pile.frames)
-        return True
-
-    def _oom_message(self, when: str) -> str:
-        device, dtype = resolve_device(self.config.device, self.config.dtype)
-        return oom_message(when, device, dtype, self.config.resolution)
-
-    def _recover_from_oom(self, in_flight: collections.deque) -> None:
-        """Out of memory mid-stream: NDI keeps resending the last frame while the pile is dropped, memory
-        freed and the step retried after a growing pause (a soft start follows)."""
-        self.oom_count += 1
-        self._oom_streak += 1
-        wait = min(OOM_BACKOFF_S[1], OOM_BACKOFF_S[0] * 2 ** min(self._oom_streak - 1, 8))
-        warn.warning("oom", "%s; retrying in %.1f s (%d so far)", self._oom_message("stepping"), wait, self.oom_count)
-        self.groups.clear()
-        in_flight.clear()
-        self.engine.reset()
-        free_memory()
-        self.stop.wait(wait)
-
-    def _output_loop(self) -> None:
-        while self._out_ticker.wait(self.stop):
-            try:
-                item = self.frames.pop()
-                if item is not None:
-                    sending = time.monotonic_ns()
-                    self.sender.send(item.frame, item.stamps.captured)
-                    self.latency.add(item.stamps, sending, time.monotonic_ns())
-                    self._show_idle = False
-                elif self._show_idle or not self.sender.resend():
-                    self.sender.send(self._idle)
-                self.output_rate.tick()
-            except Exception as err:
-                _thread_error("NDI send", err)
+        self._spawn(lambda: self.worker.run(self.stop), "rain-engine")
+        self._spawn(lambda: self.sampler.run(self.source, self.fps, self.stop), "rain-sampler")
+        outputs = ", ".join(f"{name} ({status.get('name') or status.get('url') or status['kind']})"
+                            for name, status in self.stage.status().items())
+        log.info("streaming %s at %g fps to %s", entry.name, self.fps, outputs or "no outputs")
 
     # ---- commands (called from the control thread) ------------------------------------------------
 
     def set_character(self, entry: CharacterEntry) -> None:
-        """Swap reference states, calibration, key colour and idle image; the stream keeps going."""
-        self._references.put(entry.states)
+        """Swap reference states, calibration, key colour and picture; the stream keeps going."""
+        if self.worker is not None:
+            self.worker.set_reference(entry.states)
         self.set_calibration(entry)
-        self._idle = entry.image
-        self._apply_key(entry)
-        if self.state != "running":
-            self._show_idle = True
+        self._apply_look(entry, show=self.state != "running")
 
     def set_calibration(self, entry: CharacterEntry) -> None:
-        with self._render_lock:
-            if self._renderer is not None:
-                self._renderer.set_calibration(entry.calibration)
+        if self.sampler is not None:
+            self.sampler.set_calibration(entry.calibration)
 
     def pause(self) -> None:
         self._require_stream()
         self.state = "paused"
-        self.groups.clear()
+        self.sampler.pause()
 
     def resume(self) -> None:
         """Continue after pause with a soft start (what is in flight is stale)."""
         self._require_stream()
         if self.state == "paused":
-            self._reset_engine = True
+            self.worker.reset()
+            self.sampler.paused = False
             self.state = "running"
 
     def set_latency(self, mode: str) -> None:
         """Queue a latency mode switch for the engine thread (standard | low)."""
         check_mode(mode)
         self._require_stream()
-        self._latency_mode.put(mode)
+        self.worker.set_latency(mode)
 
     def recenter(self) -> Any:
-        """Take the face tracked now as neutral: position and, with framing.auto_fit, size (auto-fit again).
-
-        Returns the renderer's calibration after it.
-        """
+        """Take the face tracked now as neutral (position and, with framing.auto_fit, size); returns the
+        calibration after it."""
         self._require_stream()
-        face = self.source.latest()
-        with self._render_lock:
-            if face is None or not self._renderer.recenter(face):
-                raise RainError("no face tracked right now: look at the camera (or start the tracker) and try again")
-            return self._renderer.calibration
+        return self.sampler.recenter()
 
     def _require_stream(self) -> None:
         if self.state not in ("running", "paused"):
             raise RainError(f"the stream is not up yet ({self.state}); try again in a moment")
 
-    def _apply_key(self, entry: CharacterEntry) -> None:
+    def _apply_look(self, entry: CharacterEntry, show: bool = True) -> None:
+        """The character's key colour for every output, and its picture until the engine's next frame."""
         mode = self.config.background_key
-        self.sender.set_key(entry.background if mode == "reference" else self.config.key_colour())
+        self.stage.set_key(entry.background if mode == "reference" else self.config.key_colour())
+        if show:
+            self.stage.show_picture(entry.image)
+
+    # ---- status ------------------------------------------------------------------------------------
 
     def stats(self) -> dict[str, Any]:
-        group = self.engine.group_size if self.engine is not None else 4
-        latency = self.latency.p50()
+        engine, worker, stage = self.engine, self.worker, self.stage
+        group = engine.group_size if engine is not None else 4
+        outputs = stage.status()
+        dropped_groups = self.sampler.groups.dropped if self.sampler is not None else 0
         return {
             "fps_target": self.fps,
-            "output_fps": round(self.output_rate.rate(), 2),
-            "engine_fps": round(self.engine_rate.rate(), 2),
-            "latency_ms_p50": latency,  # total, face capture -> NDI sent (kept for older clients)
-            "latency": self.latency.summary(),
-            "latency_mode": self.engine.latency if self.engine is not None else self.config.latency,
-            "pile_frames": self.engine.pile.frames if self.engine is not None else None,
-            "dropped_frames": self.groups.dropped * group + self.frames.dropped,
-            "clock_resets": self._out_ticker.resets,
-            "out_of_memory": self.oom_count,
-            "stream_health": self.engine.health_status() if self.engine is not None else {"state": "not started"},
-            "ndi": {
-                "name": self.sender.source_name,
-                "width": self.sender.width,
-                "height": self.sender.height,
-                "format": self.sender.pixel_format,
-                "connections": self.sender.connections(),
-                "frames_sent": self.sender.frames_sent,
-            },
+            "output_fps": round(stage.output_rate.rate(), 2),
+            "engine_fps": round(worker.engine_rate.rate(), 2) if worker is not None else 0.0,
+            "latency_ms_p50": stage.latency.p50(),  # total, face capture -> outputs (kept for older clients)
+            "latency": stage.latency.summary(),
+            "latency_mode": engine.latency if engine is not None else self.config.latency,
+            "pile_frames": engine.pile.frames if engine is not None else None,
+            "dropped_frames": dropped_groups * group + stage.frames.dropped,
+            "clock_resets": stage.clock_resets,
+            "out_of_memory": worker.oom_count if worker is not None else 0,
+            "stream_health": engine.health_status() if engine is not None else {"state": "not started"},
+            "outputs": outputs,
+            "ndi": next((status for status in outputs.values() if status["kind"] == "ndi"), None),
         }
 
     def source_status(self) -> dict[str, Any]:
+        fit = self.sampler.fit_state() if self.sampler is not None else self._configured_fit()
         if self.source is None:
-            name = self.config.source.kind
-            return {"name": name, "state": "not started", "error": None, "auto_fit": self._fit_state()}
+            return {"name": self.config.source.kind, "state": "not started", "error": None, "auto_fit": fit}
         state = self.source.state
-        return {
-            "name": self.source.name,
-            "state": getattr(state, "value", str(state)),
-            "error": self.source.error,
-            "auto_fit": self._fit_state(),
-        }
+        return {"name": self.source.name, "state": getattr(state, "value", str(state)), "error": self.source.error,
+                "auto_fit": fit}
 
-    def _fit_state(self) -> str:
-        """off | waiting (for a steady second of tracking) | fitted."""
-        with self._render_lock:
-            renderer = self._renderer
-            calib = self.registry.current.calibration if renderer is None else renderer.calibration
-            if not calib.framing.auto_fit:
-                return "off"
-            return "fitted" if renderer is not None and renderer.fit is not None else "waiting"
+    def _configured_fit(self) -> str:
+        return "waiting" if self.registry.current.calibration.framing.auto_fit else "off"

@@ -230,7 +230,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--engine-config", type=Path)
     parser.add_argument("--fps", type=float, help="output fps (default: measured)")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--resolution", type=int, default=128, help="NDI output size")
+    parser.add_argument("--output-size", type=int, default=128, help="output size (NDI)")
     parser.add_argument("--vmc-port", type=int, default=39599)
     parser.add_argument("--ndi-name", default="RAIN soak", help="NDI source name (one per running soak)")
     parser.add_argument("--window", type=float, default=600, help="seconds per row of the windowed summary")
@@ -241,8 +241,8 @@ def main(argv: list[str] | None = None) -> None:
         config = DaemonConfig(
             weights=args.weights, engine_config=args.engine_config, characters_dir=characters,
             calibration_dir=calibration, character="soak", device=args.device, fps=args.fps,
-            source={"kind": "vmc", "host": "127.0.0.1", "port": args.vmc_port}, resolution=args.resolution,
-            ndi_name=args.ndi_name, log_file=None,
+            source={"kind": "vmc", "host": "127.0.0.1", "port": args.vmc_port}, output_size=args.output_size,
+            outputs=[{"kind": "ndi", "ndi_name": args.ndi_name}], log_file=None,
         )
         samples = soak(config, args.seconds, args.interval, args.vmc_port)
     report = {"summary": summary(samples), "windows": windows(samples, args.window)}

@@ -37,7 +37,8 @@ def daemon(ctx: CheckContext, record: Record, clock: StepClock) -> str:
         config = DaemonConfig(
             characters_dir=characters, calibration_dir=calibration, character="check", device=str(ctx.device),
             dtype=ctx.dtype, backend=engine.backend, source={"kind": "vmc", "host": "127.0.0.1", "port": port},
-            resolution=engine.height, ndi_name=name, log_file=None, state_file=Path(tmp) / "state.json",
+            output_size=engine.height, outputs=[{"kind": "ndi", "ndi_name": name}], log_file=None,
+            state_file=Path(tmp) / "state.json",
         )
         stop = threading.Event()
         daemon = Daemon(config, stop, engine=engine)

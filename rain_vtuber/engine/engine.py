@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,20 @@ def default_cache_dir() -> Path:
     return cache_home() / "reference-states"
 
 
+@dataclass(frozen=True)
+class Step:
+    """What one engine step returns.
+
+    frames: (0 or G, H, W, 3) uint8 RGB; they show the poses pushed `pile_frames` poses ago.
+    tag: what the caller passed with those poses (None while the pile fills, or when no tag was given).
+    pile_frames: poses pushed from the step that took those poses to this one, both included (0 with no frames).
+    """
+
+    frames: np.ndarray
+    tag: Any = None
+    pile_frames: int = 0
+
+
 class RainEngine:
     """Animate a character from a stream of 26-dot pose images.
 
@@ -35,6 +49,7 @@ class RainEngine:
         engine.set_reference(engine.fuse_reference(image))   # image: HxWx3 uint8 RGB
         engine.push(pose)                                     # HxWx3 uint8 at engine.height x engine.width
         frame = engine.pull()                                 # HxWx3 uint8 RGB or None
+        step = engine.step(poses, tag)                        # a group at once: step.frames, step.tag
 
     Every `group_size` pushed poses run one iteration; the first frame leaves after `frames`
     (groups x group_size) pushed poses. `set_latency` changes that depth at runtime.
@@ -59,6 +74,7 @@ class RainEngine:
         self.fuser = ReferenceFuser(models, cache_dir, keep_fusion_models)
         self._pending: list[np.ndarray] = []
         self._out: deque[np.ndarray] = deque()
+        self._tags: deque[Any] = deque()  # one per group in the pile, oldest first: leaves with its frames
         self.health = HealthGuard() if health else None  # None: stream_health off, no statistic at all
         # one tensor read by every motion module (one fill damps them all), shared with any other
         # engine on these models: each step fills in this engine's own weight first
@@ -107,7 +123,7 @@ class RainEngine:
     def load(cls, weights_dir: Path, config: Path | None = None, *, device: str = "cpu", dtype: str = "fp32",
              decoder: Decoder = "taesdv", seed: int | None = None, cache_dir: Path | None | bool = True,
              backend: str = "torch", latency: str = "standard", keep_fusion_models: bool = False,
-             health: bool = True) -> "RainEngine":
+             health: bool = True, size: int | None = None) -> "RainEngine":
         """Load the release from `weights_dir` (config: `weights_dir/config.yaml`, else the packaged one).
 
         cache_dir: where fused reference states are kept (True: the user cache, None/False: no cache).
@@ -115,6 +131,7 @@ class RainEngine:
         latency: "standard" (the release pile) or "low" (rain_vtuber.model.latency).
         keep_fusion_models: keep CLIP, the VAE encoder and ReferenceNet on the device after fusing.
         health: run the stream health guard (rain_vtuber.engine.health).
+        size: run at size x size (a multiple of 64) instead of the config's size; smaller needs less memory.
         """
         weights_dir = Path(weights_dir)
         if config is None:
@@ -122,6 +139,9 @@ class RainEngine:
         cfg = RainConfig.load(Path(config), weights_dir)
         if seed is not None:
             cfg = replace(cfg, seed=seed)
+        if size is not None:
+            cfg = replace(cfg, height=size, width=size, reference_height=size, reference_width=size)
+            cfg.validate(Path(config))
         log.info("loading RAIN %dx%d on %s (%s) from %s", cfg.width, cfg.height, device, dtype, weights_dir)
         models = RainModels.load(cfg, torch.device(device), parse_dtype(dtype))
         cache = default_cache_dir() if cache_dir is True else (cache_dir or None)
@@ -146,12 +166,18 @@ class RainEngine:
         self.stream.reset()
         self._pending.clear()
         self._out.clear()
+        self._tags.clear()
         if self.health is not None:
             self._scale_motion(1.0)
             self.health.relearn()
 
-    def step(self, poses: np.ndarray) -> np.ndarray:
-        """(G, H, W, 3) uint8 pose images -> (0 or G, H, W, 3) uint8 RGB frames."""
+    def step(self, poses: np.ndarray, tag: Any = None) -> Step:
+        """(G, H, W, 3) uint8 pose images -> the frames leaving the pile now, with the tag of their poses.
+
+        The engine keeps each group's tag in its pile and hands it back with that group's frames,
+        so a caller that times its poses needs no copy of the pile (a reset, a latency switch or a
+        health restart drops the tags with the groups).
+        """
         expected = (self.group_size, self.height, self.width, 3)
         if poses.shape != expected or poses.dtype != np.uint8:
             raise ValueError(f"pose images must be {expected} uint8, got {poses.shape} {poses.dtype}")
@@ -159,13 +185,16 @@ class RainEngine:
         self._eager.decode_began_ns = None
         if self._motion_scale is not None:
             self._motion_scale.fill_(self._motion_weight)
+        self._tags.append(tag)
         frames = self.stream.iterate(pose)
         if frames is None:
-            return np.zeros((0, self.height, self.width, 3), np.uint8)
+            return Step(np.zeros((0, self.height, self.width, 3), np.uint8))
         out = (frames * 255).round().to(torch.uint8).cpu().numpy()
+        pile_frames = len(self._tags) * self.group_size
+        step = Step(out, self._tags.popleft(), pile_frames)
         if self.health is not None:
             self._guard(frames)
-        return out
+        return step
 
     def health_status(self) -> dict[str, object]:
         """The guard's state and counters for /rain/status ({"state": "off"} when it is off)."""
@@ -179,6 +208,7 @@ class RainEngine:
             self.stream.refresh(self.health.settings.refresh_groups)
         elif action is Action.RESTART:
             self.stream.reset()  # what the caller queued stays: only the pile starts over
+            self._tags.clear()
         elif action is Action.RESTORE:
             self._scale_motion(1.0)
 
@@ -198,7 +228,7 @@ class RainEngine:
         self._pending.append(pose)
         if len(self._pending) == self.group_size:
             batch, self._pending = np.stack(self._pending), []
-            self._out.extend(self.step(batch))
+            self._out.extend(self.step(batch).frames)
 
     def pull(self) -> np.ndarray | None:
         """The next output frame, or None when none is ready."""

@@ -11,12 +11,12 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import annotated_types
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from rain_vtuber.errors import RainError
 from rain_vtuber.utils.atomic import atomic_write
+from rain_vtuber.utils.validation import describe_errors
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +155,7 @@ def load_calibration(path: Path) -> Calibration:
     try:
         return Calibration.model_validate(data)
     except ValidationError as err:
-        raise RainError(f"{path}: {_describe(err)}") from err
+        raise RainError(f"{path}: {describe_errors(err, Calibration)}") from err
 
 
 def save_calibration(calib: Calibration, path: Path) -> None:
@@ -177,64 +177,3 @@ def reload_calibration(path: Path, previous: Calibration) -> tuple[Calibration, 
         log.warning("keeping the previous calibration: %s", err)
         return previous, str(err)
 
-
-def _describe(err: ValidationError) -> str:
-    """One line per problem: the dotted key, what is wrong, and what is allowed."""
-    lines = []
-    for problem in err.errors():
-        loc = [str(part) for part in problem["loc"]]
-        key = ".".join(loc) or "(top level)"
-        kind = problem["type"]
-        if kind == "extra_forbidden":
-            allowed = ", ".join(_section_keys(loc[:-1]))
-            lines.append(f"unknown key '{key}'; allowed keys here: {allowed}")
-        elif kind == "value_error":
-            lines.append(f"{key or 'section'}: {problem['msg'].removeprefix('Value error, ')}")
-        else:
-            allowed = _allowed(loc)
-            got = problem.get("input")
-            lines.append(f"'{key}' = {got!r}: {problem['msg']}" + (f"; allowed: {allowed}" if allowed else ""))
-    return "; ".join(lines)
-
-
-def _field(loc: list[str]) -> Any:
-    """The pydantic FieldInfo at a dotted location, or None if the path leaves the model."""
-    model: Any = Calibration
-    info = None
-    for part in loc:
-        fields = getattr(model, "model_fields", None)
-        if not fields or part not in fields:
-            return None
-        info = fields[part]
-        model = info.annotation
-    return info
-
-
-def _section_keys(loc: list[str]) -> list[str]:
-    if not loc:
-        return list(Calibration.model_fields)
-    info = _field(loc)
-    return list(getattr(info.annotation, "model_fields", {})) if info else []
-
-
-def _allowed(loc: list[str]) -> str:
-    """Human text for a field's type and range, e.g. 'a number from 0.1 to 4.0'."""
-    info = _field(loc)
-    if info is None:
-        return ""
-    if info.annotation is bool:
-        return "true or false"
-    if isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel):
-        return f"a mapping with keys {', '.join(info.annotation.model_fields)}"
-    bounds = []
-    for meta in info.metadata:
-        for kind, word in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
-            if isinstance(meta, getattr(annotated_types, kind.capitalize())):
-                bounds.append((kind, word, getattr(meta, kind)))
-    limits = {kind: value for kind, _, value in bounds}
-    nullable = " (or null)" if "None" in str(info.annotation) else ""
-    if "ge" in limits and "le" in limits:
-        return f"a number from {limits['ge']} to {limits['le']}{nullable}"
-    if bounds:
-        return "a number " + " and ".join(f"{word} {value}" for _, word, value in bounds) + nullable
-    return str(info.annotation).replace("typing.", "")

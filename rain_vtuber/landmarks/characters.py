@@ -14,8 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from rain_vtuber.errors import RainError
 from rain_vtuber.landmarks.calibration import Calibration, save_calibration
-from rain_vtuber.landmarks.picture import WHITE, Colour, read_picture
-from rain_vtuber.outputs.ndi import parse_hex_colour
+from rain_vtuber.landmarks.picture import WHITE, Colour, parse_hex_colour, read_picture
+from rain_vtuber.utils.validation import describe_errors
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,9 @@ def load_character_meta(character: Character) -> CharacterMeta:
     try:
         data = yaml.safe_load(character.meta_path.read_text(encoding="utf-8")) or {}
         return CharacterMeta.model_validate(data)
-    except (OSError, yaml.YAMLError, ValidationError) as err:
+    except ValidationError as err:
+        raise RainError(f"{character.meta_path}: {describe_errors(err, CharacterMeta)}") from err
+    except (OSError, yaml.YAMLError) as err:
         raise RainError(f"{character.meta_path}: {err}".replace("\n", " ")) from err
 
 

@@ -23,6 +23,21 @@ WHITE: Colour = (255, 255, 255)
 WIDE_MODES = ("I", "I;16", "I;16B", "I;16L", "I;16N", "F")  # one 16/32-bit channel
 
 
+def parse_hex_colour(text: str) -> Colour:
+    """"#RRGGBB" -> (r, g, b)."""
+    return int(text[1:3], 16), int(text[3:5], 16), int(text[5:7], 16)
+
+
+def background_colour(image: np.ndarray, border: int = 4) -> Colour:
+    """HxWx3 uint8 RGB -> the median colour of its outer border (the flat background of a character sheet)."""
+    assert image.ndim == 3 and image.shape[2] == 3, f"expected HxWx3 RGB, got {image.shape}"
+    edge = np.concatenate(
+        [image[:border].reshape(-1, 3), image[-border:].reshape(-1, 3),
+         image[:, :border].reshape(-1, 3), image[:, -border:].reshape(-1, 3)]
+    )
+    return tuple(int(v) for v in np.median(edge, axis=0))  # type: ignore[return-value]
+
+
 def read_picture(path: Path, background: Colour = WHITE) -> np.ndarray:
     """A picture file -> HxWx3 uint8 RGB; RainError naming the file when it cannot be decoded."""
     path = Path(path)

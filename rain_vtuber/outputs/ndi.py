@@ -73,6 +73,7 @@ class NdiOutput(Output):
         self._video: Any = None
         self._buffer = np.zeros((height, width, 4), np.uint8)
         self._lock = threading.Lock()  # status() reads the sender from other threads
+        self._converted: int | None = None  # sequence of the picture in the buffer
         self.frames_sent = 0
 
     def open(self) -> None:
@@ -98,10 +99,11 @@ class NdiOutput(Output):
             self._video.frame_rate_N, self._video.frame_rate_D = rate.numerator, rate.denominator
 
     def write(self, frame: OutputFrame) -> None:
-        if not frame.repeat or self.frames_sent == 0:
+        if frame.sequence != self._converted:  # a repeat of a picture the runner dropped is new here
             cv2.cvtColor(frame.rgba, cv2.COLOR_RGBA2BGRA, dst=self._buffer)
             if self.settings.format == "bgrx":
                 self._buffer[..., 3] = 255
+            self._converted = frame.sequence
         ndi, video = self._ndi, self._video
         video.timecode = ndi.SEND_TIMECODE_SYNTHESIZE if frame.captured_ns is None else timecode(frame.captured_ns)
         video.data = self._buffer

@@ -13,10 +13,14 @@ from rain_vtuber.outputs.base import FrameRate, Output, OutputSettings
 from rain_vtuber.outputs.browser import BrowserOutput
 from rain_vtuber.outputs.files import FileOutput
 from rain_vtuber.outputs.ndi import NdiOutput
+from rain_vtuber.outputs.spout import SpoutOutput
+from rain_vtuber.outputs.virtualcam import VirtualCamOutput
 
 OUTPUTS: tuple[type[Output], ...] = (
     NdiOutput,
     FileOutput,
+    SpoutOutput,
+    VirtualCamOutput,
     BrowserOutput,
 )
 

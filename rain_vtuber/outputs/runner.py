@@ -73,7 +73,8 @@ class OutputRunner:
             if self._thread.is_alive():
                 log.warning("output %s did not stop within %.1f s", self.name, timeout)
                 return
-        self._close_output()
+        if self._thread.ident is None:  # never started; a started thread closed the output itself
+            self._close_output()
         self.state = "closed"
 
     # -- the output's thread -------------------------------------------------------------
@@ -88,6 +89,7 @@ class OutputRunner:
                 self.state, self.error = "running", None
                 log.info("output %s open", self.name)
                 self._serve()
+                self._close_output()  # here: what open() made (an OpenGL context) belongs to this thread
                 return
             except OutputUnavailable as err:
                 self._report("unavailable", str(err))

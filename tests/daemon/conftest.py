@@ -1,40 +1,26 @@
-"""Fixtures for daemon tests: a real NDI receiver on loopback, free localhost ports, a tiny-weights config."""
+"""Fixtures for daemon tests: free localhost ports and a tiny-weights config."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 
 from rain_vtuber.daemon.config import DaemonConfig
 from rain_vtuber.daemon.soak import free_udp_port, make_demo_characters
-from rain_vtuber.outputs.ndi_receiver import NdiProbe
 from tests.conftest import TINY_CONFIG, TINY_WEIGHTS
 
-__all__ = ["free_udp_port", "ndi_probe", "tiny_daemon_config", "udp_port"]
+__all__ = ["free_udp_port", "tiny_daemon_config", "udp_port"]
 
 
 def tiny_daemon_config(root: Path, **extra: Any) -> DaemonConfig:
     """A CPU daemon on the tiny weights with one demo character (alice) under `root`, no log file."""
     characters, calibration = make_demo_characters(root, {"alice": (240, 240, 240)})
     return DaemonConfig(weights=TINY_WEIGHTS, engine_config=TINY_CONFIG, characters_dir=characters,
-                        calibration_dir=calibration, character="alice", device="cpu", dtype="fp32", resolution=128,
-                        ndi_name=f"rain-test-{root.name}", control_port=free_udp_port(), log_file=None,
+                        calibration_dir=calibration, character="alice", device="cpu", dtype="fp32", output_size=128,
+                        outputs=[{"kind": "ndi", "ndi_name": f"rain-test-{root.name}"}], control_port=free_udp_port(), log_file=None,
                         state_file=root / "state.json", **extra)
-
-
-@pytest.fixture(scope="module")
-def ndi_probe() -> Iterator[Callable[..., NdiProbe]]:
-    probes: list[NdiProbe] = []
-
-    def make(name: str, timeout: float = 30.0) -> NdiProbe:
-        probes.append(NdiProbe(name, timeout))
-        return probes[-1]
-
-    yield make
-    for probe in probes:
-        probe.close()
 
 
 @pytest.fixture

@@ -26,10 +26,8 @@ def _daemon(root: Path, character: str = "alice") -> Daemon:
     if not characters.is_dir():
         make_demo_characters(root, {"alice": (240, 240, 240), "bob": (30, 160, 90)})
     config = DaemonConfig(characters_dir=characters, calibration_dir=calibration, character=character,
-                          state_file=root / "state.json", ndi_name=f"rain-memory-{root.name}", log_file=None)
-    daemon = Daemon(config, threading.Event())
-    daemon.pipeline.sender.close()  # only the registry and the memory are under test
-    return daemon
+                          state_file=root / "state.json", log_file=None)
+    return Daemon(config, threading.Event())  # outputs open only on start: the registry and memory are under test
 
 
 def test_a_restart_comes_back_on_the_remembered_character_and_recenter(tmp_path: Path) -> None:

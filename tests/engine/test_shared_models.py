@@ -31,7 +31,7 @@ def _start(engine: RainEngine, image: np.ndarray, damp: float) -> None:
 
 def _alone(engine: RainEngine, image: np.ndarray, poses: np.ndarray, damp: float) -> list[np.ndarray]:
     _start(engine, image, damp)
-    return [engine.step(p) for p in poses]
+    return [engine.step(p).frames for p in poses]
 
 
 def test_an_engine_built_later_leaves_the_earlier_one_its_character_and_damping() -> None:
@@ -49,6 +49,6 @@ def test_an_engine_built_later_leaves_the_earlier_one_its_character_and_damping(
     _start(first, image_a, damp=1.0)
     _start(second, image_b, damp=0.5)
     for i in range(STEPS):
-        np.testing.assert_array_equal(first.step(poses_a[i]), expected_a[i], err_msg=f"first engine, step {i}")
-        np.testing.assert_array_equal(second.step(poses_b[i]), expected_b[i], err_msg=f"second engine, step {i}")
+        np.testing.assert_array_equal(first.step(poses_a[i]).frames, expected_a[i], err_msg=f"first engine, step {i}")
+        np.testing.assert_array_equal(second.step(poses_b[i]).frames, expected_b[i], err_msg=f"second engine, step {i}")
     assert sum(len(frames) for frames in expected_a) > 0

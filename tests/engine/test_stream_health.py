@@ -157,7 +157,7 @@ def disturbed_run(health: bool, inject_at: int = 12, settle: int = 24, limit: in
     g, detected, last_out, in_band = engine.group_size, None, 0, 0
     for it in range(limit):
         contagion.inject = it == inject_at
-        frames = engine.step(moving_poses(engine, it))
+        frames = engine.step(moving_poses(engine, it)).frames
         stats = frame_statistics(torch.from_numpy(frames).float() / 255).numpy() if len(frames) else []
         for i, frame in enumerate(stats):
             if it < inject_at:
@@ -200,7 +200,7 @@ def test_2000_undisturbed_frames_trigger_nothing() -> None:
     poses = golden("pose")["pose_images"][:, ::2, ::2].contiguous().numpy()
     g, frames, worst, begun = engine.group_size, 0, 0.0, time.perf_counter()
     for it in range(2000 // g + engine.groups - 1):
-        out = engine.step(poses[[(it * g + i) % len(poses) for i in range(g)]])
+        out = engine.step(poses[[(it * g + i) % len(poses) for i in range(g)]]).frames
         frames += len(out)
         stats = frame_statistics(torch.from_numpy(out).float() / 255).numpy() if len(out) else []
         worst = max([worst, *(engine.health.deviation(s) for s in stats)])

@@ -2,52 +2,15 @@
 
 from __future__ import annotations
 
-import threading
 import time
 
 import numpy as np
 import pytest
 
-from rain_vtuber.errors import RainError
-from rain_vtuber.outputs.base import FrameRate, Output, OutputFrame, OutputSettings, OutputUnavailable
+from rain_vtuber.outputs.base import FrameRate, OutputFrame
 from rain_vtuber.outputs.runner import OutputRunner
+from tests.outputs.recorders import Recorder
 from tests.waiting import wait_until
-
-
-class Recorder(Output):
-    """Records what it is given; `gate` blocks write() until set, `fail_opens` open() calls fail first."""
-
-    settings_model = OutputSettings
-
-    def __init__(self, fail_opens: int = 0, fail_writes: int = 0, unavailable: bool = False) -> None:
-        super().__init__(OutputSettings(kind="test"), 4, 2, FrameRate(30))
-        self.written: list[int] = []
-        self.rates: list[FrameRate] = []
-        self.opens = self.closes = 0
-        self.gate = threading.Event()
-        self.gate.set()
-        self._fail_opens, self._fail_writes, self._unavailable = fail_opens, fail_writes, unavailable
-
-    def open(self) -> None:
-        self.opens += 1
-        if self._unavailable:
-            raise OutputUnavailable("no library for this here")
-        if self.opens <= self._fail_opens:
-            raise RainError("device busy")
-
-    def write(self, frame: OutputFrame) -> None:
-        self.gate.wait()
-        if self._fail_writes:
-            self._fail_writes -= 1
-            raise RuntimeError("lost the device")
-        self.written.append(frame.sequence)
-
-    def set_rate(self, rate: FrameRate) -> None:
-        super().set_rate(rate)
-        self.rates.append(rate)
-
-    def close(self) -> None:
-        self.closes += 1
 
 
 def frame(sequence: int) -> OutputFrame:
@@ -101,6 +64,24 @@ def test_an_unavailable_output_says_why_and_is_not_retried() -> None:
                                "frames_written": 0, "dropped": 0}
     runner.offer(frame(1))  # still never blocks
     runner.close()
+
+
+def test_open_write_and_close_all_run_on_the_outputs_own_thread() -> None:
+    output = Recorder(fail_writes=1)
+    runner = OutputRunner(output, "own")
+    runner.start()
+    runner.offer(frame(1))  # fails: closed and reopened on the thread
+    wait_until(lambda: output.opens == 2 and runner.state == "running", 3.0)
+    runner.offer(frame(2))
+    wait_until(lambda: output.written == [2], 2.0)
+    runner.close()
+    assert output.closes == 2 and output.threads == {"rain-output-own"}
+
+
+def test_a_runner_never_started_still_closes_its_output() -> None:
+    output = Recorder()
+    OutputRunner(output, "idle").close()
+    assert output.closes == 1 and output.opens == 0
 
 
 def test_rate_changes_reach_the_output_on_its_thread_before_the_next_frame() -> None:
