@@ -29,7 +29,7 @@ import numpy as np
 from rain_vtuber.outputs.base import FrameRate, OutputFrame
 from rain_vtuber.outputs.browser import BrowserOutput, BrowserSettings
 from rain_vtuber.outputs.runner import OutputRunner
-from tests.chromium import CHROMIUM, free_tcp_port
+from tests.browser_viewers import CHROMIUM, free_tcp_port
 
 TICKS = os.sysconf("SC_CLK_TCK")
 

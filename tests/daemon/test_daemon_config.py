@@ -98,3 +98,15 @@ def test_control_host_defaults_to_loopback_and_an_empty_token_is_no_token(tmp_pa
     path.write_text("control_host: 0.0.0.0\ntoken: ''\n")
     with pytest.raises(RainError, match="token: String should have at least 1 character"):
         load_config(path)
+
+
+def test_a_browser_output_gets_the_daemon_token_unless_its_entry_has_one(tmp_path: Path) -> None:
+    path = tmp_path / "stream.yaml"
+    path.write_text("token: s3cret\noutputs: [{kind: browser, host: 0.0.0.0}, {kind: browser, name: own, port: 9071, "
+                    "token: mine}, {kind: ndi}]\n")
+    shared, own, ndi = load_config(path).output_settings()
+    assert (shared.kind, shared.host, shared.port, shared.token) == ("browser", "0.0.0.0", 9070, "s3cret")
+    assert (own.label, own.port, own.token) == ("own", 9071, "mine") and ndi.kind == "ndi"
+    path.write_text("outputs: [{kind: browser, prot: 9071}]\n")
+    with pytest.raises(RainError, match="prot"):
+        load_config(path)

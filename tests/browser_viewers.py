@@ -1,4 +1,5 @@
-"""Debian's Chromium driven by Playwright, for tests of the browser output's page: launch it, read what it shows.
+"""Viewers of the browser output for tests: Debian's Chromium driven by Playwright (launch it, read what the
+page shows) and a raw WebSocket client that hangs.
 
 Install: `apt-get install -y chromium` and `pip install playwright` (no Playwright browser download).
 """
@@ -6,6 +7,7 @@ Install: `apt-get install -y chromium` and `pip install playwright` (no Playwrig
 from __future__ import annotations
 
 import base64
+import os
 import shutil
 import socket
 from pathlib import Path
@@ -56,16 +58,23 @@ def painted_sequence(page: Any) -> Optional[int]:
     return None if value is None else int(value)
 
 
-def canvas_rgba(page: Any) -> np.ndarray:
-    """The canvas pixels as the page reads them back: (H, W, 4) uint8 RGBA."""
-    width, height, b64 = page.evaluate("""() => {
+def shown_frame(page: Any) -> tuple[Optional[int], np.ndarray]:
+    """The sequence of the frame on the canvas and its pixels as the page reads them back ((H, W, 4) uint8
+    RGBA), read in one go: the page paints only between two such reads."""
+    sequence, width, height, b64 = page.evaluate("""() => {
         const canvas = document.getElementById('stream');
         const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
         let text = '';
         for (let i = 0; i < data.length; i += 8192) text += String.fromCharCode.apply(null, data.subarray(i, i + 8192));
-        return [canvas.width, canvas.height, btoa(text)];
+        return [canvas.dataset.sequence, canvas.width, canvas.height, btoa(text)];
     }""")
-    return np.frombuffer(base64.b64decode(b64), np.uint8).reshape(height, width, 4)
+    rgba = np.frombuffer(base64.b64decode(b64), np.uint8).reshape(height, width, 4)
+    return (None if sequence is None else int(sequence)), rgba
+
+
+def canvas_rgba(page: Any) -> np.ndarray:
+    """The canvas pixels as the page reads them back: (H, W, 4) uint8 RGBA."""
+    return shown_frame(page)[1]
 
 
 def screenshot_rgba(page: Any) -> np.ndarray:
@@ -74,3 +83,28 @@ def screenshot_rgba(page: Any) -> np.ndarray:
     bgra = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_UNCHANGED)
     assert bgra.ndim == 3 and bgra.shape[2] == 4, f"screenshot without alpha: {bgra.shape}"
     return cv2.cvtColor(bgra, cv2.COLOR_BGRA2RGBA)
+
+
+def assert_shows(shown: np.ndarray, expected: np.ndarray) -> None:
+    """`shown` is the RGBA picture `expected`: alpha exact (0 where keyed, 255 elsewhere), the colours of every
+    opaque pixel within 2 levels."""
+    assert shown.shape == expected.shape
+    assert np.array_equal(shown[..., 3], expected[..., 3])
+    opaque = expected[..., 3] == 255
+    difference = np.abs(shown[..., :3].astype(int) - expected[..., :3].astype(int))[opaque]
+    assert difference.max() <= 2, f"colours off by up to {difference.max()} levels"
+
+
+def stalled_viewer(port: int) -> socket.socket:
+    """A WebSocket client of the output on `port` that completes the handshake and then never reads (a hung viewer)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall((f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                  f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+    response = b""
+    while not response.endswith(b"\r\n\r\n"):  # byte by byte: not one byte of a frame is read
+        response += sock.recv(1)
+    assert response.startswith(b"HTTP/1.1 101"), response
+    return sock
