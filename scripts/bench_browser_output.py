@@ -1,9 +1,10 @@
 """Benchmark of the browser output: output stage -> painted canvas latency and CPU per frame.
 
 Feeds frames to a BrowserOutput (behind its OutputRunner, as the daemon runs it) at a fixed rate
-while one headless Chromium (Debian's) shows the page, then prints a markdown table: the latency
-p50/p95 from write() to the page's paint answer (the last 600 frames), the CPU time of the output's
-two threads per frame (the daemon's share), and Chromium's CPU per frame (all its processes).
+while one headless Chromium (Debian's) shows the page, then prints a markdown table: the hand-over
+from the stage's offer to the output's write() (the runner's slot), the latency p50/p95 from write()
+to the page's paint answer (the last 600 frames), the CPU time of the output's two threads per frame
+(the daemon's share), and Chromium's CPU per frame (all its processes).
 
 Chromium runs on its own, not under Playwright: Playwright's DevTools connection copies every
 WebSocket message (base64) to its driver, which costs the browser more than the page does.
@@ -82,6 +83,16 @@ def _wait(condition: object, timeout: float) -> None:
 def measure(size: int, fps: float, seconds: float) -> dict[str, float]:
     port = free_tcp_port()
     runner = OutputRunner(BrowserOutput(BrowserSettings(port=port), size, size, FrameRate.nearest(fps)), "browser")
+    offered_ns: dict[int, int] = {}
+    handover_ms: list[float] = []
+    write = runner.output.write
+
+    def timed_write(frame: OutputFrame) -> None:
+        if frame.sequence in offered_ns:
+            handover_ms.append((time.monotonic_ns() - offered_ns[frame.sequence]) / 1e6)
+        write(frame)
+
+    runner.output.write = timed_write  # type: ignore[method-assign]
     runner.start()
     _wait(lambda: runner.state == "running", 5.0)
     rng = np.random.default_rng(0)
@@ -101,6 +112,7 @@ def measure(size: int, fps: float, seconds: float) -> dict[str, float]:
             began = time.monotonic()
             for index in range(1, frames + 1):
                 time.sleep(max(0.0, began + index / fps - time.monotonic()))
+                offered_ns[index] = time.monotonic_ns()
                 runner.offer(OutputFrame(pictures[index % len(pictures)], None, index))
             time.sleep(0.5)  # the last paint answers arrive
             cpu, chromium_cpu = _threads_cpu_s(threads) - cpu_before, _tree_cpu_s(chromium.pid) - chromium_before
@@ -109,9 +121,10 @@ def measure(size: int, fps: float, seconds: float) -> dict[str, float]:
             chromium.terminate()
             chromium.wait(10)
             runner.close()
-    latency = status["paint_latency_ms"]
+    latency, (handover_p50, handover_p95) = status["paint_latency_ms"], np.percentile(handover_ms, [50, 95])
     return {"fps": fps, "frames": frames, "painted": status["frames_painted"] - 1, "dropped": status["viewer_drops"],
-            "p50": latency["p50"], "p95": latency["p95"], "cpu_ms": 1000 * cpu / frames,
+            "handover_p50": float(handover_p50), "handover_p95": float(handover_p95), "p50": latency["p50"],
+            "p95": latency["p95"], "cpu_ms": 1000 * cpu / frames,
             "chromium_ms": 1000 * chromium_cpu / frames, "load": (load_before + os.getloadavg()[0]) / 2}
 
 
@@ -123,12 +136,13 @@ def main() -> None:
     args = parser.parse_args()
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; {args.size}x{args.size} RGBA, "
           f"{args.seconds:g} s per rate\n")
-    print("| fps | frames | painted | dropped | stage -> painted p50 / p95 (ms) | daemon CPU per frame (ms) "
-          "| Chromium CPU per frame (ms) | load average |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| fps | frames | painted | dropped | offer -> write() p50 / p95 (ms) | write() -> painted p50 / p95 (ms) "
+          "| daemon CPU per frame (ms) | Chromium CPU per frame (ms) | load average |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for fps in args.fps:
         r = measure(args.size, fps, args.seconds)
-        print(f"| {r['fps']:g} | {r['frames']} | {r['painted']} | {r['dropped']} | {r['p50']:.1f} / {r['p95']:.1f} "
+        print(f"| {r['fps']:g} | {r['frames']} | {r['painted']} | {r['dropped']} "
+              f"| {r['handover_p50']:.2f} / {r['handover_p95']:.2f} | {r['p50']:.1f} / {r['p95']:.1f} "
               f"| {r['cpu_ms']:.2f} | {r['chromium_ms']:.1f} | {r['load']:.1f} |", flush=True)
 
 
