@@ -43,7 +43,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from rain_vtuber.errors import RainError
-from rain_vtuber.outputs.base import FrameRate, Output, OutputFrame, OutputSettings
+from rain_vtuber.outputs.base import FrameRate, Output, OutputFrame, OutputSettings, OutputUnavailable
 from rain_vtuber.outputs.browser_viewer import SentFrame, Viewer
 from rain_vtuber.utils.ratelimit import RateLimitedLog
 
@@ -126,9 +126,9 @@ class BrowserOutput(Output):
 
     def open(self) -> None:
         settings = self.settings
-        if reachable_from_other_machines(settings.host) and not settings.token:
-            raise RainError(f"the browser output on {settings.host} is reachable from other machines, so it needs "
-                            "a token: add `token: <secret>` to its outputs entry or to the daemon config")
+        if reachable_from_other_machines(settings.host) and not settings.token:  # retrying would not help
+            raise OutputUnavailable(f"the browser output on {settings.host} is reachable from other machines, so it "
+                                    "needs a token: add `token: <secret>` to its outputs entry or to the daemon config")
         loop = asyncio.new_event_loop()
         thread = threading.Thread(target=loop.run_forever, name=f"rain-browser-{settings.port}", daemon=True)
         thread.start()

@@ -294,9 +294,12 @@ def test_a_port_in_use_is_one_line_that_names_it(settings: BrowserSettings) -> N
 
 
 def test_another_host_needs_a_token() -> None:
-    output = BrowserOutput(BrowserSettings(host="0.0.0.0", port=free_tcp_port()), WIDTH, HEIGHT, FrameRate(30))
-    with pytest.raises(RainError, match="needs a token"):
-        output.open()
+    runner = OutputRunner(BrowserOutput(BrowserSettings(host="0.0.0.0", port=free_tcp_port()), WIDTH, HEIGHT,
+                                        FrameRate(30)), "browser")
+    runner.start()
+    wait_until(lambda: runner.state != "starting", 5.0)
+    assert runner.state == "unavailable" and "needs a token: add `token: <secret>`" in runner.error
+    runner.close()
 
 
 @needs_chromium
