@@ -1,12 +1,13 @@
-"""RAIN VTuber for OBS: runs the rain-vtuber daemon with OBS and switches characters by hotkey.
+"""RAIN VTuber for OBS: runs the rain-vtuber daemon with OBS, hotkeys for characters and expressions.
 
-Load it under Tools > Scripts (keep rain_obs_control.py next to it). It starts the daemon as a
-child process, restarts it with backoff if it dies, stops it when the script unloads or OBS
-exits, and registers OBS hotkeys for every character, next/previous, pause/resume and recenter.
-It can also delay an audio source (the microphone) by the daemon's measured latency, so the voice
-stays in sync with the avatar's mouth (rain_obs_audio_sync.py, also kept next to it).
+Load it under Tools > Scripts, with the rest of the obs_scripts folder next to it (the rain_obs_*.py
+files it imports from its own folder). It starts the daemon as a child process, restarts it with
+backoff if it dies, stops it when the script unloads or OBS exits, and registers OBS hotkeys for
+every character and expression, next/previous, pause/resume, recenter and latency. A button adds the
+avatar to the current scene (Browser Source or DistroAV's NDI source). It can also delay an audio
+source (the microphone) by the daemon's measured latency, so the voice stays in sync with the mouth.
 It runs in OBS's own Python with the standard library only and never waits in a callback: the
-daemon is driven over its OSC control port from a timer.
+daemon is driven over its OSC control port from a timer. This is the only file that uses obspython.
 """
 
 from __future__ import annotations
@@ -14,28 +15,18 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-import threading
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
 import obspython as obs  # provided by OBS
 
 from rain_obs_audio_sync import AudioSync
-from rain_obs_control import DEFAULT_PORT, Controller, ScriptSettings, is_remote
+from rain_obs_avatar import AVATAR_SOURCE_NAME, SOURCE_KINDS, AvatarSource, AvatarUnavailable, avatar_source
+from rain_obs_control import Controller
+from rain_obs_hotkeys import BUILTIN_EXPRESSIONS, FIXED_HOTKEYS, Hotkey, HotkeyCatalog
+from rain_obs_settings import DEFAULT_PORT, ScriptSettings, daemon_host, is_remote
 
 TICK_MS = 250
-HOTKEY_PREFIX = "rain_vtuber."
-CHARACTER_PREFIX = HOTKEY_PREFIX + "character."
-# hotkey name suffix -> (label in OBS's Hotkeys settings, control address, its arguments)
-ACTIONS = {
-    "next": ("RAIN: next character", "/rain/character/next"),
-    "prev": ("RAIN: previous character", "/rain/character/prev"),
-    "pause": ("RAIN: pause", "/rain/pause"),
-    "resume": ("RAIN: resume", "/rain/resume"),
-    "recenter": ("RAIN: recenter head", "/rain/recenter"),
-    "latency.low": ("RAIN: low latency (8-frame pile)", "/rain/latency", "low"),
-    "latency.standard": ("RAIN: standard latency (16-frame pile)", "/rain/latency", "standard"),
-}
 
 
 def _log(message: str) -> None:
@@ -86,6 +77,15 @@ def _saved_originals(settings) -> Dict[str, int]:
     return {str(k): int(v) for k, v in saved.items()} if isinstance(saved, dict) else {}
 
 
+def _saved_names(settings, key: str) -> List[str]:
+    """A list of names the script saved last session (characters, expressions); [] if none or unreadable."""
+    try:
+        saved = json.loads(obs.obs_data_get_string(settings, key) or "[]")
+    except ValueError:
+        return []
+    return [str(name) for name in saved] if isinstance(saved, list) else []
+
+
 def audio_source_names() -> List[str]:
     """Names of the sources that output audio (microphones, media sources, ...), sorted."""
     sources = obs.obs_enum_sources()
@@ -97,6 +97,65 @@ def audio_source_names() -> List[str]:
         obs.source_list_release(sources)
 
 
+def available_source_kinds() -> List[str]:
+    """The avatar source kinds this OBS has registered (a kind without a display name is not there)."""
+    return [kind for kind in SOURCE_KINDS if obs.obs_source_get_display_name(kind)]
+
+
+def _obs_data(values: Dict[str, object]):
+    """A new obs_data holding `values` (the caller releases it)."""
+    data = obs.obs_data_create()
+    for key, value in values.items():
+        if isinstance(value, bool):
+            obs.obs_data_set_bool(data, key, value)
+        elif isinstance(value, int):
+            obs.obs_data_set_int(data, key, value)
+        else:
+            obs.obs_data_set_string(data, key, str(value))
+    return data
+
+
+def _avatar_input(wanted: AvatarSource):
+    """The source named AVATAR_SOURCE_NAME with `wanted`'s settings: created, or the existing one updated.
+
+    Returns a reference the caller releases; an existing source of another kind is left alone.
+    """
+    settings = _obs_data(wanted.settings)
+    try:
+        source = obs.obs_get_source_by_name(AVATAR_SOURCE_NAME)
+        if source is None:
+            return obs.obs_source_create(wanted.kind, AVATAR_SOURCE_NAME, settings, None)
+        kind = obs.obs_source_get_unversioned_id(source)
+        if kind != wanted.kind:
+            obs.obs_source_release(source)
+            raise AvatarUnavailable(
+                f"Cannot add the avatar: the existing source '{AVATAR_SOURCE_NAME}' is of kind {kind}, not "
+                f"{wanted.kind}: rename or remove it, then press the button again"
+            )
+        obs.obs_source_update(source, settings)
+        return source
+    finally:
+        obs.obs_data_release(settings)
+
+
+def place_in_current_scene(wanted: AvatarSource) -> str:
+    """Create or update the avatar source and put it in the current scene (once); returns the scene's name."""
+    scene_source = obs.obs_frontend_get_current_scene()
+    if scene_source is None:
+        raise AvatarUnavailable("Cannot add the avatar: OBS has no current scene: add a scene, then press the button again")
+    try:
+        source = _avatar_input(wanted)
+        try:
+            scene = obs.obs_scene_from_source(scene_source)
+            if obs.obs_scene_find_source(scene, AVATAR_SOURCE_NAME) is None:
+                obs.obs_scene_add(scene, source)
+        finally:
+            obs.obs_source_release(source)
+        return obs.obs_source_get_name(scene_source)
+    finally:
+        obs.obs_source_release(scene_source)
+
+
 class ObsScript:
     """The loaded script: controller, registered hotkeys and the saved bindings they load."""
 
@@ -104,83 +163,87 @@ class ObsScript:
         self.settings = settings  # owned by OBS for the script's lifetime; touched on the UI thread only
         self.controller = Controller(_log, shutil.which, log_dir=Path(tempfile.gettempdir()))
         self.controller.configure(read_settings(settings))
-        self.hotkeys: Dict[str, int] = {}
-        self._lock = threading.Lock()  # the timer adds hotkeys on OBS's graphics thread, save() reads on the UI thread
         self._saved = obs.obs_data_get_obj(settings, "hotkeys")  # name -> binding array
-        self.known: List[str] = json.loads(obs.obs_data_get_string(settings, "known_characters") or "[]")
-        for suffix, (label, address, *args) in ACTIONS.items():
-            self._register(HOTKEY_PREFIX + suffix, label, self._sender(address, *args))
-        for name in self.known:
-            self._register_character(name)
+        self.hotkeys = HotkeyCatalog(self._register, _log)
+        self.hotkeys.add(FIXED_HOTKEYS)
+        self.hotkeys.add_characters(_saved_names(settings, "known_characters"))
+        self.hotkeys.add_expressions(BUILTIN_EXPRESSIONS + tuple(_saved_names(settings, "known_expressions")))
         self.sync = AudioSync(_get_sync_offset, _set_sync_offset, _saved_originals(settings))
         self._synced_status: object = None
         self.configure_sync(settings)
+        self.notice = ""  # what the last button did, shown after the status until another button is pressed
 
     def configure_sync(self, settings) -> None:
         self.sync.configure(
             obs.obs_data_get_string(settings, "sync_audio_source"), obs.obs_data_get_int(settings, "sync_margin_ms")
         )
 
-    def _sender(self, address: str, *args: str) -> Callable[[bool], None]:
+    def _register(self, hotkey: Hotkey) -> int:
+        """Register one hotkey with OBS and load the bindings saved for it."""
+        hotkey_id = obs.obs_hotkey_register_frontend(hotkey.name, hotkey.label, self._callback(hotkey))
+        if self._saved is not None:
+            bindings = obs.obs_data_get_array(self._saved, hotkey.name)
+            obs.obs_hotkey_load(hotkey_id, bindings)
+            obs.obs_data_array_release(bindings)
+        return hotkey_id
+
+    def _callback(self, hotkey: Hotkey) -> Callable[[bool], None]:
         def on_hotkey(pressed: bool) -> None:
-            if pressed:
-                self.controller.send(address, *args)
+            args = hotkey.args(pressed)
+            if args is not None:
+                self.controller.send(hotkey.address, *args)  # waits at most SEND_WAIT_S, never on the network
 
         return on_hotkey
 
-    def _register(self, name: str, label: str, callback: Callable[[bool], None]) -> None:
-        hotkey_id = obs.obs_hotkey_register_frontend(name, label, callback)
-        if self._saved is not None:
-            bindings = obs.obs_data_get_array(self._saved, name)
-            obs.obs_hotkey_load(hotkey_id, bindings)
-            obs.obs_data_array_release(bindings)
-        self.hotkeys[name] = hotkey_id
-
-    def _register_character(self, name: str) -> None:
-        key = CHARACTER_PREFIX + name
-        with self._lock:
-            if key not in self.hotkeys:
-                self._register(key, f"RAIN: character {name}", self._sender("/rain/character", name))
-            if name not in self.known:
-                self.known.append(name)
-
     def tick(self) -> None:
-        """Timer body: drive the daemon and add hotkeys for characters it reports."""
+        """Timer body: drive the daemon, add hotkeys for what it reports, follow its latency."""
         self.controller.tick()
-        for name in self.controller.characters():
-            if CHARACTER_PREFIX + name not in self.hotkeys:
-                self._register_character(name)
         status = self.controller.status  # None while the daemon is unreachable: the offset stays
-        if status is not None and status is not self._synced_status:  # each status counts once
-            self._synced_status = status
-            self.sync.update(status.latency_ms)
+        if status is None or status is self._synced_status:  # each status counts once
+            return
+        self._synced_status = status
+        self.hotkeys.add_characters(status.characters)
+        self.hotkeys.add_expressions(status.expressions)
+        self.sync.update(status.latency_ms)
 
     def save(self, settings) -> None:
-        """Write every hotkey's bindings and the characters seen, so they load next time."""
+        """Write every hotkey's bindings and the characters and expressions seen, so they load next time."""
+        ids, characters, expressions = self.hotkeys.snapshot()
         saved = obs.obs_data_create()
-        with self._lock:
-            for name, hotkey_id in self.hotkeys.items():
-                bindings = obs.obs_hotkey_save(hotkey_id)
-                obs.obs_data_set_array(saved, name, bindings)
-                obs.obs_data_array_release(bindings)
-            known = json.dumps(self.known)
+        for name, hotkey_id in ids.items():
+            bindings = obs.obs_hotkey_save(hotkey_id)
+            obs.obs_data_set_array(saved, name, bindings)
+            obs.obs_data_array_release(bindings)
         obs.obs_data_set_obj(settings, "hotkeys", saved)
         obs.obs_data_release(saved)
-        obs.obs_data_set_string(settings, "known_characters", known)
+        obs.obs_data_set_string(settings, "known_characters", json.dumps(characters))
+        obs.obs_data_set_string(settings, "known_expressions", json.dumps(expressions))
         obs.obs_data_set_string(settings, "sync_originals", json.dumps(dict(self.sync.originals)))
+
+    def add_avatar(self) -> None:
+        """The "Add avatar to current scene" button: a source showing the daemon's output, or why not."""
+        try:
+            wanted = avatar_source(
+                available_source_kinds(), self.controller.status, daemon_host(self.controller.settings)
+            )
+            scene = place_in_current_scene(wanted)
+        except AvatarUnavailable as err:
+            self.notice = str(err)
+        else:
+            self.notice = f"'{AVATAR_SOURCE_NAME}' ({wanted.kind_label}) in scene '{scene}' shows {wanted.shows}"
+        _log(self.notice)
 
     def refresh_view(self, props) -> None:
         """Before OBS draws the properties: current status, character list and selection."""
-        obs.obs_data_set_string(self.settings, "status", self.controller.status_line())
+        line = self.controller.status_line()
+        obs.obs_data_set_string(self.settings, "status", f"{line} | {self.notice}" if self.notice else line)
         status = self.controller.status
         active = status.character if status is not None else ""
         obs.obs_data_set_string(self.settings, "character", active)
         combo = obs.obs_properties_get(props, "character")
         obs.obs_property_list_clear(combo)
         obs.obs_property_list_add_string(combo, "", "")
-        with self._lock:
-            known = tuple(self.known)
-        for name in self.controller.characters() or known:
+        for name in self.controller.characters() or self.hotkeys.snapshot()[1]:
             obs.obs_property_list_add_string(combo, name, name)
 
     def unload(self) -> None:
@@ -199,9 +262,10 @@ def script_description() -> str:
     return (
         "<b>RAIN VTuber</b><br>Starts <code>rain-vtuber daemon</code> with OBS, restarts it if it "
         "crashes, stops it when OBS closes, and adds hotkeys (Settings &gt; Hotkeys, 'RAIN: ...') "
-        "to switch characters, pause, resume and recenter. Show the stream with an NDI source "
-        "(DistroAV plugin) named after the daemon's NDI name.<br>Daemon on another PC: set its "
-        "address as <i>Daemon PC</i> and the same token it runs with; OBS then only controls it.<br>"
+        "to switch characters and expressions, pause, resume and recenter. <i>Add avatar to current "
+        "scene</i> adds a Browser Source (the daemon's browser output) or an NDI source (DistroAV "
+        "plugin) showing the avatar.<br>Daemon on another PC: set its address as <i>Daemon PC</i> and "
+        "the same token it runs with; OBS then only controls it.<br>"
         "Pick your microphone under 'Delay audio' to keep your voice in sync with the avatar (it "
         "follows the daemon's measured latency)."
     )
@@ -226,11 +290,14 @@ def script_properties():
     obs.obs_properties_add_int(props, "port", "Control port", 1024, 65535, 1)
     obs.obs_properties_add_text(props, "token", "Control token (optional)", obs.OBS_TEXT_PASSWORD)
     obs.obs_properties_add_bool(props, "autostart", "Start the daemon with OBS")
-    obs.obs_properties_add_button(props, "start", "Start daemon", _on_button(lambda c: c.start()))
-    obs.obs_properties_add_button(props, "stop", "Stop daemon", _on_button(lambda c: c.stop()))
-    obs.obs_properties_add_button(props, "restart", "Restart daemon", _on_button(lambda c: c.restart()))
+    obs.obs_properties_add_button(props, "start", "Start daemon", _on_button(lambda s: s.controller.start()))
+    obs.obs_properties_add_button(props, "stop", "Stop daemon", _on_button(lambda s: s.controller.stop()))
+    obs.obs_properties_add_button(props, "restart", "Restart daemon", _on_button(lambda s: s.controller.restart()))
     obs.obs_properties_add_text(props, "status", "Status", obs.OBS_TEXT_INFO)
-    obs.obs_properties_add_button(props, "refresh", "Refresh status", _on_button(lambda c: None))
+    obs.obs_properties_add_button(props, "refresh", "Refresh status", _on_button(lambda s: None))
+    obs.obs_properties_add_button(
+        props, "add_avatar", "Add avatar to current scene", _on_button(lambda s: s.add_avatar())
+    )
     combo = obs.obs_properties_add_list(
         props, "character", "Character", obs.OBS_COMBO_TYPE_LIST, obs.OBS_COMBO_FORMAT_STRING
     )
@@ -249,13 +316,14 @@ def script_properties():
     return props
 
 
-def _on_button(action: Callable[[Controller], None]):
+def _on_button(action: Callable[[ObsScript], None]):
     """A button callback: run the action, refresh status and list, redraw the properties."""
 
     def clicked(props, prop) -> bool:
         if _script is None:
             return False
-        action(_script.controller)
+        _script.notice = ""
+        action(_script)
         _script.refresh_view(props)
         return True
 

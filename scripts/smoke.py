@@ -104,7 +104,7 @@ def smoke_daemon(work: Path, seconds: float) -> None:
         "weights": str(TINY / "weights"), "engine_config": str(TINY / "config.yaml"),
         "characters_dir": str(characters), "calibration_dir": str(calibration), "character": "alice",
         "source": {"kind": "vmc", "host": "127.0.0.1", "port": vmc_port},
-        "resolution": 128, "device": "cpu", "dtype": "fp32", "ndi_name": ndi_name, "fps": FPS,
+        "output_size": 128, "device": "cpu", "dtype": "fp32", "outputs": [{"kind": "ndi", "ndi_name": ndi_name}], "fps": FPS,
         "control_port": control_port, "log_file": None,
     }))
     log = work / "daemon.out"

@@ -15,8 +15,8 @@ import shutil
 import torch
 
 from rain_vtuber.accel.fused_step import FusedRunner, FusedStreamStep, StepFn
-from rain_vtuber.engine.reference import ReferenceStates
-from rain_vtuber.engine.stream import RainStream
+from rain_vtuber.stream.reference import ReferenceStates
+from rain_vtuber.stream.stream import RainStream
 from rain_vtuber.errors import RainError
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from rain_vtuber.accel.fused_step import FusedStreamStep, example_inputs
-from rain_vtuber.engine.stream import RainStream
+from rain_vtuber.stream.stream import RainStream
 from rain_vtuber.model.config import PACKAGED_CONFIG, RainConfig
 from rain_vtuber.model.release import RainModels
 

@@ -23,13 +23,12 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from rain_vtuber.engine.reference import ReferenceStates
-from rain_vtuber.engine.stream import RainStream
+from rain_vtuber.stream.reference import ReferenceStates
+from rain_vtuber.stream.stream import RainStream
 from rain_vtuber.model import reference_attention
+from rain_vtuber.model.reference_attention import KV_NAMES, STATE_NAMES
 from rain_vtuber.model.taesdv import MemBlock, StreamingDecoder
 
-STATE_NAMES = ("d00", "d01", "d10", "d11", "d20", "d21", "m", "u10", "u11", "u12", "u20", "u21", "u22", "u30", "u31", "u32")
-KV_NAMES = tuple(reference_attention.kv_names(STATE_NAMES))  # d00_k, d00_v, ...: graph inputs ref_d00_k, ...
 LATENT_CHANNELS = 4
 
 

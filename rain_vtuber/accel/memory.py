@@ -15,8 +15,11 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from rain_vtuber.engine.placement import fusion_modules
+from rain_vtuber.accel.fused_step import FusedStreamStep
+from rain_vtuber.model.random_release import Architecture
 from rain_vtuber.model.release import RainModels
+from rain_vtuber.stream.placement import fusion_modules
+from rain_vtuber.stream.stream import RainStream
 
 NETWORKS = ("reference_unet", "motion_unet", "pose_guider", "taesdv", "vae", "image_encoder")
 
@@ -79,9 +82,6 @@ def estimate_resident(resolution: int = 512, dtype: torch.dtype = torch.float16,
     from diffusers import AutoencoderKL
     from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
 
-    from rain_vtuber.accel.fused_step import FusedStreamStep
-    from rain_vtuber.engine.stream import RainStream
-    from rain_vtuber.model.random_release import Architecture
 
     arch = Architecture.release()
     models = RainModels.build(arch.config(resolution))

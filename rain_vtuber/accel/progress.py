@@ -12,10 +12,9 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from rich.console import Console
+from rain_vtuber.utils.console import console
 
 log = logging.getLogger(__name__)
-_console = Console(stderr=True)
 
 
 @contextmanager
@@ -26,7 +25,7 @@ def stage(message: str) -> Iterator[None]:
     interactive = sys.stderr.isatty()
     try:
         if interactive:
-            with _console.status(f"{message} (first time: minutes; cached afterwards)"):
+            with console.status(f"{message} (first time: minutes; cached afterwards)"):
                 yield
         else:
             yield

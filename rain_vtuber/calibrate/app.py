@@ -28,7 +28,7 @@ from rain_vtuber.calibrate.server import CalibrationServer
 from rain_vtuber.calibrate.session import CalibrationSession
 from rain_vtuber.calibrate.solver import FaceFrame
 from rain_vtuber.errors import RainError
-from rain_vtuber.face.expressions import NEUTRAL_FACE
+from rain_vtuber.face.neutral import NEUTRAL_FACE
 from rain_vtuber.face.state import TrackingState
 from rain_vtuber.landmarks import Calibration, load_calibration, save_calibration
 from rain_vtuber.sources import FaceSource, SourceConfig, open_source

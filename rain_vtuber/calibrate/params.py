@@ -16,7 +16,8 @@ from pydantic import ValidationError
 
 from rain_vtuber.calibrate.solver import FaceFrame, solve
 from rain_vtuber.errors import RainError
-from rain_vtuber.face.expressions import NEUTRAL_FACE, normalise_expressions
+from rain_vtuber.face.neutral import NEUTRAL_FACE
+from rain_vtuber.face.openness import normalise_openness
 from rain_vtuber.landmarks.calibration import Calibration, Framing, ShapeParams
 from rain_vtuber.landmarks.autofit import FaceFit
 from rain_vtuber.landmarks.render import frame_points
@@ -106,7 +107,7 @@ def output_points(calib: Calibration, neutral: np.ndarray) -> np.ndarray:
     fit = FaceFit.of(neutral)
     framing = calib.framing if fit is None else fit.framing(calib.framing, size=calib.framing.auto_fit)
     framed = frame_points(neutral, framing)
-    shaped = normalise_expressions(framed, calib.expressions)
+    shaped = normalise_openness(framed, calib.expressions)
     return apply_translations(shaped, build_translations(calib.shape))
 
 

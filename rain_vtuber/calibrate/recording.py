@@ -8,9 +8,8 @@ import numpy as np
 from pydantic import ValidationError
 
 from rain_vtuber.errors import RainError
-from rain_vtuber.face.expressions import eye_openness, mouth_openness
+from rain_vtuber.face.openness import OpennessRanges, eye_openness, mouth_openness
 from rain_vtuber.face.state import FaceState
-from rain_vtuber.landmarks.calibration import ExpressionRanges
 from rain_vtuber.utils.validation import describe_errors
 
 STEPS = {"neutral": "Neutral face", "eyes_closed": "Eyes closed", "mouth_open": "Mouth open"}
@@ -38,7 +37,7 @@ def measure_step(step: str, faces: Sequence[FaceState]) -> tuple[dict[str, float
     raise ValueError(f"unknown step {step!r}")
 
 
-def expression_ranges(current: ExpressionRanges, measured: Mapping[str, float]) -> ExpressionRanges:
+def expression_ranges(current: OpennessRanges, measured: Mapping[str, float]) -> OpennessRanges:
     """current with the measured ends replaced (narrowed by MARGIN where both ends are measured).
 
     RainError says which step to redo when the ends come out in the wrong order.
@@ -54,7 +53,7 @@ def expression_ranges(current: ExpressionRanges, measured: Mapping[str, float]) 
         if opened is not None:
             data[f"{part}_open"] = min(max(opened, 0.0), top)
     try:
-        return ExpressionRanges.model_validate(data)
+        return OpennessRanges.model_validate(data)
     except ValidationError as err:
         e = data
         raise RainError(

@@ -22,7 +22,7 @@ from rain_vtuber.calibrate.preview import NoPreview, RainPreview
 from rain_vtuber.calibrate.recording import STEPS, expression_ranges, measure_step
 from rain_vtuber.calibrate.solver import FaceFrame, measure
 from rain_vtuber.errors import RainError
-from rain_vtuber.face.expressions import NEUTRAL_FACE
+from rain_vtuber.face.neutral import NEUTRAL_FACE
 from rain_vtuber.face.state import FaceState
 from rain_vtuber.landmarks import Calibration, PoseRenderer, save_calibration
 from rain_vtuber.landmarks.autofit import FaceFit, SteadyFit

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
-from pydantic import ValidationError
 
 from rain_vtuber.calibrate import CalibrateRequest, PreviewOptions, character_files, serve, write_without_ui
 from rain_vtuber.cli.common import (
@@ -25,8 +24,7 @@ from rain_vtuber.cli.common import (
     source_flags,
 )
 from rain_vtuber.errors import RainError
-from rain_vtuber.sources import SourceConfig
-from rain_vtuber.utils.validation import describe_errors
+from rain_vtuber.sources import SourceConfig, source_config
 
 def _source_config(kind: str | None, flags: dict[str, Any]) -> SourceConfig | None:
     """--source and its flags -> SourceConfig; recorded faces loop in real time so the dots stay live."""
@@ -34,10 +32,8 @@ def _source_config(kind: str | None, flags: dict[str, Any]) -> SourceConfig | No
         if flags:
             raise RainError("source flags need --source KIND (webcam, video, folder, image, screen, ifacialmocap, vmc)")
         return None
-    try:
-        return SourceConfig.model_validate({"kind": kind, "loop": True, "realtime": True, **flags})
-    except ValidationError as err:
-        raise RainError(f"bad face source settings: {describe_errors(err, SourceConfig)}") from err
+    replay = {"loop": True, "realtime": True} if kind in ("video", "folder", "image") else {}
+    return source_config({"kind": kind, **replay, **flags})
 
 
 def _face_box(text: str | None) -> tuple[float, float, float, float] | None:

@@ -7,11 +7,10 @@ from typing import Annotated, Any, Optional
 
 import typer
 import yaml
-from rich.console import Console
-
 from rain_vtuber.errors import RainError
+from rain_vtuber.utils.console import console
 
-console = Console(stderr=True)
+__all__ = ["console"]  # re-exported: the commands print through cli.common
 
 WeightsOpt = Annotated[
     Optional[Path],

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from rain_vtuber.daemon.control import send_command
+from rain_vtuber.daemon.control import DEFAULT_CONTROL_PORT, send_command
 from rain_vtuber.errors import RainError
 
 COMMANDS = {
@@ -27,7 +27,7 @@ COMMANDS = {
 def ctl(
     command: Annotated[str, typer.Argument(help=f"One of: {', '.join(COMMANDS)} (or a raw /rain/... address).")],
     args: Annotated[Optional[list[str]], typer.Argument(help="Arguments, e.g. the character name.")] = None,
-    port: Annotated[int, typer.Option("--port", help="The daemon's control port.")] = 9050,
+    port: Annotated[int, typer.Option("--port", help="The daemon's control port.")] = DEFAULT_CONTROL_PORT,
     host: Annotated[str, typer.Option("--host", help="The daemon's PC (its --control-host address).")] = "127.0.0.1",
     token: Annotated[Optional[str], typer.Option("--token", help="The daemon's token, if it has one.")] = None,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for the reply.")] = 3.0,

@@ -30,7 +30,7 @@ def _source(kind: str | None, flags: dict[str, Any], base: SourceConfig) -> dict
     if kind is None and not flags:
         return None
     # a different kind starts from scratch: the configured options belong to the configured kind
-    source = base.model_dump() if kind in (None, base.kind) else {"kind": kind}
+    source = base.model_dump(exclude_unset=True) | {"kind": base.kind} if kind in (None, base.kind) else {"kind": kind}
     return {**source, **flags}
 
 

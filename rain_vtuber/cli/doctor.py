@@ -22,7 +22,9 @@ from rain_vtuber.cli.common import (
     console,
     engine_config_flag,
 )
+from rain_vtuber.daemon.control import DEFAULT_CONTROL_PORT
 from rain_vtuber.errors import RainError
+from rain_vtuber.sources import IFACIALMOCAP_PORT, VMC_PORT
 from rain_vtuber.outputs.spout import ON_WINDOWS
 
 Status = Literal["pass", "warn", "fail"]
@@ -31,7 +33,8 @@ PACKAGES = {  # import name -> distribution name
     "cv2": "opencv-contrib-python", "mediapipe": "mediapipe", "NDIlib": "ndi-python",
     "pythonosc": "python-osc", "pydantic": "pydantic", "yaml": "pyyaml",
 }
-PORTS = {"control": ("127.0.0.1", 9050), "VMC": ("0.0.0.0", 39539), "iFacialMocap": ("0.0.0.0", 49983)}
+PORTS = {"control": ("127.0.0.1", DEFAULT_CONTROL_PORT), "VMC": ("0.0.0.0", VMC_PORT),
+         "iFacialMocap": ("0.0.0.0", IFACIALMOCAP_PORT)}
 HF_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "diffusion_pytorch_model.safetensors",
                    "diffusion_pytorch_model.bin")
 
@@ -210,7 +213,7 @@ def print_lan_guide(addresses: list[str], control_port: int) -> None:
     console.print(
         f"\n[bold]Phone or second PC[/bold] (this PC: {escape(', '.join(addresses) or 'no LAN address')})\n"
         f"  iFacialMocap on the iPhone: destination IP {here}, then `--source ifacialmocap --phone-host <phone IP>`\n"
-        f"  VMC sender on another PC: send to {here} port 39539\n"
+        f"  VMC sender on another PC: send to {here} port {VMC_PORT}\n"
         f"  OBS on another PC: run `rain-vtuber daemon --control-host {here} --token <secret>` here; in the OBS\n"
         f"    script set Daemon PC = {here}, Control port = {control_port} and the same token; add an NDI source\n"
         f"    (DistroAV); if it is not listed, add {here} as an extra IP in NDI Access Manager / DistroAV",
@@ -220,7 +223,7 @@ def print_lan_guide(addresses: list[str], control_port: int) -> None:
     for column in ("port", "protocol", "for"):
         table.add_column(column)
     for port in PORTS:
-        table.add_row(str(control_port) if port.number == "9050" else port.number, port.protocol, port.who)
+        table.add_row(str(control_port) if port.number == str(DEFAULT_CONTROL_PORT) else port.number, port.protocol, port.who)
     console.print(table)
 
 
@@ -229,7 +232,7 @@ def doctor(
     engine_config: EngineConfigOpt = None,
     config: OldEngineConfigOpt = None,
     camera: Annotated[int, typer.Option("--camera", help="Webcam index to test; -1 skips the camera.")] = 0,
-    control_port: Annotated[int, typer.Option("--control-port", help="Daemon control port to test.")] = 9050,
+    control_port: Annotated[int, typer.Option("--control-port", help="Daemon control port to test.")] = DEFAULT_CONTROL_PORT,
     lan_guide: Annotated[
         bool, typer.Option("--lan/--no-lan", help="Print what a phone / second PC should use and the ports to open.")
     ] = True,

@@ -138,7 +138,7 @@ def pose(
     source: Annotated[
         str, typer.Option("--source", help="Live source without INPUT: " + ", ".join(LIVE_KINDS))
     ] = "webcam",
-    camera: Annotated[int, typer.Option("--camera", help="Webcam index.")] = 0,
+    camera: Annotated[Optional[int], typer.Option("--camera", help="Webcam index (default 0).")] = None,
     port: Annotated[Optional[int], typer.Option("--port", help="UDP port for ifacialmocap / vmc.")] = None,
     calibration: Annotated[
         Optional[Path],
@@ -183,7 +183,7 @@ def pose(
 
         console.print(str(benchmark_render(frames=frames or 2000, height=size, width=size)))
         return
-    from rain_vtuber.sources import SourceConfig, open_source  # mediapipe etc. load only when needed
+    from rain_vtuber.sources import KIND_KEYS, open_source, source_config  # mediapipe etc. load only when needed
 
     if show is None:
         show = out is None
@@ -196,8 +196,9 @@ def pose(
     calib = _calibration(calibration, exact, auto_fit)
     kind = recorded_kind(input) if input is not None else source
     recenter = recenter or (kind == "image" and calib.framing.auto_fit)  # one frame: no steady second
-    cfg = SourceConfig(kind=kind, path=input, camera=camera, port=port, fps=fps,  # type: ignore[arg-type]
-                       face_model=face_model)
+    given = {"path": input, "camera": camera, "port": port, "face_model": face_model}
+    playback = {"fps": fps} if "fps" in KIND_KEYS[kind] else {}  # otherwise --fps is only the polling rate
+    cfg = source_config({"kind": kind, **playback, **{k: v for k, v in given.items() if v is not None}})
     cfg = cfg.model_copy(update=calib.source.overrides())
     src = open_source(cfg)
     clock = {"now": 0}

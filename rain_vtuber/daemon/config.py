@@ -145,15 +145,15 @@ class DaemonConfig(BaseModel):
 
     def with_overrides(self, **overrides: Any) -> "DaemonConfig":
         """A copy with the non-None overrides applied and validated (CLI flags win over the file)."""
-        data = self.model_dump()
+        data = self.model_dump(exclude_unset=True)
         given = {k: v for k, v in overrides.items() if v is not None}
         if "resolution" in given:
-            data.pop("output_size")  # the flag's old spelling wins over the file's value like any flag
+            data.pop("output_size", None)  # the flag's old spelling wins over the file's value like any flag
         data.update(given)
         return _validate(data, "command line")
 
 
-# (section, key) of every path setting; relative ones in a file mean "next to the file"
+# (section, key) of every path setting (and each output's `path`); relative ones in a file mean "next to the file"
 _PATH_KEYS = [("", k) for k in ("weights", "engine_config", "characters_dir", "calibration_dir", "log_file")]
 _PATH_KEYS.append(("source", "path"))
 
@@ -171,8 +171,9 @@ def load_config(path: Path | None) -> DaemonConfig:
         raise RainError(f"{path}: not valid YAML ({err})") from err
     if not isinstance(raw, dict):
         raise RainError(f"{path}: expected a mapping of daemon settings")
-    for section, key in _PATH_KEYS:
-        holder = raw.get(section) if section else raw
+    entries = raw.get("outputs") if isinstance(raw.get("outputs"), list) else []
+    holders = [(raw.get(section) if section else raw, key) for section, key in _PATH_KEYS]
+    for holder, key in [*holders, *((entry, "path") for entry in entries)]:
         if isinstance(holder, dict) and holder.get(key) is not None:
             value = Path(holder[key]).expanduser()
             holder[key] = value if value.is_absolute() else path.parent / value

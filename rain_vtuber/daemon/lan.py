@@ -1,6 +1,6 @@
 """This PC's LAN addresses and the ports another device uses: what `doctor` tells a phone or a second PC.
 
-Standard library only: interface addresses via SIOCGIFADDR on Linux, the host name's addresses
+Addresses from the standard library: interface addresses via SIOCGIFADDR on Linux, the host name's addresses
 (all interfaces on Windows), and the address of the default route.
 """
 
@@ -10,6 +10,10 @@ import ipaddress
 import socket
 import struct
 from typing import Iterator, NamedTuple
+
+from rain_vtuber.daemon.control import DEFAULT_CONTROL_PORT
+from rain_vtuber.outputs.browser import BROWSER_PORT
+from rain_vtuber.sources import IFACIALMOCAP_PORT, VMC_PORT
 
 SIOCGIFADDR = 0x8915  # Linux
 
@@ -24,10 +28,10 @@ class Port(NamedTuple):
 
 # what a firewall on this (daemon) PC must let in; NDI's from docs.ndi.video "NDI Related Network Ports"
 PORTS = (
-    Port("49983", "UDP", "iFacialMocap (iPhone) face data in"),
-    Port("39539", "UDP", "VMC face data in (VSeeFace, Waidayo, ... on another PC)"),
-    Port("9050", "UDP", "control from OBS / Stream Deck on another PC (needs --control-host and --token)"),
-    Port("9070", "TCP", "browser output page for OBS on another PC (needs its host and a token)"),
+    Port(str(IFACIALMOCAP_PORT), "UDP", "iFacialMocap (iPhone) face data in"),
+    Port(str(VMC_PORT), "UDP", "VMC face data in (VSeeFace, Waidayo, ... on another PC)"),
+    Port(str(DEFAULT_CONTROL_PORT), "UDP", "control from OBS / Stream Deck on another PC (needs --control-host and --token)"),
+    Port(str(BROWSER_PORT), "TCP", "browser output page for OBS on another PC (needs its host and a token)"),
     Port("5353", "UDP", "NDI discovery (mDNS)"),
     Port("5960", "TCP", "NDI: lists this PC's sources to a PC that added its address"),
     Port("5961+", "TCP", "NDI video, one port per stream/connection"),

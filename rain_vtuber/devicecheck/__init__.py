@@ -1,4 +1,4 @@
-"""`rain-vtuber device-check` (or `python -m rain_vtuber.devicecheck`): what a GPU machine does with RAIN.
+"""`rain-vtuber device-check` (or `python -m rain_vtuber device-check`): what a GPU machine does with RAIN.
 
 One command, no network, about 8 minutes on one NVIDIA GPU (under 3 on CPU with --tiny, as the test
 suite runs it), writing device-check.json and device-check.md into --out:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from rain_vtuber.utils.atomic import atomic_write
+from rain_vtuber.utils.console import console
 
 JSON_NAME = "device-check.json"
 MARKDOWN_NAME = "device-check.md"
@@ -69,7 +70,8 @@ class Report:
                           traceback_tail=traceback.format_exc().strip().splitlines()[-TRACEBACK_LINES:])
         record["elapsed_s"] = round(time.perf_counter() - started, 1)
         outcome = record.get("summary") or record.get("error")
-        print(f"device-check: {name} {record['status']} in {record['elapsed_s']} s: {outcome}", file=sys.stderr, flush=True)
+        console.print(f"device-check: {name} {record['status']} in {record['elapsed_s']} s: {outcome}", markup=False,
+                      soft_wrap=True)
         self.save()
 
     @property

@@ -135,7 +135,7 @@ def _fuse_and_stream(engine, characters: int) -> list:
 
 
 def _measure_cuda(engine, characters: int) -> Record:
-    from rain_vtuber.engine.placement import fusion_modules
+    from rain_vtuber.stream.placement import fusion_modules
 
     dev = engine.device
     if engine.fuser.placement.keep:  # an earlier engine on these models may have parked them
@@ -151,7 +151,7 @@ def _measure_cuda(engine, characters: int) -> Record:
 
 def _account_cpu(engine) -> dict[str, Record]:
     from rain_vtuber.accel.memory import module_bytes, resident_bytes, tensors_bytes
-    from rain_vtuber.engine.placement import fusion_modules
+    from rain_vtuber.stream.placement import fusion_modules
 
     dev = engine.device
     states = _fuse_and_stream(engine, max(CHARACTERS))

@@ -11,15 +11,16 @@ from typing import Any
 import numpy as np
 import torch
 
-from rain_vtuber.model.latency import latency_pile
-from rain_vtuber.engine.health import Action, HealthGuard, frame_statistics
-from rain_vtuber.engine.noise import NoiseSource, SeededNoise
-from rain_vtuber.engine.reference import ReferenceFuser, ReferenceStates
-from rain_vtuber.engine.stream import Decoder, RainStream
+from rain_vtuber.accel import accelerate
 from rain_vtuber.model.config import PACKAGED_CONFIG, PileLayout, RainConfig
+from rain_vtuber.model.latency import latency_pile
 from rain_vtuber.model.motion_module import shared_residual_scale
 from rain_vtuber.model.release import RainModels, parse_dtype
 from rain_vtuber.paths import cache_home
+from rain_vtuber.stream.health import Action, HealthGuard, frame_statistics
+from rain_vtuber.stream.noise import NoiseSource, SeededNoise
+from rain_vtuber.stream.reference import ReferenceFuser, ReferenceStates
+from rain_vtuber.stream.stream import Decoder, RainStream
 
 log = logging.getLogger(__name__)
 
@@ -94,8 +95,6 @@ class RainEngine:
     def _stream_for(self, pile: PileLayout) -> Any:
         """The stream that runs `pile` on the requested backend (eager: the shared RainStream)."""
         if pile not in self._streams:
-            from rain_vtuber.accel import accelerate  # here: rain_vtuber.accel imports the engine's modules
-
             # backend "torch" is the eager RainStream; the others run its fused step after the soft start
             self._streams[pile] = accelerate(self._eager, self._backend_request)
         return self._streams[pile]
@@ -130,7 +129,7 @@ class RainEngine:
         backend: "torch" (eager), "torch-compile", "tensorrt" or "auto" (rain_vtuber.accel.backends).
         latency: "standard" (the release pile) or "low" (rain_vtuber.model.latency).
         keep_fusion_models: keep CLIP, the VAE encoder and ReferenceNet on the device after fusing.
-        health: run the stream health guard (rain_vtuber.engine.health).
+        health: run the stream health guard (rain_vtuber.stream.health).
         size: run at size x size (a multiple of 64) instead of the config's size; smaller needs less memory.
         """
         weights_dir = Path(weights_dir)

@@ -12,10 +12,10 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from rain_vtuber.accel.fused_step import STATE_NAMES
+from rain_vtuber.model.reference_attention import STATE_NAMES
 from rain_vtuber.engine.engine import RainEngine
-from rain_vtuber.engine.noise import ReplayNoise
-from rain_vtuber.engine.reference import ReferenceStates
+from rain_vtuber.stream.noise import ReplayNoise
+from rain_vtuber.stream.reference import ReferenceStates
 
 # Max-abs bound of the golden stream's output frames per engine dtype: fp32 is the engine issue's
 # 1e-4; fp16 and bf16 measured 5e-3 and 4e-2 on CPU, so their bounds leave about 2x and 1.5x margin.

@@ -10,17 +10,24 @@ tracked face over `recover_s`, so nothing ever jumps.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
 import numpy as np
+from pydantic import Field
 
-if TYPE_CHECKING:  # face/ sits below landmarks/ in the data flow; only the type is needed
-    from rain_vtuber.landmarks.calibration import FilterOptions
+from rain_vtuber.face.easing import smoothstep
+from rain_vtuber.utils.strict import StrictModel
 
 
-def _smoothstep(x: float) -> float:
-    x = min(max(x, 0.0), 1.0)
-    return x * x * (3.0 - 2.0 * x)
+class FilterOptions(StrictModel):
+    """The calibration's `filter:` section: One-Euro smoothing of the 68 points and the behaviour on loss."""
+
+    enabled: bool = True
+    min_cutoff: float = Field(1.5, ge=0.01, le=30.0)
+    beta: float = Field(8.0, ge=0.0, le=100.0)
+    d_cutoff: float = Field(1.0, ge=0.01, le=30.0)
+    loss_delay_s: float = Field(0.3, ge=0.0, le=10.0)
+    loss_ease_s: float = Field(0.8, ge=0.0, le=10.0)
+    recover_s: float = Field(0.25, ge=0.0, le=5.0)
 
 
 class OneEuro:
@@ -87,7 +94,7 @@ class LandmarkFilter:
         if self._recover is None:
             return filtered
         start, shown = self._recover
-        w = _smoothstep((t_ns - start) * 1e-9 / self.options.recover_s) if self.options.recover_s > 0 else 1.0
+        w = smoothstep((t_ns - start) * 1e-9 / self.options.recover_s) if self.options.recover_s > 0 else 1.0
         if w >= 1.0:
             self._recover = None
         return shown + w * (filtered - shown)
@@ -100,5 +107,5 @@ class LandmarkFilter:
         assert self._lost_from is not None
         elapsed = (t_ns - self._lost_at) * 1e-9 - self.options.loss_delay_s
         ease = self.options.loss_ease_s
-        w = _smoothstep(elapsed / ease) if ease > 0 else float(elapsed >= 0)
+        w = smoothstep(elapsed / ease) if ease > 0 else float(elapsed >= 0)
         return self._lost_from + w * (self.neutral - self._lost_from)

@@ -7,6 +7,12 @@ turns that into ARKit blend shapes, so the 26 dots move through the same face ri
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
+
+MouthMode = Literal["off", "when_lost", "blend", "always"]
+"""How an audio mouth meets the tracked one (the audio settings choose; face/driver.py applies it):
+off: never; when_lost: only while tracking is lost or the source sends no mouth shapes;
+blend: the larger of the two, shape by shape; always: the audio mouth replaces the tracked one."""
 
 
 @dataclass(frozen=True)
@@ -18,15 +24,21 @@ class Mouth:
     round: float = 0.0
 
     def blend_shapes(self) -> dict[str, float]:
-        """ARKit blend shapes 0..1 for this mouth (the mouth shapes only)."""
+        """ARKit blend shapes 0..1 for this mouth (the mouth shapes only).
+
+        Through the rig, open 1 opens the inner lips about 0.67 of their width; a full round "o"
+        narrows the mouth to about 70% and opens it about as tall as wide. Lips are never pressed
+        (mouthClose 0), so a speaking mouth opens even where the tracker read pressed lips.
+        """
         spread = self.wide * self.open
         rounding = self.round * self.open
         return {
             "jawOpen": self.open,
+            "mouthClose": 0.0,
             "mouthStretchLeft": spread,
             "mouthStretchRight": spread,
-            "mouthFunnel": 0.6 * rounding,
-            "mouthPucker": rounding,
+            "mouthFunnel": 0.3 * rounding,
+            "mouthPucker": 0.6 * rounding,
         }
 
 

@@ -16,18 +16,8 @@ from typing import Mapping
 
 import numpy as np
 
+from rain_vtuber.face.neutral import IBUG68_MIRROR
 from rain_vtuber.face.state import FaceState
-
-# iBUG index of each point's mirror image (left <-> right); used to build symmetric shapes.
-MIRROR = np.array(
-    [16 - i for i in range(17)]
-    + [26, 25, 24, 23, 22, 21, 20, 19, 18, 17]
-    + [27, 28, 29, 30, 35, 34, 33, 32, 31]
-    + [45, 44, 43, 42, 47, 46, 39, 38, 37, 36, 41, 40]
-    + [54, 53, 52, 51, 50, 49, 48, 59, 58, 57, 56, 55]
-    + [64, 63, 62, 61, 60, 67, 66, 65],
-    dtype=np.intp,
-)
 
 # Right half (image left, x < 0) plus the midline; the left half is mirrored from it.
 _HALF: dict[int, tuple[float, float, float]] = {
@@ -53,7 +43,7 @@ def _mirrored(half: Mapping[int, tuple[float, float, float]]) -> dict[int, tuple
     """Complete a half-face table by mirroring x."""
     full = dict(half)
     for index, (x, y, z) in half.items():
-        full.setdefault(int(MIRROR[index]), (-x, y, z))
+        full.setdefault(int(IBUG68_MIRROR[index]), (-x, y, z))
     return full
 
 
@@ -76,7 +66,7 @@ def _shape(left: Mapping[int, tuple[float, float, float]], *, mirror: bool) -> n
 def _flipped(shape: np.ndarray) -> np.ndarray:
     """The same displacement on the other side of the face."""
     flipped = np.zeros_like(shape)
-    flipped[MIRROR] = shape * np.array([-1.0, 1.0, 1.0])
+    flipped[IBUG68_MIRROR] = shape * np.array([-1.0, 1.0, 1.0])
     return flipped
 
 
@@ -160,14 +150,19 @@ def euler_from_matrix(matrix: np.ndarray) -> tuple[float, float, float]:
     return math.degrees(pitch), math.degrees(yaw), math.degrees(roll)
 
 
+_SHAPE_INDEX = {name: i for i, name in enumerate(BLEND_SHAPES)}
+_SHAPE_STACK = np.stack(list(BLEND_SHAPES.values())).reshape(len(BLEND_SHAPES), -1)
+
+
 def deform(expressions: Mapping[str, float]) -> np.ndarray:
     """ARKit blend shapes (0..1; unknown names ignored) -> (68, 3) face in mm, model frame."""
-    face = NEUTRAL_MM.copy()
+    weights = np.zeros(len(_SHAPE_INDEX))
     for name, value in expressions.items():
-        shape = BLEND_SHAPES.get(name)
-        weight = float(value) if math.isfinite(value) else 0.0
-        if shape is not None and weight > 0.0:
-            face += shape * min(weight, 1.0)
+        index = _SHAPE_INDEX.get(name)
+        if index is not None:
+            weights[index] = value
+    weights = np.clip(np.nan_to_num(weights, nan=0.0, posinf=0.0, neginf=0.0), 0.0, 1.0)
+    face = NEUTRAL_MM + (weights @ _SHAPE_STACK).reshape(68, 3)
     _uncross(face)
     return face
 

@@ -31,6 +31,8 @@ class FaceState:
     position: head position (x, y, z) in metres relative to the tracker, None if unknown.
     expressions: ARKit blend-shape names (camelCase, e.g. "eyeBlinkLeft", "jawOpen") -> 0..1.
     timestamp_ns: time.monotonic_ns() when the source produced it.
+    synthetic: True when no tracker measured this face at this instant (idle life, or a blend with
+      it; face/driver.py): auto-fit never learns from it.
     """
 
     points: np.ndarray
@@ -40,6 +42,7 @@ class FaceState:
     expressions: Mapping[str, float] = field(default_factory=dict)
     timestamp_ns: int = field(default_factory=time.monotonic_ns)
     source: str = ""
+    synthetic: bool = False
 
     def __post_init__(self) -> None:
         if self.points.shape != (68, 2):

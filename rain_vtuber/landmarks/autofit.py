@@ -20,11 +20,10 @@ from dataclasses import dataclass
 import annotated_types
 import numpy as np
 
-from rain_vtuber.face.expressions import NEUTRAL_FACE
+from rain_vtuber.face.neutral import NEUTRAL_FACE
+from rain_vtuber.face.placement import measure
 from rain_vtuber.landmarks.calibration import Framing
 
-RIGID = slice(17, 48)
-"""iBUG-68 brows, nose and eyes: the points a fit is measured on."""
 STEADY_S = 1.0
 """How long the face must hold still before the fit is taken."""
 MAX_DRIFT = 0.08
@@ -35,18 +34,6 @@ MAX_TURN_DEG = 30.0
 """Steady faces also look at the camera: |pitch| and |yaw| below this, where the source knows them."""
 MIN_FACES = 5
 """A steady second needs at least this many distinct faces (a stalled source is not steady)."""
-
-
-def measure(points: np.ndarray, valid: np.ndarray | None = None) -> tuple[np.ndarray, float] | None:
-    """(centre, size) of the rigid points: their mean and RMS distance from it; None if any is missing."""
-    rigid = np.asarray(points, dtype=np.float64)[RIGID]
-    if valid is not None and not np.asarray(valid, dtype=bool)[RIGID].all():
-        return None
-    if not np.isfinite(rigid).all():
-        return None
-    centre = rigid.mean(axis=0)
-    size = float(np.sqrt(((rigid - centre) ** 2).sum(axis=1).mean()))
-    return centre, size
 
 
 _REF_CENTRE, REFERENCE_SIZE = measure(NEUTRAL_FACE)  # type: ignore[misc]

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from rain_vtuber.face.expressions import NEUTRAL_FACE
+from rain_vtuber.face.neutral import NEUTRAL_FACE
 from rain_vtuber.face.state import FaceState
 from rain_vtuber.landmarks.calibration import Calibration
 from rain_vtuber.landmarks.render import PoseRenderer
@@ -55,5 +55,3 @@ def benchmark_render(frames: int = 2000, height: int = 512, width: int = 512, se
     return BenchResult(frames, height, width, float(times.mean() * 1e3), float(np.percentile(times, 95) * 1e3), cpu_ms)
 
 
-if __name__ == "__main__":
-    print(benchmark_render())

@@ -12,10 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError
 
 from rain_vtuber.errors import RainError
+from rain_vtuber.face.filter import FilterOptions
+from rain_vtuber.face.openness import OpennessRanges
 from rain_vtuber.utils.atomic import atomic_write
+from rain_vtuber.utils.strict import StrictModel
 from rain_vtuber.utils.validation import describe_errors
 
 log = logging.getLogger(__name__)
@@ -25,13 +28,7 @@ _SHORT_RATIO = {"ge": 0.1, "le": 1.5}
 _CORRECTION = {"ge": -0.25, "le": 0.25}
 
 
-class _Strict(BaseModel):
-    """Base for every section: unknown keys and wrong types are errors, values are immutable."""
-
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-
-class ShapeParams(_Strict):
+class ShapeParams(StrictModel):
     """The 13 named character parameters of the spec (defaults and slider ranges of the reference demo)."""
 
     face_length_ratio: float = Field(0.75, **_SHORT_RATIO)
@@ -49,10 +46,10 @@ class ShapeParams(_Strict):
     nose_vertical_correction: float = Field(0.0, **_CORRECTION)
 
 
-class Framing(_Strict):
+class Framing(StrictModel):
     """Where the user's face lands in the pose image: p_out = (p - neutral) * scale' + center.
 
-    center_x/y and scale place the character's face: the neutral face (face/expressions.py) drawn
+    center_x/y and scale place the character's face: the neutral face (face/neutral.py) drawn
     at that centre and size is the face the character was drawn under. neutral_x/y is the point of
     the tracked frame that lands on center_x/y, and neutral_size the user's face size (RMS spread
     of brows, nose and eyes, in tracked-frame units): scale' = scale * (neutral face's size /
@@ -72,42 +69,7 @@ class Framing(_Strict):
     mirror: bool = False
 
 
-class ExpressionRanges(_Strict):
-    """The user's own eye and mouth openness range (see face/expressions.py for the measures).
-
-    Openness at or below *_closed renders fully closed, at or above *_open fully open.
-    """
-
-    enabled: bool = True
-    eye_closed: float = Field(0.10, ge=0.0, le=1.0)
-    eye_open: float = Field(0.28, ge=0.0, le=1.0)
-    mouth_closed: float = Field(0.03, ge=0.0, le=2.0)
-    mouth_open: float = Field(0.45, ge=0.0, le=2.0)
-
-    @model_validator(mode="after")
-    def _open_above_closed(self) -> "ExpressionRanges":
-        for part in ("eye", "mouth"):
-            closed, opened = getattr(self, f"{part}_closed"), getattr(self, f"{part}_open")
-            if opened <= closed + 0.01:
-                raise ValueError(
-                    f"{part}_open ({opened}) must be above {part}_closed ({closed}) by at least 0.01"
-                )
-        return self
-
-
-class FilterOptions(_Strict):
-    """One-Euro smoothing of the 68 points and the behaviour on tracking loss."""
-
-    enabled: bool = True
-    min_cutoff: float = Field(1.5, ge=0.01, le=30.0)
-    beta: float = Field(8.0, ge=0.0, le=100.0)
-    d_cutoff: float = Field(1.0, ge=0.01, le=30.0)
-    loss_delay_s: float = Field(0.3, ge=0.0, le=10.0)
-    loss_ease_s: float = Field(0.8, ge=0.0, le=10.0)
-    recover_s: float = Field(0.25, ge=0.0, le=5.0)
-
-
-class SourceOptions(_Strict):
+class SourceOptions(StrictModel):
     """Face-source settings this user/character needs; None leaves the source config's value."""
 
     crop_ratio: float | None = Field(None, gt=0.0, le=1.0)
@@ -118,12 +80,12 @@ class SourceOptions(_Strict):
         return self.model_dump(exclude_none=True)
 
 
-class Calibration(_Strict):
+class Calibration(StrictModel):
     """Everything that turns one user's face into one character's pose images."""
 
     shape: ShapeParams = ShapeParams()
     framing: Framing = Framing()
-    expressions: ExpressionRanges = ExpressionRanges()
+    expressions: OpennessRanges = OpennessRanges()
     filter: FilterOptions = FilterOptions()
     source: SourceOptions = SourceOptions()
 
@@ -133,7 +95,7 @@ class Calibration(_Strict):
         return cls(
             shape=shape or ShapeParams(),
             framing=Framing(auto_fit=False),
-            expressions=ExpressionRanges(enabled=False),
+            expressions=OpennessRanges(enabled=False),
             filter=FilterOptions(enabled=False),
         )
 

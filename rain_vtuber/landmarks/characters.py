@@ -10,11 +10,13 @@ from typing import Optional
 
 import numpy as np
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from rain_vtuber.errors import RainError
+from rain_vtuber.face.expressions import Expression, ExpressionName
 from rain_vtuber.landmarks.calibration import Calibration, save_calibration
 from rain_vtuber.landmarks.picture import WHITE, Colour, parse_hex_colour, read_picture
+from rain_vtuber.utils.strict import StrictModel
 from rain_vtuber.utils.validation import describe_errors
 
 log = logging.getLogger(__name__)
@@ -35,10 +37,9 @@ class Character:
     meta_path: Path | None = None
 
 
-class CharacterMeta(BaseModel):
-    """character.yaml: who made the image and under which licence (shown in status and docs)."""
-
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+class CharacterMeta(StrictModel):
+    """character.yaml: who made the image and under which licence (shown in status and docs), its
+    background colour, and its own named expressions (added to the built-in ones, face/expressions.py)."""
 
     name: str
     author: str = ""
@@ -47,6 +48,8 @@ class CharacterMeta(BaseModel):
     background: Optional[str] = Field(None, pattern=r"^#[0-9a-fA-F]{6}$")
     """#RRGGBB behind the character: fills transparent pixels (default white) and is the colour
     `background_key: reference` keys out (default: the picture's border colour)."""
+    expressions: dict[ExpressionName, Expression] = {}
+    """name -> {shapes: {ARKit name: 0..1, ...}, fade_s: seconds}; a built-in name is replaced."""
 
     @property
     def fill(self) -> Colour:

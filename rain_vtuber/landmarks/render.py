@@ -11,8 +11,10 @@ from typing import Callable
 
 import numpy as np
 
-from rain_vtuber.face.expressions import IBUG68_MIRROR, NEUTRAL_FACE, normalise_expressions
 from rain_vtuber.face.filter import LandmarkFilter
+from rain_vtuber.face.neutral import IBUG68_MIRROR, NEUTRAL_FACE
+from rain_vtuber.face.openness import normalise_openness
+from rain_vtuber.face.placement import measure, place
 from rain_vtuber.face.state import FaceState
 from rain_vtuber.landmarks.autofit import FaceFit, SteadyFit, framing_scale
 from rain_vtuber.landmarks.calibration import Calibration, Framing
@@ -26,9 +28,32 @@ def frame_points(points: np.ndarray, framing: Framing) -> np.ndarray:
     scale includes the size fit (autofit.framing_scale). Mirroring (framing.mirror) is applied
     before, in face_input.
     """
-    scale = framing_scale(framing)
-    offset = np.array([framing.center_x - framing.neutral_x * scale, framing.center_y - framing.neutral_y * scale])
+    scale, offset = _framing_affine(framing)
     return points * scale + offset
+
+
+def _framing_affine(framing: Framing) -> tuple[float, np.ndarray]:
+    """frame_points as p * scale + offset."""
+    scale = framing_scale(framing)
+    return scale, np.array([framing.center_x - framing.neutral_x * scale, framing.center_y - framing.neutral_y * scale])
+
+
+def character_neutral(framing: Framing) -> np.ndarray:
+    """Output points of the character's neutral face: the neutral face centred on framing.center, framing.scale big."""
+    return (NEUTRAL_FACE - face_center(NEUTRAL_FACE)) * framing.scale + [framing.center_x, framing.center_y]
+
+
+def place_on_neutral(points: np.ndarray, framing: Framing) -> np.ndarray:
+    """Tracked-frame copy of a face (any place, any size) that `framing` draws on the character's neutral face.
+
+    Its brows, nose and eyes get the neutral face's rendered centre and size (what auto-fit matches),
+    so a face made up without a camera (idle life) lands on the character's face, mirrored or not.
+    """
+    centre, size = measure(character_neutral(framing))  # type: ignore[misc]
+    drawn = place(points, centre, size)
+    scale, offset = _framing_affine(framing)
+    tracked = (drawn - offset) / scale
+    return tracked[IBUG68_MIRROR] * [-1.0, 1.0] + [1.0, 0.0] if framing.mirror else tracked
 
 
 def face_center(points: np.ndarray, valid: np.ndarray | None = None) -> tuple[float, float]:
@@ -103,11 +128,15 @@ class PoseRenderer:
             calib = calib.model_copy(update={"framing": self._fit.framing(calib.framing)})
         self._calib = calib
         self._translations = build_translations(calib.shape)
-        f = calib.framing
-        self._neutral = (NEUTRAL_FACE - face_center(NEUTRAL_FACE)) * f.scale + [f.center_x, f.center_y]
+        self._neutral = character_neutral(calib.framing)
         if calib.filter != self._filter.options:
             self._filter = LandmarkFilter(calib.filter, self._neutral)
         self._filter.neutral = self._neutral
+
+    def place_neutral(self, points: np.ndarray) -> np.ndarray:
+        """Tracked-frame copy of a face that this renderer draws on the character's neutral face now
+        (calibration and fit in force); what idle life is placed with (FaceDriver's `place`)."""
+        return place_on_neutral(points, self._calib.framing)
 
     def recenter(self, face: FaceState | None) -> bool:
         """Take this face as the neutral now: its position and (with auto_fit) its size.
@@ -140,13 +169,16 @@ class PoseRenderer:
                 framed = frame_points(raw, self._calib.framing)
                 if not valid.all():  # fill holes from the last image so partial tracking does not twitch
                     framed[~valid] = (self._neutral if self._last is None else self._last)[~valid]
-                shaped = normalise_expressions(framed, self._calib.expressions)
+                shaped = normalise_openness(framed, self._calib.expressions)
                 return self._filter.update(shaped, face.timestamp_ns)
         return self._filter.update(None, self._clock())
 
     def _learn(self, points: np.ndarray, valid: np.ndarray, face: FaceState) -> None:
-        """Auto-fit: until a fit exists, look for the first steady second and apply it."""
+        """Auto-fit: until a fit exists, look for the first steady second and apply it (never on synthetic faces)."""
         if self._steady is None or self._fit is not None or not self._given.framing.auto_fit:
+            return
+        if face.synthetic:  # idle life: not the user; it also breaks a steady second
+            self._steady.reset()
             return
         fit = self._steady.observe(points, valid, face.timestamp_ns, face.rotation)
         if fit is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import yaml
 
@@ -140,17 +140,18 @@ class RainConfig:
         if not unet_path.is_file():
             unet_path = Path(__file__).with_name("release_unet.json")
         unet = json.loads(unet_path.read_text())
+        number = _numbers(raw, path)
         cfg = cls(
             root=root,
-            height=int(raw["height"]),
-            width=int(raw["width"]),
-            reference_height=int(raw["reference_image_height"]),
-            reference_width=int(raw["reference_image_width"]),
-            groups=int(raw["temporal_window_size"]),
-            group_size=int(raw["temporal_adaptive_step"]),
-            num_inference_steps=int(raw["num_inference_steps"]),
-            guidance_scale=float(raw["guidance_scale"]),
-            seed=int(raw["seed"]),
+            height=number("height", int),
+            width=number("width", int),
+            reference_height=number("reference_image_height", int),
+            reference_width=number("reference_image_width", int),
+            groups=number("temporal_window_size", int),
+            group_size=number("temporal_adaptive_step", int),
+            num_inference_steps=number("num_inference_steps", int),
+            guidance_scale=number("guidance_scale", float),
+            seed=number("seed", int),
             unet=unet,
             motion=dict(raw["unet_additional_kwargs"]),
             scheduler=dict(raw["noise_scheduler_kwargs"]),
@@ -167,6 +168,21 @@ class RainConfig:
                 raise RainError(f"{path}: {name} must be a positive multiple of 64, got {value}")
         if (why := self.pile.problem()) is not None:
             raise RainError(f"{path}: {why}")
+
+
+def _numbers(raw: dict[str, Any], path: Path) -> Callable[[str, type], Any]:
+    """key, int|float -> that release key's value as a number; RainError naming the key if it is not one."""
+
+    def number(key: str, kind: type) -> Any:
+        value = raw[key]
+        try:
+            if isinstance(value, bool) or (kind is int and isinstance(value, float) and not value.is_integer()):
+                raise ValueError
+            return kind(value)
+        except (TypeError, ValueError):
+            raise RainError(f"{path}: {key} must be {'an integer' if kind is int else 'a number'}, got {value!r}") from None
+
+    return number
 
 
 def _resolve(root: Path, value: str, weights_dir: Path | None) -> Path:

@@ -80,6 +80,11 @@ def kv_names(names: Iterable[str]) -> list[str]:
     return [f"{name}_{part}" for name in names for part in ("k", "v")]
 
 
+STATE_NAMES = ("d00", "d01", "d10", "d11", "d20", "d21", "m", "u10", "u11", "u12", "u20", "u21", "u22", "u30", "u31", "u32")
+"""The 16 reference states of the release UNet, in the order the fused step and the goldens use."""
+KV_NAMES = tuple(kv_names(STATE_NAMES))  # d00_k, d00_v, ...: graph inputs ref_d00_k, ...
+
+
 def self_attentions(unet: torch.nn.Module) -> dict[str, Attention]:
     """The spatial self-attention layers that read reference states, by state name (UNet order)."""
     layers = {}

@@ -49,6 +49,7 @@ from rain_vtuber.utils.ratelimit import RateLimitedLog
 
 log = logging.getLogger(__name__)
 
+BROWSER_PORT = 9070  # TCP, the default: the page and its WebSocket
 SOCKET_PATH = "/ws"
 HEADER = struct.Struct("<IHH")  # sequence, width, height; then width*height*4 RGBA bytes
 PAGE_FILES = {"/": ("index.html", "text/html"), "/index.html": ("index.html", "text/html"),
@@ -66,7 +67,7 @@ class BrowserSettings(OutputSettings):
     kind: Literal["browser"] = "browser"
     host: str = Field("127.0.0.1", description="address the page is served on; 0.0.0.0 or a LAN address "
                                                "lets another PC's OBS in, and then needs a token")
-    port: int = Field(9070, ge=1, le=65535, description="TCP port of the page and its WebSocket")
+    port: int = Field(BROWSER_PORT, ge=1, le=65535, description="TCP port of the page and its WebSocket")
     token: Optional[str] = Field(None, min_length=1, description="secret the page URL carries (?token=...); "
                                                                  "needed off loopback; default: the daemon's token")
 

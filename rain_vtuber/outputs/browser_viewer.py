@@ -31,12 +31,18 @@ class Viewer:
     def __init__(self, peer: str) -> None:
         self.peer = peer
         self.pending: SentFrame | None = None
+        # the last frame offered: a viewer that connects while a frame is being published is offered it twice
+        # (as the newest frame when it connects, and by the publishing); the second time is nothing new
+        self.offered: SentFrame | None = None
         self.unpainted: deque[SentFrame] = deque()
         self.sent = self.painted = self.dropped = 0
         self.wake = asyncio.Event()
 
     def offer(self, frame: SentFrame) -> None:
         """The newest frame; the one waiting in the slot (never sent) is dropped."""
+        if frame is self.offered:
+            return
+        self.offered = frame
         if self.pending is not None:
             self.dropped += 1
         self.pending = frame

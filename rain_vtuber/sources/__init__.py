@@ -9,15 +9,30 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from rain_vtuber.errors import RainError
 from rain_vtuber.sources.base import FaceSource, SourceCounters
+from rain_vtuber.utils.validation import describe_errors
 
 SourceKind = Literal["webcam", "video", "folder", "image", "screen", "ifacialmocap", "vmc"]
-DEFAULT_PORTS = {"ifacialmocap": 49983, "vmc": 39539}
+IFACIALMOCAP_PORT = 49983  # UDP, both ways (the app's own port)
+VMC_PORT = 39539  # UDP, the VMC receiver ("Marionette") default
+DEFAULT_PORTS = {"ifacialmocap": IFACIALMOCAP_PORT, "vmc": VMC_PORT}
 _PATH_KINDS = ("video", "folder", "image")
 _NETWORK_KINDS = ("ifacialmocap", "vmc")
+_TRACKED = ("crop_ratio", "frame_size", "face_model")  # every source that runs the face tracker on pictures
+_PLAYBACK = ("path", "loop", "realtime", "fps")
+KIND_KEYS: dict[str, frozenset[str]] = {
+    "webcam": frozenset({"camera", "capture_width", "capture_height", *_TRACKED}),
+    "video": frozenset({"path", "loop", "realtime", *_TRACKED}),
+    "folder": frozenset({*_PLAYBACK, *_TRACKED}),
+    "image": frozenset({*_PLAYBACK, *_TRACKED}),
+    "screen": frozenset({"monitor", "region", "fps", *_TRACKED}),
+    "ifacialmocap": frozenset({"host", "port", "phone_host", "phone_port", "protocol", "lost_after_s"}),
+    "vmc": frozenset({"host", "port", "lost_after_s"}),
+}
+"""The settings each kind reads (besides `kind`); a setting meant for another kind is an error."""
 
 class SourceConfig(BaseModel):
     """Where faces come from and how to read them (one model for config files and CLI flags)."""
@@ -43,7 +58,7 @@ class SourceConfig(BaseModel):
     host: str = Field(default="0.0.0.0", description="address to listen on")
     port: int | None = Field(default=None, ge=0, le=65535, description="default: 49983 iFacialMocap, 39539 VMC")
     phone_host: str | None = Field(default=None, description="iFacialMocap: the phone's address for the handshake")
-    phone_port: int = Field(default=49983, ge=1, le=65535)
+    phone_port: int = Field(default=IFACIALMOCAP_PORT, ge=1, le=65535)
     protocol: Literal["v1", "v2"] = "v2"
     lost_after_s: float = Field(default=0.5, gt=0.0, le=60.0, description="no data this long means LOST")
     # camera-like and recorded sources
@@ -51,6 +66,10 @@ class SourceConfig(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> SourceConfig:
+        foreign = sorted(self.model_fields_set - KIND_KEYS[self.kind] - {"kind"})
+        if foreign:
+            raise ValueError(f"{', '.join(foreign)} {'does' if len(foreign) == 1 else 'do'} not apply to source kind "
+                             f"{self.kind!r}, which takes: {', '.join(sorted(KIND_KEYS[self.kind]))}")
         if self.kind in _PATH_KINDS and self.path is None:
             raise ValueError(f"source kind {self.kind!r} needs a path")
         if self.region is not None and (self.region[2] <= 0 or self.region[3] <= 0):
@@ -61,6 +80,14 @@ class SourceConfig(BaseModel):
     def listen_port(self) -> int:
         """The UDP port a network source listens on (its protocol's default unless set)."""
         return self.port if self.port is not None else DEFAULT_PORTS.get(self.kind, 0)
+
+
+def source_config(settings: dict[str, object]) -> SourceConfig:
+    """Validated source settings from flags or a file; RainError naming the key and what is allowed."""
+    try:
+        return SourceConfig.model_validate(settings)
+    except ValidationError as err:
+        raise RainError(f"bad face source settings: {describe_errors(err, SourceConfig)}") from None
 
 
 def open_source(cfg: SourceConfig, weights: Path | None = None) -> FaceSource:
@@ -105,4 +132,4 @@ def _open_network(cfg: SourceConfig) -> FaceSource:
     return VmcSource(cfg.host, cfg.listen_port, cfg.lost_after_s)
 
 
-__all__ = ["FaceSource", "SourceConfig", "SourceCounters", "open_source"]
+__all__ = ["KIND_KEYS", "FaceSource", "SourceConfig", "SourceCounters", "open_source", "source_config"]

@@ -15,8 +15,8 @@ import cv2
 import numpy as np
 
 from rain_vtuber.face import rig
-from rain_vtuber.face.expressions import transfer_openness
 from rain_vtuber.face.mediapipe68 import ibug68_from_mediapipe
+from rain_vtuber.face.openness import transfer_openness
 from rain_vtuber.face.state import FaceState
 from rain_vtuber.sources.blendshapes import to_arkit
 

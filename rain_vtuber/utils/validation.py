@@ -29,7 +29,8 @@ def describe_errors(err: ValidationError, model: type[BaseModel] | None = None) 
             allowed = _keys_at(model, loc[:-1]) if model is not None else []
             lines.append(f"unknown key '{key}'" + (f"; allowed keys here: {', '.join(allowed)}" if allowed else ""))
         elif kind == "value_error":
-            lines.append(f"{key}: {problem['msg'].removeprefix('Value error, ')}")
+            message = problem["msg"].removeprefix("Value error, ")
+            lines.append(f"{key}: {message}" if loc else message)
         else:
             allowed = _allowed(_field_at(model, loc)) if model is not None else ""
             got = problem.get("input")

@@ -7,9 +7,9 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
-from rain_vtuber.accel.fused_step import STATE_NAMES
+from rain_vtuber.model.reference_attention import STATE_NAMES
 from rain_vtuber.engine.engine import RainEngine
-from rain_vtuber.engine.reference import ReferenceStates
+from rain_vtuber.stream.reference import ReferenceStates
 
 TINY = Path(__file__).resolve().parents[2].parent / "shared" / "golden" / "tiny"
 

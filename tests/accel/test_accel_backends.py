@@ -13,7 +13,7 @@ from rain_vtuber.accel.backends import (
     resolve_backend,
     unavailable_reason,
 )
-from rain_vtuber.engine.stream import RainStream
+from rain_vtuber.stream.stream import RainStream
 from rain_vtuber.errors import RainError
 from tests.accel.accel_fixtures import tiny_engine
 

@@ -10,8 +10,8 @@ from rain_vtuber.accel.backends import AcceleratedStream
 from rain_vtuber.accel.fused_step import FusedRunner, FusedStreamStep
 from rain_vtuber.engine.engine import RainEngine
 from rain_vtuber.model import reference_attention
-from rain_vtuber.engine.noise import SeededNoise
-from rain_vtuber.engine.stream import RainStream
+from rain_vtuber.stream.noise import SeededNoise
+from rain_vtuber.stream.stream import RainStream
 from rain_vtuber.model.config import PileLayout
 from rain_vtuber.model.motion_module import TemporalTransformer
 from tests.accel.accel_fixtures import golden_poses, golden_reference, tiny_engine

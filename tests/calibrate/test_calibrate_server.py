@@ -19,10 +19,10 @@ from rain_vtuber.calibrate import CalibrateRequest, PreviewOptions, Running, cha
 from rain_vtuber.calibrate.preview import start_preview
 from rain_vtuber.calibrate.recording import MARGIN, expression_ranges, measure_step
 from rain_vtuber.errors import RainError
-from rain_vtuber.face.expressions import NEUTRAL_FACE, eye_openness
+from rain_vtuber.face.neutral import NEUTRAL_FACE
+from rain_vtuber.face.openness import OpennessRanges, eye_openness
 from rain_vtuber.face.state import FaceState
 from rain_vtuber.landmarks import Calibration
-from rain_vtuber.landmarks.calibration import ExpressionRanges
 
 
 @pytest.fixture
@@ -119,7 +119,7 @@ def test_recorded_steps_set_the_ranges_with_a_margin() -> None:
     closed_values, none = measure_step("eyes_closed", [_face(closed)])
     assert none is None and closed_values["eye_closed"] == pytest.approx(0.0)
 
-    ranges = expression_ranges(ExpressionRanges(), {**open_values, **closed_values})
+    ranges = expression_ranges(OpennessRanges(), {**open_values, **closed_values})
     span = open_values["eye_open"]
     assert ranges.eye_closed == pytest.approx(MARGIN * span)
     assert ranges.eye_open == pytest.approx((1 - MARGIN) * span)
@@ -129,9 +129,9 @@ def test_recorded_steps_set_the_ranges_with_a_margin() -> None:
 
 def test_expressions_in_the_wrong_order_are_refused() -> None:
     with pytest.raises(RainError, match="not in order"):
-        expression_ranges(ExpressionRanges(), {"eye_open": 0.2, "eye_closed": 0.25})
+        expression_ranges(OpennessRanges(), {"eye_open": 0.2, "eye_closed": 0.25})
     with pytest.raises(RainError, match="record neutral"):
-        expression_ranges(ExpressionRanges(), {"mouth_closed": 0.6})  # above the default mouth_open 0.45
+        expression_ranges(OpennessRanges(), {"mouth_closed": 0.6})  # above the default mouth_open 0.45
 
 
 def test_live_preview_with_the_tiny_weights_on_cpu(tmp_path: Path, shared: Path) -> None:

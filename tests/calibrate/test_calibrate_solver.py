@@ -7,7 +7,7 @@ import pytest
 
 from rain_vtuber.calibrate import params
 from rain_vtuber.calibrate.solver import ANCHORS, FaceFrame, measure
-from rain_vtuber.face.expressions import NEUTRAL_FACE
+from rain_vtuber.face.neutral import NEUTRAL_FACE
 from rain_vtuber.landmarks import Calibration
 
 TRUTH = {

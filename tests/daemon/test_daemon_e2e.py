@@ -24,7 +24,7 @@ import yaml
 from PIL import Image
 
 from rain_vtuber.daemon.control import parse_reply, send_command
-from rain_vtuber.daemon.pacing import STAGES
+from rain_vtuber.outputs.latency import STAGES
 from rain_vtuber.daemon.soak import VmcSender, make_demo_characters
 
 REPO = Path(__file__).resolve().parents[2]
@@ -68,7 +68,8 @@ class Daemon:
             "weights": str(TINY / "weights"), "engine_config": str(TINY / "config.yaml"),
             "characters_dir": str(characters), "calibration_dir": str(calibration), "character": "alice",
             "source": {"kind": "vmc", "host": "127.0.0.1", "port": self.vmc_port, "lost_after_s": 0.5},
-            "resolution": 128, "device": "cpu", "dtype": "fp32", "ndi_name": self.ndi_name, "fps": FPS,
+            "output_size": 128, "device": "cpu", "dtype": "fp32", "fps": FPS,
+            "outputs": [{"kind": "ndi", "ndi_name": self.ndi_name}],
             "control_port": self.control_port, "log_file": str(root / "logs" / "daemon.log"),
             "state_file": str(root / "state.json"),
         }))

@@ -1,4 +1,4 @@
-"""`python -m rain_vtuber.devicecheck --tiny --device cpu`: the GPU machine's check rehearsed on this CPU
+"""`python -m rain_vtuber device-check --tiny --device cpu`: the GPU machine's check rehearsed on this CPU
 (tiny architecture, golden set from ../shared, daemon with VMC in and NDI out on loopback)."""
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def _device_check(out: Path, *args: str) -> tuple[subprocess.CompletedProcess, d
     """Run the check; returns the process, its JSON and (wall seconds, CPU seconds of the process)."""
     started, before = time.monotonic(), resource.getrusage(resource.RUSAGE_CHILDREN)
     run = subprocess.run(
-        [sys.executable, "-m", "rain_vtuber.devicecheck", "--tiny", "--device", "cpu", "--out", str(out), *args],
+        [sys.executable, "-m", "rain_vtuber", "device-check", "--tiny", "--device", "cpu", "--out", str(out), *args],
         cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=3 * CI_LIMIT_S,
     )
     after = resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -6,10 +6,10 @@ from functools import partial
 
 import torch
 
-from rain_vtuber.accel.fused_step import STATE_NAMES
+from rain_vtuber.model.reference_attention import STATE_NAMES
 from rain_vtuber.engine import golden_replay
 from rain_vtuber.engine.golden_replay import GoldenSet, max_abs_error
-from rain_vtuber.engine.reference import ReferenceStates
+from rain_vtuber.stream.reference import ReferenceStates
 from tests.conftest import TINY, TINY_CONFIG, TINY_WEIGHTS
 
 __all__ = ["STATE_NAMES", "TINY", "TINY_CONFIG", "TINY_WEIGHTS", "GOLDEN", "golden", "golden_reference", "close",

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from rain_vtuber.accel.memory import estimate_resident, module_bytes, resident_bytes
-from rain_vtuber.engine.placement import FusionPlacement, fusion_modules
+from rain_vtuber.stream.placement import FusionPlacement, fusion_modules
 from tests.accel.accel_fixtures import golden_poses, tiny_engine
 
 CPU = torch.device("cpu")

@@ -9,7 +9,7 @@ import torch
 from rain_vtuber.engine import ReplayNoise
 from rain_vtuber.engine.engine import RainEngine
 from rain_vtuber.engine.golden_replay import STREAM_ATOL
-from rain_vtuber.engine.reference import clip_pixels
+from rain_vtuber.stream.reference import clip_pixels
 from rain_vtuber.model.config import RainConfig
 from rain_vtuber.model.lcm import StreamScheduler, guidance_embedding
 from rain_vtuber.model.release import RainModels

@@ -18,9 +18,9 @@ from diffusers import LCMScheduler
 
 from rain_vtuber.engine.engine import RainEngine
 from rain_vtuber.model.latency import latency_pile
-from rain_vtuber.engine.noise import SeededNoise
-from rain_vtuber.engine.reference import ReferenceStates
-from rain_vtuber.engine.stream import RainStream
+from rain_vtuber.stream.noise import SeededNoise
+from rain_vtuber.stream.reference import ReferenceStates
+from rain_vtuber.stream.stream import RainStream
 from rain_vtuber.errors import RainError
 from rain_vtuber.model.config import PileLayout, RainConfig
 from rain_vtuber.model.lcm import StreamScheduler, guidance_embedding

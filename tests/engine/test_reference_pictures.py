@@ -14,7 +14,7 @@ from diffusers.image_processor import VaeImageProcessor
 from PIL import Image
 
 from rain_vtuber.engine.engine import RainEngine
-from rain_vtuber.engine.reference import clip_pixels, vae_pixels
+from rain_vtuber.stream.reference import clip_pixels, vae_pixels
 from tests.engine.golden import STATE_NAMES, TINY_CONFIG, TINY_WEIGHTS, close, replay_stream
 
 try:  # transformers >= 5 names the PIL backend (the only one in the 4.x series upstream used)

@@ -1,4 +1,4 @@
-"""Stream health guard (rain_vtuber.engine.health): the bookkeeping on made-up statistics, then
+"""Stream health guard (rain_vtuber.stream.health): the bookkeeping on made-up statistics, then
 the acceptance on the tiny weights: a colour blob injected into the pile is caught within 8 frames
 and gone at least twice as soon as without the guard, and an undisturbed stream never triggers it.
 """
@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from rain_vtuber.engine.engine import RainEngine
-from rain_vtuber.engine.health import Action, HealthGuard, HealthSettings, State, frame_statistics
+from rain_vtuber.stream.health import Action, HealthGuard, HealthSettings, State, frame_statistics
 from rain_vtuber.model.config import RainConfig
 from rain_vtuber.model.motion_module import TemporalTransformer
 from rain_vtuber.model.release import RainModels

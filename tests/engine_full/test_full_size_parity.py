@@ -18,7 +18,7 @@ from safetensors.torch import load_file
 
 from rain_vtuber.engine import ReplayNoise
 from rain_vtuber.engine.engine import RainEngine
-from rain_vtuber.engine.reference import ReferenceStates, clip_pixels
+from rain_vtuber.stream.reference import ReferenceStates, clip_pixels
 from rain_vtuber.model import random_weights as rw
 from rain_vtuber.model.config import RainConfig
 from rain_vtuber.model.random_release import Architecture, random_models

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from rain_vtuber.face.expressions import (
+from rain_vtuber.face.filter import FilterOptions, LandmarkFilter
+from rain_vtuber.face.neutral import NEUTRAL_FACE
+from rain_vtuber.face.openness import (
     EYE_OPEN,
     MOUTH_OPEN,
-    NEUTRAL_FACE,
+    OpennessRanges,
     eye_openness,
     mouth_openness,
-    normalise_expressions,
+    normalise_openness,
 )
-from rain_vtuber.face.filter import LandmarkFilter
 from rain_vtuber.face.state import FaceState
 from rain_vtuber.landmarks import Calibration, PoseRenderer
-from rain_vtuber.landmarks.calibration import ExpressionRanges, FilterOptions, Framing
+from rain_vtuber.landmarks.calibration import Framing
 
 MS = 1_000_000
 OPTIONS = FilterOptions(loss_delay_s=0.2, loss_ease_s=0.5, recover_s=0.3)
@@ -86,16 +87,16 @@ def _with_openness(eye: float, mouth: float) -> np.ndarray:
 
 
 def test_expression_ranges_map_user_to_full_range() -> None:
-    ranges = ExpressionRanges(eye_closed=0.12, eye_open=0.25, mouth_closed=0.05, mouth_open=0.4)
-    closed = normalise_expressions(_with_openness(0.12, 0.0), ranges)
+    ranges = OpennessRanges(eye_closed=0.12, eye_open=0.25, mouth_closed=0.05, mouth_open=0.4)
+    closed = normalise_openness(_with_openness(0.12, 0.0), ranges)
     assert max(eye_openness(closed)) < 1e-9 and mouth_openness(closed) < 1e-9
-    wide = normalise_expressions(_with_openness(0.25, 0.4), ranges)
+    wide = normalise_openness(_with_openness(0.25, 0.4), ranges)
     np.testing.assert_allclose(eye_openness(wide), (EYE_OPEN, EYE_OPEN), atol=1e-9)
     assert abs(mouth_openness(wide) - MOUTH_OPEN) < 1e-9
-    half = normalise_expressions(_with_openness(0.185, 0.225), ranges)
+    half = normalise_openness(_with_openness(0.185, 0.225), ranges)
     np.testing.assert_allclose(eye_openness(half), (EYE_OPEN / 2, EYE_OPEN / 2), atol=1e-9)
-    off = ExpressionRanges(enabled=False)
-    np.testing.assert_array_equal(normalise_expressions(_with_openness(0.1, 0.1), off), _with_openness(0.1, 0.1))
+    off = OpennessRanges(enabled=False)
+    np.testing.assert_array_equal(normalise_openness(_with_openness(0.1, 0.1), off), _with_openness(0.1, 0.1))
 
 
 def _eye_height(image: np.ndarray) -> int:

@@ -1,9 +1,9 @@
 """A minimal stand-in for OBS's `obspython` module: just the calls rain_vtuber_obs.py makes.
 
-obs_data is a dict, a source is its name (state.sources holds its flags and sync offset), hotkeys
-are recorded with their callbacks and bindings, properties are
-recorded so tests can press buttons and read the character list. `install()` puts a fresh one
-in sys.modules.
+obs_data is a dict, a source is its name (state.sources holds its kind, settings, flags and sync
+offset; state.scenes each scene's items in order), the source kinds OBS has are state.input_kinds,
+hotkeys are recorded with their callbacks and bindings, properties are recorded so tests can press
+buttons and read the character list. `install()` puts a fresh one in sys.modules.
 """
 
 from __future__ import annotations
@@ -51,7 +51,14 @@ class State:
         self.hotkeys: dict[int, dict[str, Any]] = {}  # id -> name, label, callback, bindings
         self.timers: list[tuple[Callable, int]] = []
         self.frontend_callbacks: list[Callable] = []
-        self.sources: dict[str, dict[str, Any]] = {}  # name -> {"flags": output flags, "sync": offset ns}
+        self.sources: dict[str, dict[str, Any]] = {}  # name -> {"flags", "sync" (ns), "kind", "settings"}
+        self.scenes: dict[str, list[str]] = {"Scene": []}  # scene name -> its items' source names
+        self.current_scene = "Scene"
+        self.input_kinds: dict[str, str] = {"image_source": "Image", "ffmpeg_source": "Media Source"}  # id -> name
+        self.references = 0  # sources handed out minus sources released: 0 when the script is tidy
+
+    def add_source(self, name: str, kind: str = "", settings: dict | None = None, flags: int = 0, sync: int = 0) -> None:
+        self.sources[name] = {"kind": kind, "settings": dict(settings or {}), "flags": flags, "sync": sync}
 
     def hotkey(self, name: str) -> dict[str, Any]:
         return next(h for h in self.hotkeys.values() if h["name"] == name)
@@ -117,14 +124,41 @@ def install() -> types.ModuleType:
     mod.obs_property_list_clear = lambda prop: prop.items.clear()
     mod.obs_property_list_add_string = lambda prop, label, value: prop.items.append((label, value))
     mod.obs_property_set_modified_callback = lambda prop, callback: setattr(prop, "modified", callback)
+    def referenced(name: str | None) -> str | None:
+        if name is not None:
+            state.references += 1
+        return name
+
+    def release(source: str) -> None:
+        assert source is not None, "obs_source_release(None)"
+        state.references -= 1
+
+    def create(kind: str, name: str, settings: Data, hotkey_data: Any) -> str:
+        assert name not in state.sources, f"a source named {name!r} exists: OBS would rename the new one"
+        state.add_source(name, kind, settings)
+        return referenced(name)
+
+    def scene_add(scene: str, source: str) -> str:
+        assert source in state.sources and source not in state.scenes
+        state.scenes[scene].append(source)
+        return f"{scene}/{source}"
+
     mod.obs_enum_sources = lambda: list(state.sources)
     mod.source_list_release = lambda sources: None
     mod.obs_source_get_name = lambda name: name
     mod.obs_source_get_output_flags = lambda name: state.sources[name]["flags"]
-    mod.obs_get_source_by_name = lambda name: name if name in state.sources else None
-    mod.obs_source_release = lambda source: None
+    mod.obs_get_source_by_name = lambda name: referenced(name if name in state.sources or name in state.scenes else None)
+    mod.obs_source_release = release
     mod.obs_source_get_sync_offset = lambda name: state.sources[name]["sync"]
     mod.obs_source_set_sync_offset = lambda name, ns: state.sources[name].update(sync=ns)
+    mod.obs_source_get_display_name = lambda kind: state.input_kinds.get(kind)
+    mod.obs_source_create = create
+    mod.obs_source_update = lambda name, settings: state.sources[name]["settings"].update(settings)
+    mod.obs_source_get_unversioned_id = lambda name: state.sources[name]["kind"] if name in state.sources else "scene"
+    mod.obs_frontend_get_current_scene = lambda: referenced(state.current_scene)
+    mod.obs_scene_from_source = lambda name: name
+    mod.obs_scene_find_source = lambda scene, name: f"{scene}/{name}" if name in state.scenes[scene] else None
+    mod.obs_scene_add = scene_add
     mod.state = state
     sys.modules["obspython"] = mod
     return mod

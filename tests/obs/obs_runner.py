@@ -63,6 +63,15 @@ def free_port(kind: int) -> int:
         return sock.getsockname()[1]
 
 
+def port_open(port: int) -> bool:
+    """True once something accepts TCP connections on 127.0.0.1:`port`."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
 def write_obs_config(
     root: Path, scripts: list[tuple[Path, dict[str, Any]]], ws_port: int, inputs: Sequence[dict[str, Any]] = ()
 ) -> Path:
@@ -238,6 +247,15 @@ class HeadlessObs:
             return probe()
 
         return wait_for(what, checked, timeout)
+
+    def websocket(self, timeout: float = 30.0) -> Any:
+        """An obs-websocket client (obsws_python.ReqClient) once OBS listens: it opens the port after
+        the scripts have loaded, so a daemon they started may answer first. Disconnect it before stopping
+        OBS (a connected client makes OBS wait 5 s for the close handshake on exit)."""
+        import obsws_python
+
+        self.wait("obs-websocket to listen", lambda: port_open(self.ws_port), timeout)
+        return obsws_python.ReqClient(host="127.0.0.1", port=self.ws_port, timeout=10)
 
     def said(self) -> str:
         """Everything OBS logged so far (script prints included)."""

@@ -72,8 +72,6 @@ def _daemon_pid(obs_pid: int, exclude: tuple[int, ...] = ()) -> Optional[int]:
 def test_obs_runs_the_daemon_and_switches_characters_by_hotkey(
     tmp_path: Path, headless_obs: HeadlessObs, shared: Path
 ) -> None:
-    import obsws_python
-
     control_port = free_port(socket.SOCK_DGRAM)
     config = _write_daemon_setup(tmp_path / "rig", control_port, shared / "golden" / "tiny")
     script_settings = {"executable": sys.executable, "config": str(config), "port": control_port}
@@ -97,7 +95,7 @@ def test_obs_runs_the_daemon_and_switches_characters_by_hotkey(
     assert status["character"] == CHARACTERS[0]
 
     # 2. the script registered a hotkey per character; firing one switches the daemon
-    client = obsws_python.ReqClient(host="127.0.0.1", port=headless_obs.ws_port, timeout=10)
+    client = headless_obs.websocket()
     try:
         hotkeys = headless_obs.wait(
             "character hotkeys in GetHotkeyList",
@@ -209,8 +207,6 @@ def test_obs_controls_a_daemon_on_another_pc_it_did_not_start(
     the status says "not reachable" and OBS keeps running."""
     import subprocess
 
-    import obsws_python
-
     from rain_vtuber.daemon.lan import lan_addresses
 
     addresses = lan_addresses()
@@ -235,7 +231,7 @@ def test_obs_controls_a_daemon_on_another_pc_it_did_not_start(
         obs = headless_obs.start([(SCRIPT, settings), (probe, {})])
         where = f"REMOTE remote {host}:{port} | "
         headless_obs.wait("the remote daemon's status in OBS", lambda: f"{where}streaming | alice" in headless_obs.said(), 30.0)
-        client = obsws_python.ReqClient(host="127.0.0.1", port=headless_obs.ws_port, timeout=10)
+        client = headless_obs.websocket()
         try:
             headless_obs.wait(
                 "the bob hotkey", lambda: "rain_vtuber.character.bob" in client.get_hotkey_list().hotkeys, 15.0

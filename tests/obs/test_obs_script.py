@@ -14,10 +14,18 @@ import pytest
 import fake_obspython
 from polling import until
 from fake_obspython import Data
-from rain_obs_control import ProcState
+from rain_obs_supervisor import ProcState
 
 SCRIPT = Path(__file__).resolve().parents[2] / "obs_scripts" / "rain_vtuber_obs.py"
-FIXED_HOTKEYS = [f"rain_vtuber.{a}" for a in ("next", "prev", "pause", "resume", "recenter", "latency.low", "latency.standard")]
+FIXED_HOTKEYS = [
+    f"rain_vtuber.{a}"
+    for a in ("next", "prev", "pause", "resume", "recenter", "latency.low", "latency.standard", "expression.clear")
+]
+BUILTIN_EXPRESSION_HOTKEYS = [
+    f"rain_vtuber.expression.{name}{hold}"
+    for name in ("wink_left", "wink_right", "eyes_closed", "surprised", "smile", "angry")
+    for hold in ("", ".hold")
+]
 
 
 @pytest.fixture
@@ -56,7 +64,7 @@ def test_hotkeys_are_stable_and_their_bindings_round_trip(obs, script) -> None:
     )
     _load(script, settings)
     names = [h["name"] for h in obs.state.hotkeys.values()]
-    assert names == FIXED_HOTKEYS + ["rain_vtuber.character.alice"]
+    assert names == FIXED_HOTKEYS + ["rain_vtuber.character.alice"] + BUILTIN_EXPRESSION_HOTKEYS
     assert obs.state.hotkey("rain_vtuber.character.alice")["bindings"] == binding
     assert obs.state.hotkey("rain_vtuber.character.alice")["label"] == "RAIN: character alice"
     assert obs.state.hotkey("rain_vtuber.prev")["bindings"] == []
@@ -191,3 +199,164 @@ def test_audio_sync_follows_a_daemon_on_another_pc(obs, script, port, fake_daemo
     finally:
         daemon.kill()
         daemon.wait(timeout=5)
+
+
+# --- expression hotkeys ---------------------------------------------------------------------------
+
+
+def test_expression_hotkeys_exist_from_the_first_load_and_extras_are_remembered(obs, script, port, fake_daemon_exe) -> None:
+    script.script_load(Data(autostart=False))  # a first load: nothing saved, no daemon
+    names = [h["name"] for h in obs.state.hotkeys.values()]
+    assert names == FIXED_HOTKEYS + BUILTIN_EXPRESSION_HOTKEYS
+    assert obs.state.hotkey("rain_vtuber.expression.clear")["label"] == "RAIN: clear expressions"
+    assert obs.state.hotkey("rain_vtuber.expression.smile.hold")["label"] == "RAIN: hold expression smile"
+    script.script_unload()
+
+    obs.state.hotkeys.clear()
+    _load(script, Data(executable=str(fake_daemon_exe), port=port, extra_args="--expressions blush"))
+    assert _tick_until(obs, lambda: "rain_vtuber.expression.blush.hold" in [h["name"] for h in obs.state.hotkeys.values()])
+    assert obs.state.hotkey("rain_vtuber.expression.blush")["label"] == "RAIN: expression blush"
+    obs.state.hotkey("rain_vtuber.expression.blush")["bindings"] = [{"key": "OBS_KEY_B"}]
+    saved = Data()
+    script.script_save(saved)
+    assert json.loads(saved["known_expressions"]) == [
+        "wink_left", "wink_right", "eyes_closed", "surprised", "smile", "angry", "blush"
+    ]
+    script.script_unload()
+
+    obs.state.hotkeys.clear()  # next session, daemon off: the extra's hotkeys and binding are back
+    saved["autostart"] = False
+    script.script_load(saved)
+    assert obs.state.hotkey("rain_vtuber.expression.blush")["bindings"] == [{"key": "OBS_KEY_B"}]
+    assert "rain_vtuber.expression.blush.hold" in [h["name"] for h in obs.state.hotkeys.values()]
+
+
+def test_expression_hotkeys_send_toggle_hold_and_clear(obs, script, port, fake_daemon_exe, tmp_path) -> None:
+    sent = tmp_path / "commands.jsonl"
+    settings = Data(executable=str(fake_daemon_exe), port=port, extra_args=f"--expressions blush --command-log {sent}")
+    _load(script, settings)
+    controller = script._script.controller
+
+    def active() -> tuple:
+        return controller.status.active_expressions if controller.status is not None else None
+
+    def press(name: str, pressed: bool = True) -> None:
+        obs.state.hotkey(name)["callback"](pressed)
+
+    assert _tick_until(obs, lambda: active() == ())
+    press("rain_vtuber.expression.smile")
+    press("rain_vtuber.expression.smile", False)  # releasing a toggle sends nothing
+    assert _tick_until(obs, lambda: active() == ("smile",), 3.0)
+    press("rain_vtuber.expression.blush.hold")
+    assert _tick_until(obs, lambda: active() == ("blush", "smile"), 3.0)
+    script.script_properties()  # redraws the status line
+    assert settings["status"].startswith(
+        "running | streaming | alice | 12.5 fps | 80 ms | driver tracking | expressions blush, smile"
+    )
+    press("rain_vtuber.expression.blush.hold", False)
+    assert _tick_until(obs, lambda: active() == ("smile",), 3.0)
+    press("rain_vtuber.expression.clear")
+    assert _tick_until(obs, lambda: active() == (), 3.0)
+    assert [json.loads(line) for line in sent.read_text().splitlines()] == [
+        ["/rain/expression", "smile", "toggle"],
+        ["/rain/expression", "blush", "on"],
+        ["/rain/expression", "blush", "off"],
+        ["/rain/expression/clear"],
+    ]
+    assert controller.last_error == ""
+
+
+def test_an_expression_the_character_lacks_shows_the_daemons_answer(obs, script, port, fake_daemon_exe) -> None:
+    settings = Data(executable=str(fake_daemon_exe), port=port, known_expressions=json.dumps(["sparkle"]))
+    _load(script, settings)
+    controller = script._script.controller
+    assert _tick_until(obs, lambda: controller.status is not None)
+    obs.state.hotkey("rain_vtuber.expression.sparkle")["callback"](True)  # remembered from another character
+    assert _tick_until(obs, lambda: controller.last_error, 3.0)
+    assert controller.last_error.startswith("/rain/expression: unknown expression 'sparkle'; known: wink_left, ")
+
+
+# --- "Add avatar to current scene" ----------------------------------------------------------------
+
+
+def _press(script: ModuleType, button: str) -> Data:
+    props = script.script_properties()
+    assert props[button].callback(props, props[button]) is True
+    return script._script.settings
+
+
+def test_add_avatar_makes_a_browser_source_on_the_daemons_page(obs, script, port, fake_daemon_exe, capsys) -> None:
+    obs.state.input_kinds.update(browser_source="Browser", ndi_source="NDI™ Source")
+    settings = Data(executable=str(fake_daemon_exe), port=port, extra_args="--outputs ndi,browser")
+    _load(script, settings)
+    assert _tick_until(obs, lambda: script._script.controller.status is not None)
+    assert "Add avatar to current scene" == script.script_properties()["add_avatar"].label
+    _press(script, "add_avatar")
+    browser = {
+        "is_local_file": False, "url": "http://127.0.0.1:9070/", "width": 512, "height": 512,
+        "shutdown": False, "restart_when_active": False,
+    }
+    assert obs.state.sources["RAIN VTuber"]["kind"] == "browser_source"
+    assert obs.state.sources["RAIN VTuber"]["settings"] == browser
+    assert obs.state.scenes["Scene"] == ["RAIN VTuber"]
+    done = "'RAIN VTuber' (Browser Source) in scene 'Scene' shows the daemon's browser output http://127.0.0.1:9070/"
+    assert settings["status"].endswith(f" | {done}") and done in capsys.readouterr().out
+    assert _press(script, "refresh")["status"].endswith("http://127.0.0.1:9070/")  # another button: the notice goes
+
+    obs.state.sources["RAIN VTuber"]["settings"].update(url="http://example.invalid/", shutdown=True)  # user edits
+    obs.state.scenes["Live"] = []
+    obs.state.current_scene = "Live"
+    _press(script, "add_avatar")  # reused: same source, settings put back, added to the new current scene once
+    _press(script, "add_avatar")
+    assert obs.state.sources["RAIN VTuber"]["settings"] == browser
+    assert obs.state.scenes == {"Scene": ["RAIN VTuber"], "Live": ["RAIN VTuber"]}
+    assert obs.state.references == 0  # every source reference the script took was released
+
+
+def test_add_avatar_makes_an_ndi_source_in_normal_latency_without_browser_source(obs, script, port, fake_daemon_exe) -> None:
+    obs.state.input_kinds.update(ndi_source="NDI™ Source")
+    _load(script, Data(executable=str(fake_daemon_exe), port=port, extra_args="--outputs ndi,browser"))
+    assert _tick_until(obs, lambda: script._script.controller.status is not None)
+    _press(script, "add_avatar")
+    assert obs.state.sources["RAIN VTuber"]["kind"] == "ndi_source"
+    assert obs.state.sources["RAIN VTuber"]["settings"] == {
+        "ndi_source_name": f"FAKEHOST (RAIN fake {port})", "latency": 0, "ndi_bw_mode": 0
+    }
+    assert obs.state.scenes["Scene"] == ["RAIN VTuber"] and obs.state.references == 0
+
+
+def test_add_avatar_says_what_is_missing_and_creates_nothing(obs, script, port, fake_daemon_exe, capsys) -> None:
+    settings = Data(executable=str(fake_daemon_exe), port=port, extra_args="--outputs ndi")
+    _load(script, settings)
+    assert _tick_until(obs, lambda: script._script.controller.status is not None)
+    missing = (
+        "Cannot add the avatar: OBS has no Browser Source here (Linux builds without CEF), the daemon has no browser "
+        "output and DistroAV is not installed: install DistroAV, or run OBS with Browser Source and add a `browser` "
+        "output to the daemon"
+    )
+    assert _press(script, "add_avatar")["status"].endswith(f" | {missing}")
+    assert missing in capsys.readouterr().out
+    assert obs.state.sources == {} and obs.state.scenes == {"Scene": []}
+
+
+@pytest.mark.parametrize("host, shown", [("", "stopped"), ("127.0.0.2", "remote 127.0.0.2:{port} | connecting")])
+def test_add_avatar_without_a_reachable_daemon_says_so(obs, script, port, host, shown) -> None:
+    script.script_load(Data(port=port, host=host, autostart=False))  # nobody answers on `port`
+    obs.state.input_kinds.update(browser_source="Browser", ndi_source="NDI™ Source")
+    status = _press(script, "add_avatar")["status"]
+    assert status.startswith(shown.format(port=port) + " | Cannot add the avatar: the daemon is not reachable")
+    assert obs.state.sources == {}
+
+
+def test_add_avatar_leaves_another_kind_of_source_with_that_name_alone(obs, script, port, fake_daemon_exe) -> None:
+    obs.state.input_kinds.update(browser_source="Browser")
+    obs.state.add_source("RAIN VTuber", kind="image_source", settings={"file": "me.png"})
+    _load(script, Data(executable=str(fake_daemon_exe), port=port, extra_args="--outputs browser"))
+    assert _tick_until(obs, lambda: script._script.controller.status is not None)
+    status = _press(script, "add_avatar")["status"]
+    assert status.endswith(
+        " | Cannot add the avatar: the existing source 'RAIN VTuber' is of kind image_source, not browser_source: "
+        "rename or remove it, then press the button again"
+    )
+    assert obs.state.sources["RAIN VTuber"]["settings"] == {"file": "me.png"} and obs.state.scenes["Scene"] == []
+    assert obs.state.references == 0

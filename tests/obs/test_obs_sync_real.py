@@ -85,7 +85,6 @@ def _reported_latency(port: int) -> Optional[float]:
 def test_microphone_offset_follows_the_daemon_latency(
     tmp_path: Path, headless_obs: HeadlessObs, fake_daemon_exe: Path, port: int
 ) -> None:
-    import obsws_python
     from rain_vtuber.daemon.control import send_command
 
     probe = tmp_path / "probe_rain_sync.py"
@@ -97,7 +96,7 @@ def test_microphone_offset_follows_the_daemon_latency(
     mic = _microphone(_write_wav(tmp_path / "mic.wav"))
     obs = headless_obs.start([(SCRIPT, settings), (probe, {})], inputs=[mic])
     headless_obs.wait("the stand-in daemon", lambda: _reported_latency(port), 30.0)
-    client = obsws_python.ReqClient(host="127.0.0.1", port=headless_obs.ws_port, timeout=10)
+    client = headless_obs.websocket()
     try:
         def offset() -> float:
             return float(client.get_input_audio_sync_offset("Mic").input_audio_sync_offset)
@@ -132,12 +131,11 @@ def test_obs_exit_saves_the_microphone_with_its_own_offset(
     tmp_path: Path, headless_obs: HeadlessObs, fake_daemon_exe: Path, port: int
 ) -> None:
     """Quitting OBS while the offset is applied must not make it the source's offset next time."""
-    import obsws_python
 
     settings = {"executable": str(fake_daemon_exe), "port": port, "sync_audio_source": "Mic"}
     obs = headless_obs.start([(SCRIPT, settings)], inputs=[_microphone(_write_wav(tmp_path / "mic.wav"))])
     headless_obs.wait("the stand-in daemon", lambda: _reported_latency(port), 30.0)
-    client = obsws_python.ReqClient(host="127.0.0.1", port=headless_obs.ws_port, timeout=10)
+    client = headless_obs.websocket()
     try:
         applied = lambda: client.get_input_audio_sync_offset("Mic").input_audio_sync_offset == 80  # noqa: E731
         assert until(applied, 15.0)

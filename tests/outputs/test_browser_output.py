@@ -23,7 +23,7 @@ from websockets.sync.client import connect
 from rain_vtuber.errors import RainError
 from rain_vtuber.outputs.base import FrameRate, OutputFrame
 from rain_vtuber.outputs.browser import BrowserOutput, BrowserSettings
-from rain_vtuber.outputs.browser_viewer import IN_FLIGHT
+from rain_vtuber.outputs.browser_viewer import IN_FLIGHT, SentFrame, Viewer
 from rain_vtuber.outputs.runner import OutputRunner
 from tests.browser_viewers import (assert_shows, canvas_rgba, free_tcp_port, launch, missing_chromium,
                                    painted_sequence, screenshot_rgba, stalled_viewer, wait_painted)
@@ -276,6 +276,19 @@ def test_a_viewer_stuck_in_the_middle_of_a_frame_holds_up_neither_writes_nor_clo
             assert time.monotonic() - began < 2.0
             stalled.close()
     assert [r.message for r in caplog.records if r.levelno >= logging.WARNING] == []  # closed, not given up on
+
+
+def test_a_frame_offered_twice_is_sent_once_and_not_counted_as_dropped() -> None:
+    """A viewer connecting while a frame is published gets it as the newest at connect and from the publishing."""
+    viewer, frame = Viewer("127.0.0.1:1"), SentFrame(1, 0, b"")
+    viewer.offer(frame)
+    viewer.offer(frame)
+    assert viewer.next_to_send() is frame
+    viewer.offer(frame)
+    assert viewer.next_to_send() is None and viewer.dropped == 0
+    newer = SentFrame(2, 0, b"")
+    viewer.offer(newer)
+    assert viewer.next_to_send() is newer and viewer.painted_frame(2) is newer and viewer.dropped == 1  # 1 skipped
 
 
 def test_a_port_in_use_is_one_line_that_names_it(settings: BrowserSettings) -> None:

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from rain_vtuber.face import rig
+from rain_vtuber.face.neutral import IBUG68_MIRROR
+from rain_vtuber.face.openness import eye_openness, mouth_openness, transfer_openness
 from rain_vtuber.face.state import FaceState
-from rain_vtuber.face.expressions import eye_openness, mouth_openness, transfer_openness
 from rain_vtuber.sources.tracker import head_pose_from_points
 from tests.sources.source_helpers import (
     assert_anatomical,
@@ -27,7 +28,7 @@ def rig_face(expressions: dict[str, float] | None = None,
 def test_neutral_face_is_anatomical_symmetric_and_webcam_sized() -> None:
     points = rig.project(rig.NEUTRAL_MM)
     assert_anatomical(points)
-    mirrored = points[rig.MIRROR] * [-1, 1] + [1, 0]
+    mirrored = points[IBUG68_MIRROR] * [-1, 1] + [1, 0]
     np.testing.assert_allclose(mirrored, points, atol=1e-12)
     # framed like a webcam face filling ~60% of the square: nasion-chin ~0.42, centred, inside the frame
     assert 0.38 < np.linalg.norm(points[27] - points[8]) < 0.46

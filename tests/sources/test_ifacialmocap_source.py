@@ -8,7 +8,7 @@ import pytest
 
 from rain_vtuber.face.state import TrackingState
 from rain_vtuber.landmarks import Calibration, PoseRenderer
-from rain_vtuber.landmarks.calibration import FilterOptions
+from rain_vtuber.face.filter import FilterOptions
 from rain_vtuber.sources import SourceConfig, open_source
 from rain_vtuber.sources.ifacialmocap import HANDSHAKE, IFacialMocapSource, PacketError, head_rotation, parse_packet
 from tests.sources.source_helpers import (INNER_LIP, check_blink, check_jaw_open, check_nose_moves, lid_gap,

@@ -10,7 +10,7 @@ import pytest
 from skimage import data
 
 from rain_vtuber.errors import RainError
-from rain_vtuber.face.expressions import eye_openness, mouth_openness
+from rain_vtuber.face.openness import eye_openness, mouth_openness
 from rain_vtuber.face.mediapipe68 import MEDIAPIPE_TO_IBUG68
 from rain_vtuber.face.state import TrackingState
 from rain_vtuber.sources import SourceConfig, open_source

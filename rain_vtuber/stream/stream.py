@@ -16,8 +16,8 @@ from typing import Literal
 
 import torch
 
-from rain_vtuber.engine.noise import NoiseSource
-from rain_vtuber.engine.reference import VAE_SCALE, ReferenceStates
+from rain_vtuber.stream.noise import NoiseSource
+from rain_vtuber.stream.reference import VAE_SCALE, ReferenceStates
 from rain_vtuber.model import context_attention, reference_attention
 from rain_vtuber.model.config import PileLayout
 from rain_vtuber.model.lcm import StreamScheduler, guidance_embedding

@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file, save
 
-from rain_vtuber.engine.placement import FusionPlacement
+from rain_vtuber.stream.placement import FusionPlacement
 from rain_vtuber.model import reference_attention
 from rain_vtuber.model.release import RainModels
 from rain_vtuber.utils.atomic import atomic_write
