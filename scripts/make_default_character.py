@@ -1,10 +1,14 @@
 """Draw the project's own default character: characters/default/reference.png (+ metadata, calibration).
 
+It is written twice, byte for byte the same (a test checks): the repository's characters/ and
+calibration/ (the examples a checkout runs with) and rain_vtuber/packaged/ (what the installed
+package ships, so `rain-vtuber daemon` works from any folder).
+
 The face is laid out from the pose the renderer draws for the neutral face with calibration/default.yaml,
 so the character's eyes, brows, nose, mouth and jaw sit under the dots RAIN is conditioned on.
 Everything is drawn from simple shapes here; no third-party artwork is involved.
 
-    python scripts/make_default_character.py [--out-dir .]
+    python scripts/make_default_character.py [--out-dir DIR]
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from rain_vtuber.landmarks.calibration import Calibration, Framing, save_calibra
 from rain_vtuber.landmarks.dots import group_centers
 from rain_vtuber.landmarks.render import PoseRenderer
 from rain_vtuber.landmarks.transforms import apply_translations, build_translations
+from rain_vtuber.paths import PACKAGED_HOME
 
 SIZE = 512
 SS = 4  # supersampling factor: draw at 2048 px, downsample for smooth edges
@@ -145,11 +150,9 @@ def draw_character(dots: np.ndarray) -> Image.Image:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out-dir", type=Path, default=Path(__file__).resolve().parents[1])
+    parser.add_argument("--out-dir", type=Path, help="write only here (default: the repository and the package)")
     args = parser.parse_args()
-    folder = args.out_dir / "characters" / "default"
-    folder.mkdir(parents=True, exist_ok=True)
-    draw_character(dot_layout()).save(folder / "reference.png", optimize=True)
+    picture = draw_character(dot_layout())
     meta = {
         "name": "Default",
         "author": "rain-vtuber project",
@@ -157,9 +160,13 @@ def main() -> None:
         "description": "Original character drawn procedurally by scripts/make_default_character.py.",
         "background": BACKGROUND,
     }
-    (folder / "character.yaml").write_text(yaml.safe_dump(meta, sort_keys=False), encoding="utf-8")
-    save_calibration(CALIBRATION, args.out_dir / "calibration" / "default.yaml")
-    print(f"wrote {folder / 'reference.png'}, {folder / 'character.yaml'}, calibration/default.yaml")
+    for out_dir in [args.out_dir] if args.out_dir else [Path(__file__).resolve().parents[1], PACKAGED_HOME]:
+        folder = out_dir / "characters" / "default"
+        folder.mkdir(parents=True, exist_ok=True)
+        picture.save(folder / "reference.png", optimize=True)
+        (folder / "character.yaml").write_text(yaml.safe_dump(meta, sort_keys=False), encoding="utf-8")
+        save_calibration(CALIBRATION, out_dir / "calibration" / "default.yaml")
+        print(f"wrote {folder / 'reference.png'}, {folder / 'character.yaml'}, {out_dir / 'calibration' / 'default.yaml'}")
 
 
 if __name__ == "__main__":

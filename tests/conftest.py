@@ -122,3 +122,13 @@ def ndi_probe() -> Iterator[Callable[..., NdiProbe]]:
     yield make
     for probe in probes:
         probe.close()
+@pytest.fixture
+def new_user_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A user rain-vtuber never ran for: HOME is an empty temporary folder, no XDG variables and no
+    $RAIN_VTUBER_HOME, so every per-user folder lands under it (nothing touches the real home)."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    for var in ("XDG_CACHE_HOME", "XDG_STATE_HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME", "RAIN_VTUBER_HOME"):
+        monkeypatch.delenv(var, raising=False)
+    return home

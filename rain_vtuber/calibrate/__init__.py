@@ -1,7 +1,7 @@
 """`rain-vtuber calibrate`: create a character and tune its calibration in a local web page.
 
     from rain_vtuber.calibrate import CalibrateRequest, character_files, start
-    running = start(CalibrateRequest(character_files(Path("."), "alice"), image=Path("alice.png")))
+    running = start(CalibrateRequest(character_files(None, "alice"), image=Path("alice.png")))  # None: where the daemon looks
     print(running.url); ...; running.stop()
 """
 

@@ -120,6 +120,8 @@ def serve(request: CalibrateRequest, open_browser: bool = True, announce: Callab
     """Run the page until it is closed (its Close button) or Ctrl-C."""
     running = start(request)
     announce(f"Calibration page for '{request.files.name}': {running.url}  (Ctrl-C to stop)")
+    created = f"created {request.files.folder}; " if request.image is not None else ""
+    announce(f"{created}Save writes {request.files.calibration}")
     if open_browser:
         webbrowser.open(running.url)
     try:

@@ -1,5 +1,9 @@
 """Create or reopen a character on disk: characters/<name>/ and calibration/<name>.yaml.
 
+Where those folders are is the daemon's lookup order (rain_vtuber.paths.character_folders), so
+what calibrate writes is what the daemon reads; the package's own default character is never
+written: its calibration is copied to the user's folder.
+
 Creation stages everything in a temporary folder next to the target and moves it into place only
 when it is complete, so a failure never leaves a half-written character behind. The user's image
 is only read; the character gets its own copy.
@@ -18,8 +22,10 @@ from PIL import Image
 
 from rain_vtuber.errors import RainError
 from rain_vtuber.landmarks import Calibration, load_calibration, save_calibration
-from rain_vtuber.landmarks.characters import CHARACTER_NAME, character_at, load_picture
+from rain_vtuber.landmarks.characters import CHARACTER_NAME, Character, character_at, load_picture
+from rain_vtuber.landmarks.library import CharacterLibrary
 from rain_vtuber.landmarks.picture import read_picture
+from rain_vtuber.paths import PACKAGED_HOME, character_folders, is_packaged
 from rain_vtuber.utils.atomic import atomic_write
 
 MIN_SIDE = 64
@@ -27,33 +33,40 @@ MIN_SIDE = 64
 
 @dataclass(frozen=True)
 class CharacterFiles:
-    """Where one character lives under a root folder (the project root by default)."""
+    """Where calibrate reads and writes one character (see `character_files`)."""
 
-    root: Path
     name: str
-
-    @property
-    def folder(self) -> Path:
-        return self.root / "characters" / self.name
-
-    @property
-    def calibration(self) -> Path:
-        return self.root / "calibration" / f"{self.name}.yaml"
+    folder: Path
+    """characters/<name>/: where the character is, or is created."""
+    calibration: Path
+    """The calibration file the daemon reads for it and calibrate writes (never inside the package)."""
+    packaged: Character | None = None
+    """The package's own character of this name (read-only): reopened, it gives the picture and the
+    calibration to start from; a new character of this name hides it."""
 
     @property
     def neutral(self) -> Path:
         """The user's recorded neutral face (68 tracked points) the framing was fitted to."""
-        return self.root / "calibration" / f"{self.name}.neutral.yaml"
+        return self.calibration.with_name(f"{self.name}.neutral.yaml")
 
     def exists(self) -> bool:
-        return self.folder.exists() or self.calibration.exists()
+        return self.folder.exists() or self.calibration.exists() or self.packaged is not None
 
 
-def character_files(root: Path, name: str) -> CharacterFiles:
-    """Validated name -> its paths; RainError for names the daemon could not load."""
+def character_files(root: Path | None, name: str) -> CharacterFiles:
+    """Validated name -> its files: under root/characters and root/calibration when root is given,
+    else where the daemon looks for it (./characters, the user's folder, the package; new ones go
+    to ./characters when that folder exists, else to the user's). RainError for names the daemon
+    could not load."""
     if not CHARACTER_NAME.match(name) or name in (".", ".."):
         raise RainError(f"invalid character name {name!r}: use letters, digits, '_', '-' or '.', starting with a letter or digit")
-    return CharacterFiles(Path(root), name)
+    library = CharacterLibrary(character_folders(root / "characters", root / "calibration") if root else None)
+    found = library.find(name)
+    if found is not None and not is_packaged(found.image_path):
+        return CharacterFiles(name, found.image_path.parent, found.calibration_path)
+    new = library.folders.new
+    packaged = character_at(PACKAGED_HOME / "characters" / name, PACKAGED_HOME / "calibration") if found else None
+    return CharacterFiles(name, new.characters / name, library.calibration_path(name, new), packaged)
 
 
 def read_image(path: Path) -> np.ndarray:
@@ -89,8 +102,13 @@ def create_character(files: CharacterFiles, image: Path, calib: Calibration, for
 
 
 def check_new(files: CharacterFiles, force: bool) -> None:
-    """RainError if the character exists and force is off."""
+    """RainError if the character exists (also as the package's own) and force is off."""
     if files.exists() and not force:
+        if files.packaged is not None:
+            raise RainError(
+                f"character '{files.name}' comes with rain-vtuber; add --force to make your own in {files.folder}, "
+                "or leave out --image to adjust it"
+            )
         raise RainError(
             f"character '{files.name}' already exists ({files.folder}, {files.calibration}); "
             "add --force to replace it, or leave out --image to adjust it"
@@ -98,13 +116,14 @@ def check_new(files: CharacterFiles, force: bool) -> None:
 
 
 def open_character(files: CharacterFiles) -> tuple[np.ndarray, Calibration]:
-    """An existing character's reference image and calibration (defaults if it has no file yet)."""
-    found = character_at(files.folder, files.calibration.parent)
+    """An existing character's reference image and calibration (its own file, else the package's, else defaults)."""
+    found = character_at(files.folder, files.calibration.parent) or files.packaged
     if found is None:
         raise RainError(
             f"character '{files.name}' not found under {files.folder.parent}; create it with --image REF.png"
         )
-    calib = load_calibration(files.calibration) if files.calibration.exists() else Calibration()
+    start = files.calibration if files.calibration.exists() else found.calibration_path
+    calib = load_calibration(start) if start.exists() else Calibration()
     return load_picture(found)[0], calib
 
 

@@ -65,8 +65,9 @@ def calibrate(
     port: Annotated[int, typer.Option("--port", help="Port of the page on 127.0.0.1 (0: a free one).")] = 0,
     no_browser: Annotated[bool, typer.Option("--no-browser", help="Print the URL but do not open a browser.")] = False,
     root: Annotated[
-        Path, typer.Option("--root", help="Folder holding characters/ and calibration/.")
-    ] = Path("."),
+        Optional[Path],
+        typer.Option("--root", help="Folder holding characters/ and calibration/ (default: where the daemon looks)."),
+    ] = None,
     center_x: Annotated[Optional[float], typer.Option("--center-x", help="Framing: face centre x (0..1).")] = None,
     center_y: Annotated[Optional[float], typer.Option("--center-y", help="Framing: face centre y (0..1).")] = None,
     scale: Annotated[Optional[float], typer.Option("--scale", help="Framing: face size (0.1..4).")] = None,
@@ -106,6 +107,6 @@ def calibrate(
     )
     if no_ui:
         path = write_without_ui(request)
-        console.print(f"created {request.files.folder} and {path}" if image else f"updated {path}")
+        console.print(f"created {request.files.folder} and {path}" if image else f"updated {path}", soft_wrap=True)
         return
     serve(request, open_browser=not no_browser, announce=lambda text: console.print(text, soft_wrap=True))

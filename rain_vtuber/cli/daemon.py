@@ -39,8 +39,14 @@ def daemon(
     weights: WeightsOpt = None,
     engine_config: EngineConfigOpt = None,
     character: Annotated[Optional[str], typer.Option("--character", help="Character to start with.")] = None,
-    characters_dir: Annotated[Optional[Path], typer.Option("--characters-dir", help="Characters folder.")] = None,
-    calibration_dir: Annotated[Optional[Path], typer.Option("--calibration-dir", help="Calibrations folder.")] = None,
+    characters_dir: Annotated[
+        Optional[Path],
+        typer.Option("--characters-dir", help="Only this characters folder (default: ./characters, yours, the package's)."),
+    ] = None,
+    calibration_dir: Annotated[
+        Optional[Path],
+        typer.Option("--calibration-dir", help="Only this calibrations folder (default: ./calibration, yours, the package's)."),
+    ] = None,
     source: SourceKindOpt = None,
     camera: CameraOpt = None,
     source_path: SourcePathOpt = None,

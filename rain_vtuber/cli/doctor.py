@@ -205,6 +205,18 @@ def check_lan() -> Check:
     return Check("LAN address", "pass", ", ".join(found))
 
 
+def print_folders() -> None:
+    """The per-user folders in use and the character lookup order (they differ per OS)."""
+    from rain_vtuber.paths import folders_in_use
+
+    table = Table(title="folders")
+    for column in ("for", "folder"):
+        table.add_column(column, overflow="fold")
+    for what, where in folders_in_use():
+        table.add_row(escape(what), escape(where))
+    console.print(table)
+
+
 def print_lan_guide(addresses: list[str], control_port: int) -> None:
     """What to type on the phone / the other PC, and which ports this PC's firewall must let in."""
     from rain_vtuber.daemon.lan import PORTS
@@ -238,7 +250,10 @@ def doctor(
     ] = True,
     face_model: FaceModelOpt = None,
 ) -> None:
-    """Check Python, packages, face tracker, GPU, TensorRT, weights, camera, NDI, Spout2 (Windows) and ports; exit 1 if anything fails."""
+    """Check Python, packages, face tracker, GPU, TensorRT, weights, camera, NDI, Spout2 (Windows) and ports; exit 1 if anything fails.
+
+    Also lists the folders in use (caches, log, state, where characters are looked up).
+    """
     ports = dict(PORTS, control=("127.0.0.1", control_port))
     checks: list[tuple[str, Callable[[], Check]]] = [
         ("Python", check_python), ("packages", check_packages), ("face tracker", lambda: check_face_tracker(face_model, weights)),
@@ -262,6 +277,7 @@ def doctor(
         failed += result.status == "fail"
         table.add_row(escape(result.name), style[result.status], escape(result.detail), escape(result.fix))
     console.print(table)
+    print_folders()
     if lan_guide:
         from rain_vtuber.daemon.lan import lan_addresses
 

@@ -28,6 +28,7 @@ from rain_vtuber.cli.common import FaceModelOpt, console
 from rain_vtuber.errors import RainError
 from rain_vtuber.face.state import FaceState, TrackingState
 from rain_vtuber.landmarks import Calibration, PoseRenderer, load_calibration
+from rain_vtuber.landmarks.library import CharacterLibrary
 from rain_vtuber.landmarks.overlay import draw_tracked_points
 from rain_vtuber.sources.video import VIDEO_SUFFIXES, recorded_kind
 
@@ -36,7 +37,6 @@ if TYPE_CHECKING:
     from rain_vtuber.sources.frames import FrameSource
 
 LIVE_KINDS = ("webcam", "screen", "ifacialmocap", "vmc")
-DEFAULT_CALIBRATION = Path("calibration") / "default.yaml"
 
 
 def has_display() -> bool:
@@ -45,8 +45,8 @@ def has_display() -> bool:
 
 
 def _calibration(path: Path | None, exact: bool, auto_fit: bool | None) -> Calibration:
-    if path is None and DEFAULT_CALIBRATION.is_file():
-        path = DEFAULT_CALIBRATION
+    if path is None:  # the default character's, where the daemon would find it
+        path = CharacterLibrary().saved_calibration("default")
     calib = load_calibration(path) if path is not None else Calibration()
     if exact:
         return Calibration.exact(calib.shape)
@@ -142,7 +142,7 @@ def pose(
     port: Annotated[Optional[int], typer.Option("--port", help="UDP port for ifacialmocap / vmc.")] = None,
     calibration: Annotated[
         Optional[Path],
-        typer.Option("--calibration", help="calibration/<name>.yaml (default: calibration/default.yaml)."),
+        typer.Option("--calibration", help="calibration/<name>.yaml (default: the default character's)."),
     ] = None,
     exact: Annotated[bool, typer.Option("--exact", help="Spec path only: no framing, expressions or filter.")] = False,
     auto_fit: Annotated[

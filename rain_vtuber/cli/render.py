@@ -113,7 +113,9 @@ def render(
     faces: Annotated[Optional[Path], typer.Option("--faces", help="Face video, image or folder, tracked with mediapipe.")] = None,
     face_model: FaceModelOpt = None,
     reference: Annotated[Optional[Path], typer.Option("--reference", help="Character reference image.")] = None,
-    character: Annotated[Optional[str], typer.Option("--character", help="Character in ./characters (image + calibration).")] = None,
+    character: Annotated[
+        Optional[str], typer.Option("--character", help="Character name, found as the daemon finds it (image + calibration).")
+    ] = None,
     weights: WeightsOpt = None,
     engine_config: EngineConfigOpt = None,
     config: OldEngineConfigOpt = None,
@@ -128,7 +130,8 @@ def render(
     """Render a clip offline: pose images (or a face video) + a character image -> frames."""
     from rain_vtuber.engine import RainEngine
     from rain_vtuber.engine.offline import render_stream
-    from rain_vtuber.landmarks.characters import character_at, load_picture
+    from rain_vtuber.landmarks.characters import load_picture
+    from rain_vtuber.landmarks.library import CharacterLibrary
     from rain_vtuber.landmarks.picture import read_picture
     from rain_vtuber.sources.face_model import resolve_face_model
     from rain_vtuber.weights import default_weights_dir
@@ -139,22 +142,23 @@ def render(
         raise RainError("give exactly one of --reference IMAGE or --character NAME")
     if decoder not in ("taesdv", "vae"):
         raise RainError(f"--decoder must be taesdv or vae, got {decoder!r}")
-    calibration = Path("calibration") / f"{character or 'default'}.yaml"
+    library = CharacterLibrary()
+    calibration = library.saved_calibration(character or "default")
     if character is not None:
-        found = character_at(Path("characters") / character, calibration.parent)
+        found = library.find(character)
         if found is None:
-            raise RainError(f"character {character!r} not found: no reference image in characters/{character}/")
+            raise RainError(f"character {character!r} not found in {library.describe()}; create it with `rain-vtuber calibrate`")
         image, _ = load_picture(found)
     else:
         image = read_picture(reference)  # type: ignore[arg-type]
     if faces is not None:  # before the slow engine load
+        if calibration is None:
+            raise RainError(f"--faces needs a calibration: calibration/{character or 'default'}.yaml not found (run `rain-vtuber calibrate`)")
         face_model = resolve_face_model(face_model, weights)
     config = engine_config_flag(engine_config, config)
     engine = RainEngine.load(weights or default_weights_dir(), config, device=device, dtype=dtype,
                              decoder=decoder, seed=seed, backend=backend, latency=latency or "standard")  # type: ignore[arg-type]
     size = (engine.height, engine.width)
-    if faces is not None and not calibration.is_file():
-        raise RainError(f"--faces needs a calibration: {calibration} not found (run `rain-vtuber calibrate`)")
     frames, total = _face_frames(faces, face_model, calibration, size) if faces is not None else _pose_frames(poses, size)  # type: ignore[arg-type]
     engine.set_reference(engine.fuse_reference(image))
     writer = _Writer(out, fps)

@@ -17,10 +17,13 @@ from typing import Any, Protocol
 import numpy as np
 
 from rain_vtuber.errors import RainError
+from rain_vtuber.face import Expression, expression_set
 from rain_vtuber.landmarks import Calibration, load_calibration
 from rain_vtuber.landmarks.calibration import reload_calibration
-from rain_vtuber.landmarks.characters import Character, discover_characters, load_picture
+from rain_vtuber.landmarks.characters import Character, load_character_meta, load_picture
+from rain_vtuber.landmarks.library import CharacterLibrary
 from rain_vtuber.landmarks.picture import background_colour
+from rain_vtuber.paths import character_folders
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +49,8 @@ class CharacterEntry:
     calibration: Calibration
     image: np.ndarray
     background: tuple[int, int, int]  # key colour for background_key "reference"
+    expressions: dict[str, Expression]  # the built-in ones and the character's own (character.yaml)
+    found: Character = field(repr=False)  # where it is on disk (to read character.yaml again on reload)
     state: FuseState = FuseState.PENDING
     error: str | None = None
     states: Any = field(default=None, repr=False)  # engine ReferenceStates once READY
@@ -65,14 +70,17 @@ def _load_entry(found: Character) -> CharacterEntry:
         calibration=load_calibration(found.calibration_path),
         image=image,
         background=background,
+        expressions=expression_set(meta.expressions),
+        found=found,
     )
 
 
 class CharacterRegistry:
     """Discovers characters at start; `select` is instant for fused ones and refuses the rest."""
 
-    def __init__(self, characters_dir: Path, calibration_dir: Path, active: str) -> None:
-        self.characters_dir, self.calibration_dir = Path(characters_dir), Path(calibration_dir)
+    def __init__(self, characters_dir: Path | None, calibration_dir: Path | None, active: str) -> None:
+        """None for a folder: the lookup order of `rain_vtuber.paths.character_folders`."""
+        self.library = CharacterLibrary(character_folders(characters_dir, calibration_dir))
         self._lock = threading.Lock()
         self._ready = threading.Condition(self._lock)
         self._entries: dict[str, CharacterEntry] = {}
@@ -82,16 +90,16 @@ class CharacterRegistry:
         self._add_new()
         if active not in self._entries:
             raise RainError(
-                f"character '{active}' not found in {self.characters_dir} "
-                f"(known: {', '.join(self.names()) or 'none'}); add characters/{active}/reference.png "
-                "or pick one with --character"
+                f"character '{active}' not found in {self.library.describe()} "
+                f"(known: {', '.join(self.names()) or 'none'}); create it with "
+                f"`rain-vtuber calibrate {active} --image PICTURE` or pick one with --character"
             )
         self.active = active
 
     def _add_new(self) -> list[str]:
         """Add characters not seen before; a character whose files are broken is logged and skipped."""
         added = []
-        for found in discover_characters(self.characters_dir, self.calibration_dir):
+        for found in self.library.discover():
             if found.name in self._entries:
                 continue
             try:
@@ -192,7 +200,7 @@ class CharacterRegistry:
             log.info("character %s ready", entry.name)
 
     def reload(self) -> list[str]:
-        """Re-read every calibration (a bad file keeps the previous one) and pick up new characters.
+        """Re-read every calibration and character.yaml (a bad file keeps the previous values) and pick up new characters.
 
         Returns the error messages, empty when everything loaded.
         """
@@ -202,6 +210,10 @@ class CharacterRegistry:
             entry.calibration, error = reload_calibration(entry.calibration_path, entry.calibration)
             if error:
                 errors.append(error)
+            try:
+                entry.expressions = expression_set(load_character_meta(entry.found).expressions)
+            except RainError as err:  # a broken character.yaml keeps the expressions it had
+                errors.append(str(err))
         added = self._add_new()
         if added:
             log.info("new characters: %s", ", ".join(added))

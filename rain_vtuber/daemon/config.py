@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import re
 from pathlib import Path
 from typing import Any, Literal, Optional
@@ -13,9 +12,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from rain_vtuber.daemon.control import DEFAULT_CONTROL_PORT
 from rain_vtuber.errors import RainError
+from rain_vtuber.face import IdleOptions
 from rain_vtuber.landmarks.picture import parse_hex_colour
 from rain_vtuber.outputs.base import OutputSettings
 from rain_vtuber.outputs.registry import OutputEntry
+from rain_vtuber.paths import default_log_file, default_state_file
 from rain_vtuber.sources import SourceConfig
 from rain_vtuber.utils.validation import describe_errors
 
@@ -27,12 +28,6 @@ LEGACY_NDI_KEYS = {"ndi_name": "ndi_name", "ndi_format": "format"}  # top-level 
 _HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 
-def _state_dir() -> Path:
-    """Per-user folder for logs ($XDG_STATE_HOME/rain-vtuber, ~/.local/state/rain-vtuber)."""
-    base = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
-    return Path(base) / "rain-vtuber"
-
-
 class DaemonConfig(BaseModel):
     """Daemon settings; YAML keys are these field names (unknown keys are an error)."""
 
@@ -40,8 +35,12 @@ class DaemonConfig(BaseModel):
 
     weights: Optional[Path] = Field(None, description="RAIN weights folder; None = the download cache")
     engine_config: Optional[Path] = Field(None, description="release-schema config; None = the weights' own")
-    characters_dir: Path = Field(Path("characters"), description="one folder per character (reference.png)")
-    calibration_dir: Path = Field(Path("calibration"), description="<character>.yaml calibration files")
+    characters_dir: Optional[Path] = Field(
+        None, description="one folder per character (reference.png); None = ./characters, the user's, the package's"
+    )
+    calibration_dir: Optional[Path] = Field(
+        None, description="<character>.yaml calibration files; None = ./calibration, the user's, the package's"
+    )
     character: str = Field("default", description="character active at start")
     source: SourceConfig = Field(default_factory=SourceConfig, description="face source (webcam 0 by default)")
     output_size: int = Field(512, ge=64, le=4096, description="size of every output (square); frames are resized")
@@ -64,6 +63,9 @@ class DaemonConfig(BaseModel):
     latency: Literal["standard", "low"] = Field(
         "standard", description="standard = the release pile (16 frames deep); low = 8 frames, less temporal continuity"
     )
+    idle: IdleOptions = Field(
+        default_factory=IdleOptions, description="idle life while no face is tracked: blinks, breathing, sway"
+    )
     stream_health: bool = Field(
         True, description="watch the output's colour against the character and steer a drifting stream back (off: never)"
     )
@@ -79,7 +81,7 @@ class DaemonConfig(BaseModel):
         "127.0.0.1", description="address the control port binds; another PC's OBS needs this PC's LAN address (+ token)"
     )
     token: Optional[str] = Field(None, min_length=1, description="shared secret every control message carries first")
-    log_file: Optional[Path] = Field(_state_dir() / "daemon.log", description="rotating log file; None = console only")
+    log_file: Optional[Path] = Field(default_factory=default_log_file, description="rotating log file; None = console only")
     log_max_bytes: int = Field(5_000_000, ge=10_000, description="rotate the log file at this size")
     log_backups: int = Field(3, ge=0, description="rotated log files kept")
     state_file: Optional[Path] = Field(
@@ -135,7 +137,7 @@ class DaemonConfig(BaseModel):
         ]
 
     def memory_path(self) -> Path:
-        return self.state_file or _state_dir() / f"daemon-{self.control_port}.json"
+        return self.state_file or default_state_file(self.control_port)
 
     def key_colour(self) -> tuple[int, int, int] | None:
         """The fixed key colour when background_key is #RRGGBB; None for none/reference."""

@@ -73,6 +73,8 @@ class Daemon:
             "/rain/resume": Command(self.resume),
             "/rain/recenter": Command(self.recenter),
             "/rain/latency": Command(self.set_latency, (str,), "standard or low"),
+            "/rain/expression": Command(self.expression, (str, str), "an expression name and on, off or toggle"),
+            "/rain/expression/clear": Command(self.clear_expressions),
             "/rain/reload": Command(self.reload),
             "/rain/shutdown": Command(self.shutdown),
             "/rain/ping": Command(lambda: f"pong {__version__}"),
@@ -105,6 +107,15 @@ class Daemon:
         self.pipeline.set_latency(mode)
         log.info("latency -> %s requested", mode)
         return f"latency {mode}"
+
+    def expression(self, name: str, action: str) -> str:
+        on = self.pipeline.set_expression(name, action)
+        log.info("expression %s %s", name, "on" if on else "off")
+        return f"expression {name} {'on' if on else 'off'}"
+
+    def clear_expressions(self) -> str:
+        self.pipeline.driver.expressions.clear()
+        return "expressions cleared"
 
     def reload(self) -> str:
         errors = self.registry.reload()

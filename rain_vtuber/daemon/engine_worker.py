@@ -14,17 +14,19 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rain_vtuber.daemon.oom import free_memory, is_oom
 from rain_vtuber.daemon.sampler import PoseGroup
-from rain_vtuber.engine import RainEngine
 from rain_vtuber.outputs.latency import FrameStamps
 from rain_vtuber.outputs.stage import OutputStage
 from rain_vtuber.utils.backoff import Backoff
 from rain_vtuber.utils.clock import RateMeter
 from rain_vtuber.utils.ratelimit import RateLimitedLog
 from rain_vtuber.utils.slot import Slot
+
+if TYPE_CHECKING:  # torch loads with the engine; `rain-vtuber ctl` and the CLI start without it
+    from rain_vtuber.engine import RainEngine
 
 log = logging.getLogger(__name__)
 

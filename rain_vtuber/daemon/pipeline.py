@@ -30,6 +30,7 @@ from rain_vtuber.daemon.oom import is_oom, oom_message
 from rain_vtuber.daemon.sampler import Sampler
 from rain_vtuber.daemon.startup import load_engine, measure_fps, oom_context
 from rain_vtuber.errors import RainError
+from rain_vtuber.face import FaceDriver
 from rain_vtuber.landmarks import PoseRenderer
 from rain_vtuber.model.latency import check_mode
 from rain_vtuber.outputs.base import FrameRate
@@ -68,6 +69,8 @@ class Pipeline:
         self.source: Any = None
         self.sampler: Sampler | None = None
         self.worker: EngineWorker | None = None
+        # here from the start: an expression hotkey pressed while loading is on when the stream comes up
+        self.driver = FaceDriver(config.idle, expressions=registry.current.expressions, place=self._place_neutral)
         self.stage = open_stage(config)
         self._threads: list[threading.Thread] = []
         self._apply_look(registry.current)
@@ -139,7 +142,7 @@ class Pipeline:
         entry = self.registry.wait_ready(self.registry.active, self.stop)
         engine.set_reference(entry.states)
         self.sampler = Sampler(PoseRenderer(entry.calibration, height=engine.height, width=engine.width),
-                               lambda: engine.group_size)
+                               lambda: engine.group_size, self.driver)
         self.state = "warming"
         fps = cfg.fps or measure_fps(engine, self.sampler.render(None), cfg, self.stop) or self.fps
         self.stage.set_rate(fps)
@@ -165,8 +168,24 @@ class Pipeline:
         self._apply_look(entry, show=self.state != "running")
 
     def set_calibration(self, entry: CharacterEntry) -> None:
+        """The character's calibration and expressions (a switch or a reload)."""
+        self.driver.expressions.set_expressions(entry.expressions)
         if self.sampler is not None:
             self.sampler.set_calibration(entry.calibration)
+
+    def set_expression(self, name: str, action: str) -> bool:
+        """Switch a named expression on, off or over (toggle); True when it is on now."""
+        player = self.driver.expressions
+        if action == "toggle":
+            return player.toggle(name)
+        if action not in ("on", "off"):
+            raise RainError(f"expression action must be on, off or toggle, got {action!r}")
+        (player.on if action == "on" else player.off)(name)
+        return action == "on"
+
+    def _place_neutral(self, points: Any) -> Any:
+        """The driver's placement of idle life: on the character's face, as the sampler draws it now."""
+        return self.sampler.place_neutral(points) if self.sampler is not None else points
 
     def pause(self) -> None:
         self._require_stream()
@@ -225,6 +244,17 @@ class Pipeline:
             "stream_health": engine.health_status() if engine is not None else {"state": "not started"},
             "outputs": outputs,
             "ndi": next((status for status in outputs.values() if status["kind"] == "ndi"), None),
+            **self.face_status(),
+        }
+
+    def face_status(self) -> dict[str, Any]:
+        """What drives the face now (tracking | idle | neutral) and the expressions, as /rain/status reports them."""
+        driving = self.driver.status()
+        driver = "tracking" if driving["tracking"] else "idle" if driving["idle"] else "neutral"
+        return {
+            "face_driver": driver if self.sampler is not None else "not started",
+            "face": {k: driving[k] for k in ("tracking", "idle", "audio", "auto_blink")},
+            "expressions": {"available": self.driver.expressions.available(), "active": driving["expressions"]},
         }
 
     def source_status(self) -> dict[str, Any]:

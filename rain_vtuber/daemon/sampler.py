@@ -1,5 +1,8 @@
-"""Sampler stage: once per output period, the newest face -> its pose image; groups of them -> the engine.
+"""Sampler stage: once per output period, the newest face -> what drives it -> its pose image; groups -> the engine.
 
+Each sample goes through the FaceDriver first (face/driver.py: the audio mouth, the expressions
+switched on, idle life while tracking is lost), so every source and every output gets them. The
+audio mouth is the one captured when the face was: the pose and the voice keep the same clock.
 RAIN takes poses in groups (4 per step in the release). The sampler collects one group and hands it
 to the engine worker through a one-item Slot: a group the engine has not taken yet is replaced by
 the newer one (counted as dropped), so a slow engine never builds a queue. Each pose carries the
@@ -17,6 +20,7 @@ from typing import Callable
 import numpy as np
 
 from rain_vtuber.errors import RainError
+from rain_vtuber.face import FaceDriver, Mouth
 from rain_vtuber.face.state import FaceState
 from rain_vtuber.landmarks import Calibration, PoseRenderer
 from rain_vtuber.sources import FaceSource
@@ -39,18 +43,35 @@ class Sampler:
     """Owns the pose renderer (calibration, auto-fit, smoothing); the control thread reaches it through
     the locked methods below, the sampling thread through run()."""
 
-    def __init__(self, renderer: PoseRenderer, group_size: Callable[[], int]) -> None:
+    def __init__(self, renderer: PoseRenderer, group_size: Callable[[], int], driver: FaceDriver,
+                 mouth_at: Callable[[int], Mouth | None] = lambda t_ns: None) -> None:
+        """driver: built with `place=sampler.place_neutral` (it runs under this sampler's lock);
+        mouth_at: the audio mouth captured at a monotonic time, None without audio."""
         self.groups = Slot()
         self.source: FaceSource | None = None
         self.paused = False
+        self.driver = driver
+        self._mouth_at = mouth_at
         self._renderer = renderer
         self._group_size = group_size  # read every group: a latency switch changes it
         self._lock = threading.Lock()
         self._warn = RateLimitedLog(log)
 
     def render(self, face: FaceState | None) -> np.ndarray:
+        """The pose image of a face as it is (the neutral pose with None): no driver, for timing the engine."""
         with self._lock:
             return self._renderer.render(face)
+
+    def sample(self, face: FaceState | None, captured: int, now: int) -> np.ndarray:
+        """The pose image of what drives the face at `now`: the tracked `face` (captured at `captured`),
+        the audio mouth of that instant, the expressions on and idle life."""
+        mouth = self._mouth_at(captured)
+        with self._lock:
+            return self._renderer.render(self.driver.drive(face, now, mouth))
+
+    def place_neutral(self, points: np.ndarray) -> np.ndarray:
+        """Where the character's neutral face is drawn now (the driver's `place`; called under the lock)."""
+        return self._renderer.place_neutral(points)
 
     def set_calibration(self, calibration: Calibration) -> None:
         """A character switch or a reload: new calibration, same smoothing and fit."""
@@ -89,8 +110,9 @@ class Sampler:
             try:
                 face = source.latest()
                 sampled = time.monotonic_ns()
-                poses.append(self.render(face))
-                stamps.append((sampled if face is None else min(face.timestamp_ns, sampled), time.monotonic_ns()))
+                captured = sampled if face is None else min(face.timestamp_ns, sampled)
+                poses.append(self.sample(face, captured, sampled))
+                stamps.append((captured, time.monotonic_ns()))
             except Exception as err:
                 self._warn.warning("sample", "pose sampling failed: %s: %s", type(err).__name__, err)
                 log.debug("pose sampling failed", exc_info=err)

@@ -10,16 +10,18 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
 from rain_vtuber.daemon.config import DaemonConfig
-from rain_vtuber.engine import RainEngine
 from rain_vtuber.errors import RainError
 from rain_vtuber.model.config import PACKAGED_CONFIG, RainConfig
 from rain_vtuber.model.device import resolve_device
 from rain_vtuber.weights import default_weights_dir
+
+if TYPE_CHECKING:
+    from rain_vtuber.engine import RainEngine
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +30,8 @@ WARMUP_STEPS = 5  # the first is discarded (allocation, caches); the rest are ti
 
 def load_engine(config: DaemonConfig) -> RainEngine:
     """The engine the config asks for, on its device (a CPU-only machine is told what to expect)."""
+    from rain_vtuber.engine import RainEngine  # torch: only when the stream starts
+
     device, dtype = resolve_device(config.device, config.dtype)
     if device == "cpu":
         log.warning(

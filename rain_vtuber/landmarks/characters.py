@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,12 +13,9 @@ from pydantic import Field, ValidationError
 
 from rain_vtuber.errors import RainError
 from rain_vtuber.face.expressions import Expression, ExpressionName
-from rain_vtuber.landmarks.calibration import Calibration, save_calibration
 from rain_vtuber.landmarks.picture import WHITE, Colour, parse_hex_colour, read_picture
 from rain_vtuber.utils.strict import StrictModel
 from rain_vtuber.utils.validation import describe_errors
-
-log = logging.getLogger(__name__)
 
 IMAGE_NAMES = ("reference.png", "reference.jpg", "reference.jpeg", "reference.webp")
 """Accepted reference image names, first match wins."""
@@ -71,32 +67,6 @@ def character_at(folder: Path, calibration_dir: Path) -> Character | None:
         return None
     meta = folder / "character.yaml"
     return Character(folder.name, image, calibration_dir / f"{folder.name}.yaml", meta if meta.is_file() else None)
-
-
-def discover_characters(characters_dir: Path, calibration_dir: Path) -> list[Character]:
-    """Every folder of characters_dir with a reference image, sorted by name.
-
-    A character without calibration/<name>.yaml gets one written with the defaults, so a new
-    character works at once and its file is there to tune.
-    """
-    characters_dir, calibration_dir = Path(characters_dir), Path(calibration_dir)
-    if not characters_dir.is_dir():
-        raise RainError(f"characters folder {characters_dir} not found; create it or pass --characters-dir")
-    found = []
-    for folder in sorted(p for p in characters_dir.iterdir() if p.is_dir()):
-        character = character_at(folder, calibration_dir)
-        if character is None or not CHARACTER_NAME.match(folder.name):
-            log.warning("skipping %s: needs a simple name and one of %s", folder, ", ".join(IMAGE_NAMES))
-            continue
-        calibration = character.calibration_path
-        if not calibration.exists():
-            try:
-                save_calibration(Calibration(), calibration)
-                log.info("wrote default calibration %s; tune it with `rain-vtuber calibrate`", calibration)
-            except OSError as err:
-                log.warning("cannot write default calibration %s: %s", calibration, err)
-        found.append(character)
-    return found
 
 
 def load_character_meta(character: Character) -> CharacterMeta:

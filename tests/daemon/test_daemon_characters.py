@@ -41,6 +41,22 @@ def test_discovery_skips_broken_characters_and_rejects_unknown_active(folders: t
         CharacterRegistry(*folders, active="carol")
 
 
+def test_without_folders_it_finds_the_packaged_default_from_any_folder(
+    new_user_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rain_vtuber.paths import PACKAGED_HOME, data_home
+
+    monkeypatch.chdir(tmp_path)
+    registry = CharacterRegistry(None, None, active="default")
+    assert registry.names() == ["default"]
+    entry = registry.current
+    assert entry.image_path == PACKAGED_HOME / "characters" / "default" / "reference.png"
+    assert entry.calibration_path == data_home() / "calibration" / "default.yaml"  # writable, reloadable
+    assert entry.background == (0xD7, 0xE6, 0xF3)  # character.yaml's background
+    with pytest.raises(RainError, match=rf"character 'carol' not found in {tmp_path / 'characters'}, .*calibrate carol"):
+        CharacterRegistry(None, None, active="carol")
+
+
 def test_fuses_active_first_and_switches_only_when_ready(folders: tuple[Path, Path], engine) -> None:
     registry = CharacterRegistry(*folders, active="bob")
     with pytest.raises(RainError, match="'alice' is not ready \\(pending\\); still 'bob'"):

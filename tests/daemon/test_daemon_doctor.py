@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 
 from rain_vtuber.cli.doctor import check_ndi, check_port, check_weights
+from rain_vtuber.paths import cache_home, default_log_file
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = REPO.parent / "shared" / "golden" / "tiny"
@@ -57,6 +58,9 @@ def test_cli_prints_the_table_and_fails_on_a_failed_check(tmp_path: Path) -> Non
     rows = {line.split("│")[1].strip(): line for line in run.stderr.splitlines() if line.count("│") >= 4}
     assert "PASS" in rows["weights"] and "PASS" in rows["NDI runtime"] and "PASS" in rows["Python"]
     assert "FAIL" in rows[f"control port {port}/udp"] and "camera 0" not in rows
+    folders = {cells[1].strip(): cells[2].strip() for cells in (line.split("│") for line in run.stderr.splitlines())
+               if len(cells) == 4}  # the two-column table of the folders in use
+    assert folders["downloads and caches"] == str(cache_home()) and folders["daemon log"] == str(default_log_file())
     from rain_vtuber.daemon.lan import lan_addresses
 
     here = lan_addresses()

@@ -10,7 +10,7 @@ import yaml
 from PIL import Image
 
 from rain_vtuber.errors import RainError
-from rain_vtuber.landmarks.characters import discover_characters, load_picture
+from rain_vtuber.landmarks.characters import character_at, load_picture
 from rain_vtuber.landmarks.picture import read_picture
 
 RED, SKY = (200, 30, 40), (120, 180, 250)
@@ -99,7 +99,7 @@ def test_character_background_fills_transparency(tmp_path: Path) -> None:
         rgba_sheet().save(chars / name / "reference.png")
         if meta:
             (chars / name / "character.yaml").write_text(yaml.safe_dump(meta))
-    found = {c.name: c for c in discover_characters(chars, calib)}
+    found = {name: character_at(chars / name, calib) for name in ("ann", "bea")}
     ann, ann_meta = load_picture(found["ann"])
     bea, bea_meta = load_picture(found["bea"])
     assert tuple(ann[15, 2]) == SKY and ann_meta.fill == SKY

@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from contextlib import contextmanager
+from typing import Iterator
 
 import numpy as np
 
@@ -24,25 +26,32 @@ def _runner(name: str, size: int, fps: float, fmt: str = "bgra") -> tuple[NdiOut
     return output, runner
 
 
-def _pump(runner: OutputRunner, frame: OutputFrame, fps: float, seconds: float) -> None:
-    """Offer `frame` (then its repeats) at `fps` for `seconds`, as the output stage does."""
-    end, period = time.monotonic() + seconds, 1.0 / fps
-    runner.offer(frame)
-    while time.monotonic() < end:
-        time.sleep(period)
-        runner.offer(OutputFrame(frame.rgba, frame.captured_ns, frame.sequence, repeat=True))
+@contextmanager
+def pumping(runner: OutputRunner, frame: OutputFrame, fps: float) -> Iterator[None]:
+    """Offer `frame` (then its repeats) at `fps` in the background while the block runs, as the stage does."""
+    stop = threading.Event()
+
+    def pump() -> None:
+        runner.offer(frame)
+        while not stop.wait(1.0 / fps):
+            runner.offer(OutputFrame(frame.rgba, frame.captured_ns, frame.sequence, repeat=True))
+
+    thread = threading.Thread(target=pump, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def test_frames_arrive_with_size_rate_colours_and_alpha(ndi_probe) -> None:
     name = f"rain-test-{uuid.uuid4().hex[:8]}"
     output, runner = _runner(name, 64, 20)
     try:
-        probe = ndi_probe(name)
         frame = OutputFrame(to_output_rgba(scene(), 64, 64, GREEN, 24), None, 1)
-        pump = threading.Thread(target=_pump, args=(runner, frame, 20, 1.8))
-        pump.start()
-        frames = probe.capture(1.5)
-        pump.join()
+        with pumping(runner, frame, 20):
+            frames = ndi_probe(name).capture(1.5)
     finally:
         runner.close()
     assert len(frames) >= 10
@@ -58,16 +67,15 @@ def test_bgrx_is_opaque_and_close_removes_the_source(ndi_probe) -> None:
     name = f"rain-test-{uuid.uuid4().hex[:8]}"
     output, runner = _runner(name, 32, 25, fmt="bgrx")
     frame = OutputFrame(to_output_rgba(np.full((32, 32, 3), 90, np.uint8), 32, 32, (90, 90, 90), 0), None, 1)
-    pump = threading.Thread(target=_pump, args=(runner, frame, 25, 1.6))
-    pump.start()
     try:
-        probe = ndi_probe(name)
-        frames = probe.capture(1.0)
-        assert len(frames) >= 10
-        assert all(f.shape == (32, 32, 4) and abs(int(f[8, 8, 0]) - 90) < 8 and f[8, 8, 3] == 255 for _, f, _ in frames)
-        assert output.connections() >= 1 and runner.status()["connections"] >= 1
+        with pumping(runner, frame, 25):
+            probe = ndi_probe(name)
+            frames = probe.capture(1.0)
+            assert len(frames) >= 10
+            assert all(f.shape == (32, 32, 4) and abs(int(f[8, 8, 0]) - 90) < 8 and f[8, 8, 3] == 255
+                       for _, f, _ in frames)  # keyed out, yet opaque: bgrx carries no alpha
+            assert output.connections() >= 1 and runner.status()["connections"] >= 1
     finally:
-        pump.join()
         runner.close()
     runner.close()  # idempotent
     assert probe.capture(0.8) == []
@@ -83,14 +91,10 @@ def test_timecode_is_the_capture_time_on_repeats_too_and_the_ntsc_rate_arrives(n
         probe = ndi_probe(name)
         captured = time.monotonic_ns() - 250_000_000  # a face seen 250 ms ago
         expected = timecode(captured)
-        pump = threading.Thread(target=_pump, args=(runner, OutputFrame(rgba, captured, 1), 59.94, 1.3))
-        pump.start()
-        frames = [f for f in probe.capture_timecodes(1.0) if abs(f[1] - expected) < 10_000]  # within 1 ms
-        pump.join()
-        pump = threading.Thread(target=_pump, args=(runner, OutputFrame(rgba, None, 2), 59.94, 0.8))
-        pump.start()  # no capture time (the character's picture): NDI stamps the send time
-        synthesized = probe.capture_timecodes(0.5)
-        pump.join()
+        with pumping(runner, OutputFrame(rgba, captured, 1), 59.94):
+            frames = [f for f in probe.capture_timecodes(1.0) if abs(f[1] - expected) < 10_000]  # within 1 ms
+        with pumping(runner, OutputFrame(rgba, None, 2), 59.94):  # no capture time (the character's picture)
+            synthesized = probe.capture_timecodes(0.5)  # NDI stamps the send time
     finally:
         runner.close()
     assert len(frames) >= 10, "the capture timecode did not arrive on the sent frame and its repeats"
@@ -106,19 +110,17 @@ def test_frames_resume_when_the_receiver_goes_away_and_comes_back(ndi_probe) -> 
     name = f"rain-test-{uuid.uuid4().hex[:8]}"
     output, runner = _runner(name, 32, 25, fmt="bgrx")
     frame = OutputFrame(to_output_rgba(np.full((32, 32, 3), 60, np.uint8), 32, 32, None, 0), None, 1)
-    pump = threading.Thread(target=_pump, args=(runner, frame, 25, 12.0), daemon=True)
-    pump.start()
     try:
-        first = ndi_probe(name)
-        assert len(first.capture(1.0)) >= 10
-        wait_until(lambda: output.connections() >= 1, 10)
-        first.close()
-        wait_until(lambda: output.connections() == 0, 10, what="the output to drop the closed receiver")
-        sent = output.frames_sent
-        wait_until(lambda: output.frames_sent > sent + 10, 5, what="sending to go on with nobody watching")
-        again = ndi_probe(name)
-        frames = again.capture(1.0)
-        assert len(frames) >= 10 and all(abs(int(f[8, 8, 0]) - 60) < 8 for _, f, _ in frames)
-        assert output.connections() >= 1
+        with pumping(runner, frame, 25):
+            first = ndi_probe(name)
+            assert len(first.capture(1.0)) >= 10
+            wait_until(lambda: output.connections() >= 1, 10)
+            first.close()
+            wait_until(lambda: output.connections() == 0, 10, what="the output to drop the closed receiver")
+            sent = output.frames_sent
+            wait_until(lambda: output.frames_sent > sent + 10, 5, what="sending to go on with nobody watching")
+            frames = ndi_probe(name).capture(1.0)
+            assert len(frames) >= 10 and all(abs(int(f[8, 8, 0]) - 60) < 8 for _, f, _ in frames)
+            assert output.connections() >= 1
     finally:
         runner.close()
