@@ -12,6 +12,7 @@ import struct
 from typing import Iterator, NamedTuple
 
 from rain_vtuber.daemon.control import DEFAULT_CONTROL_PORT
+from rain_vtuber.outputs.browser import BROWSER_PORT
 from rain_vtuber.sources import IFACIALMOCAP_PORT, VMC_PORT
 
 SIOCGIFADDR = 0x8915  # Linux
@@ -30,6 +31,7 @@ PORTS = (
     Port(str(IFACIALMOCAP_PORT), "UDP", "iFacialMocap (iPhone) face data in"),
     Port(str(VMC_PORT), "UDP", "VMC face data in (VSeeFace, Waidayo, ... on another PC)"),
     Port(str(DEFAULT_CONTROL_PORT), "UDP", "control from OBS / Stream Deck on another PC (needs --control-host and --token)"),
+    Port(str(BROWSER_PORT), "TCP", "browser output page for OBS on another PC (needs its host and a token)"),
     Port("5353", "UDP", "NDI discovery (mDNS)"),
     Port("5960", "TCP", "NDI: lists this PC's sources to a PC that added its address"),
     Port("5961+", "TCP", "NDI video, one port per stream/connection"),

@@ -10,6 +10,7 @@ from typing import Annotated, Union
 from pydantic import Field
 
 from rain_vtuber.outputs.base import FrameRate, Output, OutputSettings
+from rain_vtuber.outputs.browser import BrowserOutput
 from rain_vtuber.outputs.files import FileOutput
 from rain_vtuber.outputs.ndi import NdiOutput
 from rain_vtuber.outputs.spout import SpoutOutput
@@ -20,6 +21,7 @@ OUTPUTS: tuple[type[Output], ...] = (
     FileOutput,
     SpoutOutput,
     VirtualCamOutput,
+    BrowserOutput,
 )
 
 KINDS: dict[str, type[Output]] = {cls.settings_model.model_fields["kind"].default: cls for cls in OUTPUTS}

@@ -132,3 +132,15 @@ def test_outputs_are_a_list_keyed_on_kind_and_a_served_output_gets_the_token(tmp
     assert [o.label for o in cfg.outputs] == ["ndi", "file", "frames"]
     assert cfg.outputs[1].path == tmp_path / "rec.mp4"  # relative to the config file, like every path
     assert all("token" not in type(o).model_fields for o in cfg.output_settings())  # none of these is served
+
+
+def test_a_browser_output_gets_the_daemon_token_unless_its_entry_has_one(tmp_path: Path) -> None:
+    path = tmp_path / "stream.yaml"
+    path.write_text("token: s3cret\noutputs: [{kind: browser, host: 0.0.0.0}, {kind: browser, name: own, port: 9071, "
+                    "token: mine}, {kind: ndi}]\n")
+    shared, own, ndi = load_config(path).output_settings()
+    assert (shared.kind, shared.host, shared.port, shared.token) == ("browser", "0.0.0.0", 9070, "s3cret")
+    assert (own.label, own.port, own.token) == ("own", 9071, "mine") and ndi.kind == "ndi"
+    path.write_text("outputs: [{kind: browser, prot: 9071}]\n")
+    with pytest.raises(RainError, match="prot"):
+        load_config(path)
