@@ -15,6 +15,7 @@ import annotated_types
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from rain_vtuber.audio import AudioCalibration
 from rain_vtuber.errors import RainError
 from rain_vtuber.utils.atomic import atomic_write
 
@@ -126,6 +127,7 @@ class Calibration(_Strict):
     expressions: ExpressionRanges = ExpressionRanges()
     filter: FilterOptions = FilterOptions()
     source: SourceOptions = SourceOptions()
+    audio: AudioCalibration = AudioCalibration()  # microphone lip sync: this user's room and voice levels
 
     @classmethod
     def exact(cls, shape: ShapeParams | None = None) -> "Calibration":
