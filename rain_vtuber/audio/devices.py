@@ -40,7 +40,9 @@ def portaudio() -> ModuleType:
     try:
         import sounddevice
     except OSError as err:  # sounddevice raises OSError('PortAudio library not found')
-        raise RainError(f"no microphone support: {err}; {PORTAUDIO_FIX}") from err
+        raise RainError(f"no microphone support ({err}): {PORTAUDIO_FIX}") from err
+    except ImportError as err:
+        raise RainError(f"no microphone support ({err}): pip install sounddevice") from err
     return sounddevice
 
 

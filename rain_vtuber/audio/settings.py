@@ -10,7 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from rain_vtuber.errors import RainError
 
 AUDIO_FILE_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff")
 """Suffixes that make `input` a sound file rather than a device name (what libsndfile reads)."""
@@ -81,6 +83,15 @@ class AudioSettings(_Strict):
         if "/" in value or "\\" in value or value.lower().endswith(AUDIO_FILE_SUFFIXES):
             return Path(value).expanduser()
         return None
+
+    @classmethod
+    def from_flag(cls, text: str, **settings: object) -> "AudioSettings":
+        """--audio TEXT: digits are a device index, anything else a device name or a file path."""
+        value: int | str = int(text) if text.strip().isdigit() else text
+        try:
+            return cls.model_validate({"input": value, **settings})
+        except ValidationError as err:
+            raise RainError(f"--audio {text!r}: {err.errors()[0]['msg'].removeprefix('Value error, ')}") from None
 
     def relative_to(self, folder: Path) -> "AudioSettings":
         """A relative file input resolved against `folder` (a config file's folder)."""

@@ -11,7 +11,7 @@ import pytest
 
 from rain_vtuber.audio import AudioCalibration, AudioSettings, analyse_file, analyse_samples
 from rain_vtuber.errors import RainError
-from tests.audio.conftest import (
+from tests.microphone import (
     ROOM_TONE_DB,
     SAMPLE_RATE,
     espeak,

@@ -15,7 +15,7 @@ import pytest
 from rain_vtuber.audio import AudioCalibration, AudioSettings, LipSync
 from rain_vtuber.errors import RainError
 from rain_vtuber.face.mouth import Mouth
-from tests.audio.conftest import (
+from tests.microphone import (
     HOP_S,
     SAMPLE_RATE,
     Pulse,

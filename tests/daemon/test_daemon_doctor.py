@@ -56,6 +56,7 @@ def test_cli_prints_the_table_and_fails_on_a_failed_check(tmp_path: Path) -> Non
     assert run.returncode == 1, run.stderr
     rows = {line.split("│")[1].strip(): line for line in run.stderr.splitlines() if line.count("│") >= 4}
     assert "PASS" in rows["weights"] and "PASS" in rows["NDI runtime"] and "PASS" in rows["Python"]
+    assert "audio inputs" in rows  # PASS with the devices, or WARN with the fix (no PortAudio, no device)
     assert "FAIL" in rows[f"control port {port}/udp"] and "camera 0" not in rows
     from rain_vtuber.daemon.lan import lan_addresses
 
