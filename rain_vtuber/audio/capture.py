@@ -165,6 +165,6 @@ def read_sound(path: Path) -> tuple[np.ndarray, int]:
         raise RainError(f"sound file not found: {path}")
     try:
         data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
-    except (RuntimeError, soundfile.LibsndfileError, TypeError) as err:
+    except RuntimeError as err:  # soundfile.LibsndfileError: not a format libsndfile reads
         raise RainError(f"cannot read sound file {path}: {err} (WAV, FLAC, OGG and MP3 work)") from err
     return np.ascontiguousarray(data.mean(axis=1), dtype=np.float32), int(rate)

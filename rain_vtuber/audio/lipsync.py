@@ -37,6 +37,8 @@ DELAY_WINDOW = 500
 """Hops (5 s) over which the capture-to-available delay percentiles are taken."""
 DEFAULT_DELAY_NS = 50_000_000
 """delay_ns before any sound was analysed."""
+DELAY_EVERY = 50
+"""Blocks between updates of delay_ns (the daemon reads it every frame: a plain attribute)."""
 
 
 class LipSync:
@@ -67,8 +69,9 @@ class LipSync:
         self._thread: threading.Thread | None = None
         self._generation = 0  # blocks of a closed stream still queued are told apart by it
         self._state, self._error = "off", None
-        self._started_ns = self._last_block_ns = 0
-        self._blocks = self._dropped = self._stalls = self._reopens = self._seen_overflows = 0
+        self._last_block_ns = 0
+        self._delay_ns = DEFAULT_DELAY_NS
+        self._blocks = self._dropped = self._stalls = self._reopens = self._failed_opens = self._seen_overflows = 0
         self._cpu_ns = self._analysed_samples = 0
 
     # ---- the daemon's side ---------------------------------------------------------------
@@ -77,7 +80,7 @@ class LipSync:
         if self._thread is not None and self._thread.is_alive():
             return self
         self._stop.clear()
-        self._state, self._error, self._started_ns = "starting", None, time.monotonic_ns()
+        self._state, self._error = "starting", None
         self._thread = threading.Thread(target=self._run, name="rain-audio", daemon=True)
         self._thread.start()
         return self
@@ -112,9 +115,9 @@ class LipSync:
 
     @property
     def delay_ns(self) -> int:
-        """p95 of capture-to-available over the last 5 s: mouth_at(now - delay_ns) has sound behind it."""
-        delays = list(self._delays)
-        return int(np.percentile(delays, 95)) if delays else DEFAULT_DELAY_NS
+        """p95 of capture-to-available over the last 5 s (updated twice a second; 50 ms before any
+        sound): mouth_at(time.monotonic_ns() - delay_ns) is the newest mouth with sound behind it."""
+        return self._delay_ns
 
     def set_calibration(self, calibration: AudioCalibration) -> None:
         """Use new levels from the next block on (a calibration reload or a character switch)."""
@@ -129,7 +132,16 @@ class LipSync:
         return self._ring.hops_between(start_ns, end_ns)
 
     def status(self) -> dict:
-        """Input, state (starting, listening, silent, error, ended, off), error, level, counters, delay, CPU."""
+        """What the input is doing, JSON-ready (for /rain/status and the calibrate page's meter):
+
+        input, kind (microphone or file), device (its name), state: starting (opened, nothing heard
+        yet), listening (blocks arrive), silent (none for 0.25 s: a quiet monitor or a stalled device;
+        reopened after stall_s), error (cannot be opened; retried with backoff; `error` says why),
+        ended (a file without loop), off; level_db and open of the newest hop (None and 0 when none
+        in the last 0.5 s); blocks, overflows (dropouts the device reported), dropped_blocks (queue
+        full), stalls, reopens, failed_opens; delay_ms_p50/p95 from capture to available over the last
+        5 s; cpu_ms_per_s: the analysis thread's CPU time per second of sound.
+        """
         now = time.monotonic_ns()
         newest = self._ring.newest
         recent = newest is not None and now - newest.t_ns < 0.5e9
@@ -149,6 +161,7 @@ class LipSync:
             "dropped_blocks": self._dropped,
             "stalls": self._stalls,
             "reopens": self._reopens,
+            "failed_opens": self._failed_opens,
             "delay_ms_p50": round(float(np.percentile(delays, 50)), 1) if len(delays) else None,
             "delay_ms_p95": round(float(np.percentile(delays, 95)), 1) if len(delays) else None,
             "cpu_ms_per_s": round(self._cpu_ns / 1e6 / audio_s, 3) if audio_s > 0 else None,
@@ -180,6 +193,8 @@ class LipSync:
                 delivered = self._listen(patience_ns)
                 if delivered is None:  # stopping
                     break
+                if delivered:
+                    backoff.succeeded()
                 patience_ns = 0 if delivered else int(backoff.failed() * 1e9)
         except Exception as err:  # the thread never dies silently
             log.exception("audio input %s failed", self._capture.name)
@@ -197,6 +212,7 @@ class LipSync:
             self._capture.open(lambda s, t: self._enqueue(generation, s, t), refresh=not first)
         except Exception as err:  # RainError, PortAudioError, OSError: the device is not there
             self._state, self._error = "error", str(err)
+            self._failed_opens += 1
             self._warn.warning("open", "audio input %s: cannot open: %s", self.settings.input, err)
             self._stop.wait(backoff.failed())
             return False
@@ -243,9 +259,11 @@ class LipSync:
         for hop in hops:
             self._ring.push(hop)
             self._delays.append(now - hop.t_ns)
+        self._blocks += 1
+        if self._blocks % DELAY_EVERY == 0 and self._delays:
+            self._delay_ns = int(np.percentile(self._delays, 95))
         self._cpu_ns += time.thread_time_ns() - cpu
         self._analysed_samples += len(samples)
-        self._blocks += 1
         self._last_block_ns = now
         overflows = self._capture.overflows
         if overflows != self._seen_overflows:

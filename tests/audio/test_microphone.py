@@ -154,7 +154,7 @@ def test_speech_opens_the_mouth_in_words_and_shuts_it_in_pauses(room: Pulse, spe
     assert n_speech > 200 and n_pause > 50
     assert status["overflows"] == 0 and status["stalls"] == 0 and status["dropped_blocks"] == 0
     assert 0 < status["delay_ms_p50"] < 80 and status["delay_ms_p95"] < 150
-    assert status["cpu_ms_per_s"] < 50
+    assert status["cpu_ms_per_s"] < 100  # under 10% of one core, waking every 10 ms (cold caches: see README)
     # sampled live at "now - delay": the mouth moved with the words while they were spoken
     live = [m.open for t, m in now_frames if m is not None and started + lag * 1e9 < t < started + (lag + 2.0) * 1e9]
     assert len(live) > 60 and max(live) > 0.8 and min(live) < 0.3
@@ -224,7 +224,7 @@ def test_an_unplugged_microphone_is_reported_and_recovers_when_it_comes_back(pul
     finally:
         room.kill()
     print(f"\nunplug: {back['stalls']} stalls, {back['reopens']} reopens; state {back['state']}")
-    assert back["reopens"] >= 2 and back["error"] is None
+    assert back["reopens"] >= 2 and back["failed_opens"] >= 1 and back["error"] is None
     assert max(h.open for h in hops) > 0.8  # the mouth moves again
 
 
