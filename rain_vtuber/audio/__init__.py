@@ -2,30 +2,35 @@
 
 Live (daemon, calibrate page):
 
-    from rain_vtuber.audio import AudioCalibration, AudioSettings, open_lipsync
-    lipsync = open_lipsync(config.audio, calibration.audio)  # None when audio.input is null or mode off
-    ...                                                      # RainError: no such device / unreadable file
-    mouth = lipsync.mouth_at(face.timestamp_ns)              # Mouth | None, from any thread, never blocks
+    from rain_vtuber.audio import AudioSettings, open_lipsync
+    lipsync = open_lipsync(config.audio, calibration.audio)  # a started LipSync, or None when audio is off
+    #   RainError at once for a device name that matches nothing (listing the inputs) or a bad file
+    mouth = lipsync.mouth_at(face.timestamp_ns)               # Mouth | None, any thread, never blocks
     mouth = lipsync.mouth_at(time.monotonic_ns() - lipsync.delay_ns)  # "now", with sound behind it
-    lipsync.status()                                         # dict for /rain/status (see LipSync.status)
-    lipsync.set_calibration(new_calibration.audio)           # on reload / character switch
+    lipsync.status()                                          # JSON-ready dict for /rain/status
+    lipsync.set_calibration(new_calibration.audio)            # on reload / character switch
     lipsync.stop()
 
-mouth_at(t) answers for the sound captured at t (monotonic ns): interpolated between 10 ms hops;
-silence (the jaw closing over release_ms) when t is newer than the newest sound or falls in a gap
-(a silent or stalled input); None only while the input is off or failed. A device that stops
-delivering is reopened with backoff; status() reports state, error, level, overflows, stalls,
-reopens, capture-to-available delay p50/p95 and the analysis CPU per second of sound.
+mouth_at(t) is the mouth for the sound captured at t (time.monotonic_ns()), interpolated between
+10 ms hops. When t is newer than the newest sound or falls in a gap (a silent monitor, a stalled
+device), it is silence: the jaw closes over release_ms from the last shape heard, then Mouth(0).
+It is None only while the input is off (not started, stopped) or failed (cannot be opened; retried
+with backoff). A device that stops delivering for stall_s is closed and opened again; status()
+reports state, error, level, overflows, stalls, reopens, failed opens, the capture-to-available
+delay p50/p95 and the analysis CPU per second of sound. AudioSettings.mode (off, when_lost,
+blend, always) is for the face side to apply; this package only carries it.
 
-Offline (render, pose of a recorded face): the file's own clock, frame i at i / fps:
+Offline (render, pose of a recorded face), on the recording's own clock:
 
-    track = analyse_file(Path("take.wav"), calibration.audio)   # MouthTrack
-    mouth = track.at(i / fps); mouths = track.frames(fps)
+    track = analyse_file(Path("take.wav"), calibration.audio, config.audio)  # MouthTrack
+    mouth = track.at(i / fps); mouths = track.frames(fps)                    # frame i at i / fps
 
-Devices: input_devices() -> [InputDevice]; find_input_device(name | index | None) (RainError
-listing them when nothing matches). Settings: AudioSettings (the daemon config's `audio:`),
-AudioCalibration (a character calibration's `audio:`). Calibration from recordings:
-noise_floor(levels), speech_level(levels, floor, gate_db), with_levels(calibration, ...).
+Also: LipSync(settings, calibration).start() (what open_lipsync does), lipsync.hops_between(a, b)
+(the analysed hops, for calibration); input_devices() -> [InputDevice], find_input_device(name |
+index | None); AudioSettings (the daemon config's `audio:`), AudioSettings.from_flag("--audio
+value"), AudioCalibration (a character calibration's `audio:`); noise_floor(levels),
+speech_level(levels, floor, gate_db), with_levels(calibration, ...) turn recorded levels into a
+calibration.
 """
 
 from rain_vtuber.audio.calibration import noise_floor, speech_level, with_levels

@@ -39,6 +39,15 @@ def test_input_is_a_file_when_it_looks_like_one(tmp_path: Path) -> None:
     assert AudioSettings(input="USB").relative_to(tmp_path).input == "USB"
 
 
+def test_the_audio_flag_reads_an_index_a_name_or_a_file() -> None:
+    assert AudioSettings.from_flag("3").input == 3
+    assert AudioSettings.from_flag("USB Mic").input == "USB Mic"
+    looping = AudioSettings.from_flag("take.wav", loop=True)
+    assert looping.input_file == Path("take.wav") and looping.loop
+    with pytest.raises(RainError, match="--audio 'x': Input should be 'off', 'when_lost', 'blend' or 'always'"):
+        AudioSettings.from_flag("x", mode="sometimes")
+
+
 def test_calibration_needs_speech_above_the_floor() -> None:
     assert AudioCalibration().speech_db - AudioCalibration().noise_floor_db >= 10
     with pytest.raises(ValidationError, match="at least 10 dB above"):

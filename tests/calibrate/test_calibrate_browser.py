@@ -280,8 +280,8 @@ def test_microphone_levels_are_metered_recorded_and_saved(
             page, errors = _open(browser, running)
             page.wait_for_selector("#audio-panel:not([hidden])", timeout=5_000)
             page.wait_for_selector("body[data-audio-state='listening']", timeout=10_000)
-            page.wait_for_function("document.body.dataset.audioLevel !== ''", timeout=5_000)
-            assert float(page.get_attribute("body", "data-audio-level")) == pytest.approx(ROOM_TONE_DB, abs=3)
+            # the meter shows the room (PulseAudio may hand a new stream a moment of digital silence first)
+            page.wait_for_function(f"Math.abs(Number(document.body.dataset.audioLevel) - {ROOM_TONE_DB}) < 3", timeout=10_000)
             assert "pulse (listening)" in page.text_content("#audio-readout")
 
             page.click("button[data-step='room_silence']")
