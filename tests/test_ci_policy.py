@@ -56,7 +56,7 @@ FAKE_APT = '''#!/bin/sh
 # install succeeds by dropping the package's command next to this script, except for chromium
 [ "$1" = update ] && exit 0
 pkg=$(for a in "$@"; do :; done; echo "$a")
-case "$pkg" in chromium) exit 100 ;; obs-studio) cmd=obs ;; xvfb) cmd=Xvfb ;; iproute2) cmd=ip ;; *) cmd=$pkg ;; esac
+case "$pkg" in chromium) exit 100 ;; obs-studio) cmd=obs ;; xvfb) cmd=Xvfb ;; iproute2) cmd=ip ;; pulseaudio-utils) cmd=pactl ;; *) cmd=$pkg ;; esac
 printf '#!/bin/sh\\n' > "${0%/*}/$cmd" && /bin/chmod +x "${0%/*}/$cmd"
 '''
 
@@ -71,4 +71,4 @@ def test_installer_installs_each_package_and_fails_ci_on_one(tmp_path: Path, ci:
     run = subprocess.run(["/bin/bash", str(INSTALLER)], env=env, capture_output=True, text=True, timeout=60)
     assert run.returncode == code, run.stderr
     assert "could not install: chromium" in run.stderr
-    assert all((tmp_path / tool).exists() for tool in ("obs", "Xvfb", "xauth", "ip"))  # the others still installed
+    assert all((tmp_path / tool).exists() for tool in ("obs", "Xvfb", "xauth", "ip", "pactl", "espeak-ng"))  # the others still installed

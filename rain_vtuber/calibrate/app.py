@@ -1,7 +1,7 @@
 """`rain-vtuber calibrate` as a library call: check everything, then write, then serve the page.
 
-Order matters for "nothing half-written": the image, the name, the port and the face source are
-all checked before the character is created on disk.
+Order matters for "nothing half-written": the image, the name, the port, the face source and the
+microphone are all checked before the character is created on disk.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Callable, Mapping
 
 import numpy as np
 
+from rain_vtuber.audio import AudioSettings, LipSync
 from rain_vtuber.calibrate import params
 from rain_vtuber.calibrate.character import (
     CharacterFiles,
@@ -57,6 +58,7 @@ class CalibrateRequest:
     port: int = 0
     countdown_s: float = 3.0
     preview: PreviewOptions = PreviewOptions()
+    audio: AudioSettings | None = None  # a microphone or sound file for the lip-sync steps
 
 
 @dataclass
@@ -67,6 +69,7 @@ class Running:
     session: CalibrationSession
     source: FaceSource | None
     preview: RainPreview | NoPreview
+    audio: LipSync | None = None
 
     @property
     def url(self) -> str:
@@ -77,6 +80,8 @@ class Running:
         self.server.server_close()
         if self.source is not None:
             self.source.stop()
+        if self.audio is not None:
+            self.audio.stop()
         self.preview.stop()
 
 
@@ -91,12 +96,13 @@ def write_without_ui(request: CalibrateRequest) -> Path:
 
 
 def start(request: CalibrateRequest) -> Running:
-    """Check, bind the port, start the source, write the character, then serve the page."""
+    """Check, bind the port, start the source and the microphone, write the character, then serve the page."""
     reference, calib = _initial(request)
     server = CalibrationServer(request.port)
-    source = None
+    source = audio = None
     try:
         source = _start_source(request.source) if request.source is not None else None
+        audio = LipSync(request.audio, calib.audio).start() if request.audio is not None else None
         if request.image is not None:
             create_character(request.files, request.image, calib, request.force)
         on_disk = load_calibration(request.files.calibration) if request.files.calibration.exists() else None
@@ -108,12 +114,14 @@ def start(request: CalibrateRequest) -> Running:
         server.server_close()
         if source is not None:
             source.stop()
+        if audio is not None:
+            audio.stop()
         raise
     session = CalibrationSession(
-        request.files, calib, reference, source, preview, countdown_s=request.countdown_s, saved=on_disk
+        request.files, calib, reference, source, preview, countdown_s=request.countdown_s, saved=on_disk, audio=audio
     )
     server.start(session)
-    return Running(server, session, source, preview)
+    return Running(server, session, source, preview, audio)
 
 
 def serve(request: CalibrateRequest, open_browser: bool = True, announce: Callable[[str], None] = print) -> None:

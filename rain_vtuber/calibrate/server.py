@@ -77,6 +77,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._static(path.removeprefix("/static/"))
         elif path == "/api/state":
             self._json(session.state())
+        elif path == "/api/audio":  # the level meter polls this, lighter than the whole state
+            self._json(session.audio_state())
         elif path in images:
             render, ctype = images[path]
             self._guarded(lambda: self._bytes(render(), ctype))

@@ -1,4 +1,4 @@
-"""One calibration being edited: the calibration, the live face, recordings, images for the page.
+"""One calibration being edited: the calibration, the live face and sound, recordings, images for the page.
 
 The HTTP server calls these methods from its request threads; the guided recording runs on its
 own thread. One lock guards the editable state; each renderer has its own lock because a
@@ -16,7 +16,9 @@ import cv2
 import numpy as np
 from pydantic import ValidationError
 
+from rain_vtuber.audio import LipSync
 from rain_vtuber.calibrate import params
+from rain_vtuber.calibrate.audio_steps import AUDIO_STEPS, NO_AUDIO, PROMPTS, measure_audio
 from rain_vtuber.calibrate.character import CharacterFiles, load_neutral, save_neutral
 from rain_vtuber.calibrate.preview import NoPreview, RainPreview
 from rain_vtuber.calibrate.recording import STEPS, expression_ranges, measure_step
@@ -31,6 +33,8 @@ from rain_vtuber.sources import FaceSource
 
 log = logging.getLogger(__name__)
 
+FACE_PROMPT = ("hold", "hold it")
+"""What the countdown overlay says / the page asks while a face step records."""
 OVERLAY_SIDE = 640
 """Longest side of the overlay sent to the page (the dots are drawn at this size)."""
 _GROW = np.ones((3, 3), np.uint8)
@@ -44,6 +48,7 @@ class Recording:
     phase: str = "idle"  # idle | countdown | recording | done | failed
     ends_at: float = 0.0
     message: str = ""
+    prompt: str = "hold"  # what the countdown overlay says while recording
     measured: dict[str, float] = field(default_factory=dict)  # expression-range values recorded so far
 
 
@@ -61,12 +66,15 @@ class CalibrationSession:
         countdown_s: float = 3.0,
         hold_s: float = 1.0,
         saved: Calibration | None = None,
+        audio: LipSync | None = None,
+        audio_hold_s: float = 3.0,
     ) -> None:
         """reference: HxWx3 uint8 RGB (the character's image); pose_size: (height, width) of the model;
-        saved: what the file holds now (default: `calibration`), so the page can flag unsaved changes."""
+        saved: what the file holds now (default: `calibration`), so the page can flag unsaved changes;
+        audio: a started microphone (or sound file) for the lip-sync steps, None without one."""
         self.files, self.name, self.path = files, files.name, files.calibration
-        self.source, self.preview = source, preview
-        self.countdown_s, self.hold_s = countdown_s, hold_s
+        self.source, self.preview, self.audio = source, preview, audio
+        self.countdown_s, self.hold_s, self.audio_hold_s = countdown_s, hold_s, audio_hold_s
         self.closed = threading.Event()  # set by the page's Close button
         self._lock = threading.RLock()
         self._calib, self._saved = calibration, calibration if saved is None else saved
@@ -84,6 +92,8 @@ class CalibrationSession:
         self._overlay_base = cv2.resize(reference, size, interpolation=cv2.INTER_AREA)
         self._overlay = _Renderer(calibration, size[1], size[0])
         self._pose = _Renderer(calibration, *pose_size)
+        if audio is not None:
+            audio.set_calibration(calibration.audio)
 
     # ---- reading -----------------------------------------------------------------------------
     @property
@@ -126,12 +136,28 @@ class CalibrationSession:
                 "frame": self.frame().to_json(),
                 "expressions": calib.expressions.model_dump(),
                 "auto_fit": self._fit_state(),
-                "recording": {"step": rec.step, "phase": rec.phase, "seconds_left": left, "message": rec.message},
+                "recording": {"step": rec.step, "phase": rec.phase, "seconds_left": left, "message": rec.message,
+                              "prompt": rec.prompt},
                 "source": source,
+                "audio": self.audio_state(),
                 "preview": preview,
                 "saved_count": self._saved_count,
                 "dirty": calib != self._saved,
             }
+
+    def audio_state(self) -> dict:
+        """The microphone for the page's level meter: device, state, level, the mouth, the calibration."""
+        if self.audio is None:
+            return {"available": False, "hint": NO_AUDIO}
+        status = self.audio.status()
+        with self._lock:
+            levels = self._calib.audio
+        return {
+            "available": True, "device": status["device"], "kind": status["kind"], "state": status["state"],
+            "error": status["error"], "level_db": status["level_db"], "open": status["open"],
+            "noise_floor_db": levels.noise_floor_db, "speech_db": levels.speech_db,
+            "gate_db": levels.noise_floor_db + self.audio.settings.gate_db,
+        }
 
     # ---- images --------------------------------------------------------------------------------
     def overlay_jpeg(self) -> bytes:
@@ -191,18 +217,22 @@ class CalibrationSession:
         return self.state()
 
     def record(self, body: dict) -> dict:
-        """Start a guided recording step ("neutral", "eyes_closed" or "mouth_open") after a countdown."""
+        """Start a guided recording step after a countdown: a face step ("neutral", "eyes_closed",
+        "mouth_open") or a microphone step ("room_silence", "speech")."""
         step = body.get("step")
-        if step not in STEPS:
-            raise RainError(f"unknown recording step {step!r}; use one of {', '.join(STEPS)}")
-        if self.source is None:
+        if step in STEPS and self.source is None:
             raise RainError("no face source: start calibrate with --source to record your expressions")
+        if step in AUDIO_STEPS and self.audio is None:
+            raise RainError(NO_AUDIO)
+        if step not in STEPS and step not in AUDIO_STEPS:
+            raise RainError(f"unknown recording step {step!r}; use one of {', '.join([*STEPS, *AUDIO_STEPS])}")
+        label = _label(step)
         with self._lock:
             if self._recording.phase in ("countdown", "recording"):
                 raise RainError("a recording is already running; wait for it to finish")
             rec = self._recording
             rec.step, rec.phase, rec.ends_at = step, "countdown", time.monotonic() + self.countdown_s
-            rec.message = f"{STEPS[step]} in {self.countdown_s:g} s"
+            rec.message, rec.prompt = f"{label} in {self.countdown_s:g} s", PROMPTS.get(step, FACE_PROMPT)[0]
         threading.Thread(target=self._record, args=(step,), name=f"calibrate-record-{step}", daemon=True).start()
         return self.state()
 
@@ -249,35 +279,57 @@ class CalibrationSession:
                 "neutral": [framing.neutral_x, framing.neutral_y]}
 
     def _record(self, step: str) -> None:
-        """Countdown, then collect faces for hold_s, then apply; never raises (runs on a thread)."""
-        rec = self._recording
+        """Countdown, then record for the step's hold time, then apply; never raises (runs on a thread)."""
+        rec, label = self._recording, _label(step)
+        audio = step in AUDIO_STEPS
         try:
             time.sleep(max(0.0, rec.ends_at - time.monotonic()))
             with self._lock:
-                rec.phase, rec.ends_at, rec.message = "recording", time.monotonic() + self.hold_s, f"{STEPS[step]}: hold it"
-            faces = self._collect(rec.ends_at)
-            if not faces:
-                raise RainError("no face was tracked while recording; check the face source and try again")
-            measured, neutral = measure_step(step, faces)
+                rec.phase, rec.ends_at = "recording", time.monotonic() + (self.audio_hold_s if audio else self.hold_s)
+                rec.message = f"{label}: {PROMPTS.get(step, FACE_PROMPT)[1]}"
+            message = self._record_audio(step, rec.ends_at) if audio else self._record_face(step, rec.ends_at)
             with self._lock:
-                target = self.frame()
-                merged = {**rec.measured, **measured}
-                ranges = expression_ranges(self._calib.expressions, merged)
-                self._calib = self._calib.model_copy(update={"expressions": ranges})
-                if neutral is not None and (fit := FaceFit.of(neutral)) is not None:
-                    self._neutral, self._neutral_recorded = neutral, True
-                    self._apply_fit(fit)
-                    self._calib = params.fit(self._calib, target, self._neutral)  # keep the dots where the user placed the face
-                rec.measured = merged
-                rec.phase = "done"
-                rec.message = f"recorded {STEPS[step].lower()} from {len(faces)} frames"
+                rec.phase, rec.message = "done", message
         except (RainError, ValidationError, ValueError) as err:
             with self._lock:
-                rec.phase, rec.message = "failed", f"{STEPS[step]} failed: {err}"
+                rec.phase, rec.message = "failed", f"{label} failed: {err}"
         except Exception as err:  # a recording thread never dies silently
             log.exception("recording %s failed", step)
             with self._lock:
-                rec.phase, rec.message = "failed", f"{STEPS[step]} failed: {err}"
+                rec.phase, rec.message = "failed", f"{label} failed: {err}"
+
+    def _record_face(self, step: str, until: float) -> str:
+        """Faces until `until` -> the expression ranges (and, for neutral, the user's neutral face)."""
+        faces = self._collect(until)
+        if not faces:
+            raise RainError("no face was tracked while recording; check the face source and try again")
+        measured, neutral = measure_step(step, faces)
+        with self._lock:
+            rec = self._recording
+            target = self.frame()
+            merged = {**rec.measured, **measured}
+            ranges = expression_ranges(self._calib.expressions, merged)
+            self._calib = self._calib.model_copy(update={"expressions": ranges})
+            if neutral is not None and (fit := FaceFit.of(neutral)) is not None:
+                self._neutral, self._neutral_recorded = neutral, True
+                self._apply_fit(fit)
+                self._calib = params.fit(self._calib, target, self._neutral)  # keep the dots where the user placed the face
+            rec.measured = merged
+        return f"recorded {STEPS[step].lower()} from {len(faces)} frames"
+
+    def _record_audio(self, step: str, until: float) -> str:
+        """The sound until `until` -> the calibration's noise floor or speech level (the microphone follows it)."""
+        assert self.audio is not None, "record() checks for a microphone"
+        start_ns = time.monotonic_ns()
+        time.sleep(max(0.0, until - time.monotonic()))
+        end_ns = time.monotonic_ns()
+        time.sleep(self.audio.delay_ns / 1e9)  # the last hops of the step reach the ring
+        levels = [hop.level_db for hop in self.audio.hops_between(start_ns, end_ns)]
+        with self._lock:
+            levels_now, message = measure_audio(step, levels, self._calib.audio, self.audio.settings.gate_db)
+            self._calib = self._calib.model_copy(update={"audio": levels_now})
+        self.audio.set_calibration(levels_now)
+        return f"recorded {AUDIO_STEPS[step].lower()}: {message}"
 
     def _collect(self, until: float) -> list[FaceState]:
         """Distinct fully tracked faces seen before `until` (monotonic seconds)."""
@@ -288,6 +340,10 @@ class CalibrationSession:
                 faces[face.timestamp_ns] = face
             time.sleep(0.01)
         return list(faces.values())
+
+
+def _label(step: str) -> str:
+    return STEPS.get(step) or AUDIO_STEPS[step]
 
 
 class _Renderer:

@@ -7,8 +7,10 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from rain_vtuber.audio import AudioSettings
 from rain_vtuber.calibrate import CalibrateRequest, PreviewOptions, character_files, serve, write_without_ui
 from rain_vtuber.cli.common import (
+    AudioOpt,
     CameraOpt,
     EngineConfigOpt,
     FaceModelOpt,
@@ -60,6 +62,7 @@ def calibrate(
     phone_host: PhoneHostOpt = None,
     source_opt: SourceOptOpt = None,
     face_model: FaceModelOpt = None,
+    audio: AudioOpt = None,
     no_ui: Annotated[bool, typer.Option("--no-ui", help="Only write the files (defaults + framing flags).")] = False,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing character of that name.")] = False,
     port: Annotated[int, typer.Option("--port", help="Port of the page on 127.0.0.1 (0: a free one).")] = 0,
@@ -89,6 +92,7 @@ def calibrate(
       rain-vtuber calibrate alice --image alice.png --source webcam
       rain-vtuber calibrate alice --source webcam      # reopen alice to adjust her
       rain-vtuber calibrate bob --image bob.png --source vmc --source-port 39540
+      rain-vtuber calibrate alice --source webcam --audio USB
       rain-vtuber calibrate carol --image carol.jpg --no-ui --face-box 0.3,0.2,0.7,0.65
     """
     framing = {"framing.center_x": center_x, "framing.center_y": center_y, "framing.scale": scale}
@@ -104,6 +108,7 @@ def calibrate(
         port=port,
         countdown_s=max(0.0, countdown),
         preview=PreviewOptions(weights, engine_config_flag(engine_config, config), device, dtype),
+        audio=None if audio is None else AudioSettings.from_flag(audio, loop=True),  # a file loops: the meter stays live
     )
     if no_ui:
         path = write_without_ui(request)

@@ -46,6 +46,11 @@ FaceModelOpt = Annotated[
     Optional[Path],
     typer.Option("--face-model", help="face_landmarker.task for camera/video/image sources (default: the weights cache)."),
 ]
+AudioOpt = Annotated[
+    Optional[str],
+    typer.Option("--audio", help="Microphone lip sync: a microphone (name or part of it, index, or 'default'; "
+                                 "`rain-vtuber doctor` lists them) or a WAV/FLAC file."),
+]
 SourceOptOpt = Annotated[
     Optional[list[str]], typer.Option("--source-opt", help="Source setting KEY=VALUE (repeatable).")
 ]

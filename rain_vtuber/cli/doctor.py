@@ -149,6 +149,21 @@ def check_camera(index: int) -> Check:
     return Check(f"camera {index}", "pass", "opened and read one frame")
 
 
+def check_audio_inputs() -> Check:
+    """The microphones PortAudio sees (audio.input / --audio pick one by name or index)."""
+    from rain_vtuber.audio import input_devices
+
+    try:
+        found = input_devices()
+    except RainError as err:
+        detail, _, fix = str(err).partition(": ")
+        return Check("audio inputs", "warn", detail, f"only microphone lip sync needs it: {fix}")
+    if not found:
+        return Check("audio inputs", "warn", "PortAudio sees no input device",
+                     "plug in a microphone (on Linux: is PulseAudio or PipeWire running?), or lip sync from a sound file")
+    return Check("audio inputs", "pass", "; ".join(device.describe() for device in found))
+
+
 def check_ndi() -> Check:
     from rain_vtuber.outputs.base import FrameRate
     from rain_vtuber.outputs.ndi import NdiOutput, NdiSettings
@@ -250,7 +265,8 @@ def doctor(
     ] = True,
     face_model: FaceModelOpt = None,
 ) -> None:
-    """Check Python, packages, face tracker, GPU, TensorRT, weights, camera, NDI, Spout2 (Windows) and ports; exit 1 if anything fails.
+    """Check Python, packages, face tracker, GPU, TensorRT, weights, camera, audio inputs, NDI, Spout2 (Windows) and
+    ports; exit 1 if anything fails.
 
     Also lists the folders in use (caches, log, state, where characters are looked up).
     """
@@ -260,7 +276,7 @@ def doctor(
         ("CUDA GPU", check_gpu),
         ("TensorRT", check_tensorrt), ("weights", lambda: check_weights(weights, engine_config_flag(engine_config, config))),
         *([(f"camera {camera}", lambda: check_camera(camera))] if camera >= 0 else []),
-        ("NDI runtime", check_ndi), *([("Spout2", check_spout)] if ON_WINDOWS else []),
+        ("audio inputs", check_audio_inputs), ("NDI runtime", check_ndi), *([("Spout2", check_spout)] if ON_WINDOWS else []),
         ("LAN address", check_lan),
         *[(f"{label} port", lambda label=label, addr=addr: check_port(label, *addr)) for label, addr in ports.items()],
     ]

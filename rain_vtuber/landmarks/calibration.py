@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 from pydantic import Field, ValidationError
 
+from rain_vtuber.audio import AudioCalibration
 from rain_vtuber.errors import RainError
 from rain_vtuber.face.filter import FilterOptions
 from rain_vtuber.face.openness import OpennessRanges
@@ -88,6 +89,7 @@ class Calibration(StrictModel):
     expressions: OpennessRanges = OpennessRanges()
     filter: FilterOptions = FilterOptions()
     source: SourceOptions = SourceOptions()
+    audio: AudioCalibration = AudioCalibration()  # microphone lip sync: this user's room and voice levels
 
     @classmethod
     def exact(cls, shape: ShapeParams | None = None) -> "Calibration":

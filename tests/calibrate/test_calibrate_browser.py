@@ -18,10 +18,12 @@ import pytest
 from pythonosc.udp_client import SimpleUDPClient
 from skimage import data
 
+from rain_vtuber.audio import AudioCalibration, AudioSettings
 from rain_vtuber.calibrate import CalibrateRequest, Running, character_files, start
 from rain_vtuber.landmarks import Calibration, load_calibration
 from rain_vtuber.sources import SourceConfig
 from tests.conftest import requires
+from tests.microphone import ROOM_TONE_DB, Pulse, envelope_db, espeak, pulse, pulse_server  # noqa: F401
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 try:
@@ -170,6 +172,9 @@ def test_slider_drag_and_save_change_the_yaml(browser: object, tmp_path: Path, r
         assert saved == running.session.calibration
         assert saved.framing.center_x > 0.55 and saved.framing.center_y > 0.53
         assert files.calibration.with_name("cat.yaml.bak").exists()
+        # no microphone: the page says how to get one, and the lip-sync steps are not offered
+        assert page.is_hidden("#audio-panel")
+        assert "start calibrate with --audio DEVICE" in page.text_content("#audio-note")
         assert errors == []
         page.close()
 
@@ -258,3 +263,57 @@ def test_auto_fit_is_shown_toggled_and_saved(
         assert saved.auto_fit is False and saved.neutral_size == fitted.neutral_size
         assert errors == []
         page.close()
+
+
+def test_microphone_levels_are_metered_recorded_and_saved(
+    browser: object, tmp_path: Path, reference: Path, pulse: Pulse  # noqa: F811 (fixture)
+) -> None:
+    """A real microphone (PulseAudio null sink monitor) hearing a quiet room, then espeak-ng speech."""
+    speech = np.concatenate([espeak("Hello streamers, welcome back to the channel. Today we draw a cat, "
+                                    "and then we read your messages.")] * 2)
+    room = pulse.room_tone()
+    pulse.wait_running()
+    files = character_files(tmp_path, "cat")
+    request = CalibrateRequest(files, image=reference, countdown_s=1.0, audio=AudioSettings(input="pulse"))
+    try:
+        for running in _run(request):
+            page, errors = _open(browser, running)
+            page.wait_for_selector("#audio-panel:not([hidden])", timeout=5_000)
+            page.wait_for_selector("body[data-audio-state='listening']", timeout=10_000)
+            # the meter shows the room (PulseAudio may hand a new stream a moment of digital silence first)
+            page.wait_for_function(f"Math.abs(Number(document.body.dataset.audioLevel) - {ROOM_TONE_DB}) < 3", timeout=10_000)
+            assert "pulse (listening)" in page.text_content("#audio-readout")
+
+            page.click("button[data-step='room_silence']")
+            page.wait_for_selector("#countdown:not([hidden])", timeout=5_000)
+            page.wait_for_selector("#countdown:text('quiet')", timeout=5_000)
+            page.wait_for_selector("body[data-record-phase='done']", timeout=15_000)
+            floor = running.session.calibration.audio.noise_floor_db
+            assert floor == pytest.approx(ROOM_TONE_DB, abs=2)  # the loud end of the room tone's levels
+            assert f"noise floor {floor:.1f} dBFS" in page.text_content("#recording")
+
+            page.click("button[data-step='speech']")  # the speech plays through the countdown and the recording
+            player = pulse.play(speech)
+            page.wait_for_function("Number(document.body.dataset.audioLevel) > -35", timeout=5_000)  # the meter moves
+            page.wait_for_selector("#countdown:text('talk')", timeout=5_000)
+            page.wait_for_selector("body[data-record-phase='done']", timeout=15_000)
+            player.kill()
+            assert "recorded normal speech: speech level" in page.text_content("#recording"), page.text_content("#recording")
+            speech_db = running.session.calibration.audio.speech_db
+            level = envelope_db(speech)
+            expected = np.percentile(level[level > floor + AudioSettings().gate_db], 90)  # the same rule, numpy
+            assert speech_db == pytest.approx(expected, abs=3)
+            page.wait_for_function(
+                f"document.querySelector('#audio-readout').textContent.includes('speech {speech_db:.1f} dBFS')",
+                timeout=5_000,
+            )
+
+            _save(page)
+            saved = load_calibration(files.calibration)
+            assert saved.audio == AudioCalibration(noise_floor_db=floor, speech_db=speech_db)
+            assert saved == running.session.calibration
+            assert running.audio is not None and running.audio.calibration == saved.audio  # the meter follows it
+            assert errors == []
+            page.close()
+    finally:
+        room.kill()

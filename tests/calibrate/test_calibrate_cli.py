@@ -21,6 +21,8 @@ from typer.testing import CliRunner
 from rain_vtuber.cli.calibrate import calibrate
 from rain_vtuber.errors import RainError
 from rain_vtuber.landmarks import Calibration, load_calibration
+from tests.conftest import require
+from tests.microphone import portaudio_missing
 
 REPO = Path(__file__).resolve().parents[2]
 app = typer.Typer()
@@ -146,6 +148,19 @@ def test_failing_sources(root: Path, image: Path, tmp_path: Path) -> None:
     assert "needs a path" in _error(_invoke(*common, "--source", "video"))
     assert "--source KIND" in _error(_invoke(*common, "--camera", "1"))
     assert "bad face source" in _error(_invoke(*common, "--source", "telepathy"))
+    assert _tree(root) == []
+
+
+def test_failing_audio_inputs(root: Path, image: Path, tmp_path: Path) -> None:
+    """A microphone that is not there or an unreadable sound file stops it before anything is written."""
+    common = ("cat", "--image", image, "--root", root, "--no-browser")
+    require(portaudio_missing())
+    message = _error(_invoke(*common, "--audio", "No Such Microphone 3000"))
+    assert message.startswith("no audio input device for input 'No Such Microphone 3000'; input devices: ")
+    assert "sound file not found" in _error(_invoke(*common, "--audio", tmp_path / "missing.wav"))
+    broken = tmp_path / "broken.flac"
+    broken.write_bytes(b"fLaC but not really")
+    assert "cannot read sound file" in _error(_invoke(*common, "--audio", broken))
     assert _tree(root) == []
 
 

@@ -63,6 +63,8 @@ def test_pages_and_images(running: Running) -> None:
     state = json.loads(_call(running, "/api/state")[1])
     assert state["preview"]["available"] is False and state["preview"]["reason"]
     assert len(state["params"]) == 16 and state["source"] is None and state["dirty"] is False
+    assert state["audio"]["available"] is False and "--audio" in state["audio"]["hint"]
+    assert json.loads(_call(running, "/api/audio")[1]) == state["audio"]
 
 
 def test_bad_requests_are_clear_and_change_nothing(running: Running) -> None:
@@ -79,6 +81,7 @@ def test_bad_requests_are_clear_and_change_nothing(running: Running) -> None:
         ("/api/frame", {"box": [0.5, 0.5, 0.4, 0.4], "anchors": {}}, 400, "needs box"),
         ("/api/frame", {"box": "wide"}, 400, "needs box"),
         ("/api/record", {"step": "neutral"}, 400, "no face source"),
+        ("/api/record", {"step": "room_silence"}, 400, "No microphone: start calibrate with --audio DEVICE"),
         ("/api/record", {"step": "dance"}, 400, "unknown recording step"),
         ("/api/recenter", {}, 400, "no face tracked"),
         ("/api/auto_fit", {"enabled": "yes"}, 400, "expected"),

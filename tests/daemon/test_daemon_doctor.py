@@ -57,6 +57,7 @@ def test_cli_prints_the_table_and_fails_on_a_failed_check(tmp_path: Path) -> Non
     assert run.returncode == 1, run.stderr
     rows = {line.split("│")[1].strip(): line for line in run.stderr.splitlines() if line.count("│") >= 4}
     assert "PASS" in rows["weights"] and "PASS" in rows["NDI runtime"] and "PASS" in rows["Python"]
+    assert "audio inputs" in rows  # PASS with the devices, or WARN with the fix (no PortAudio, no device)
     assert "FAIL" in rows[f"control port {port}/udp"] and "camera 0" not in rows
     folders = {cells[1].strip(): cells[2].strip() for cells in (line.split("│") for line in run.stderr.splitlines())
                if len(cells) == 4}  # the two-column table of the folders in use

@@ -5,6 +5,8 @@
 const IMAGE_PERIOD_MS = 200;   // overlay and landmark image: 5 per second each
 const PREVIEW_PERIOD_MS = 100;
 const STATE_PERIOD_MS = 300;
+const AUDIO_PERIOD_MS = 100;   // the microphone level meter: 10 per second
+const METER_FLOOR_DB = -90;    // the meter's left end (its right end is 0 dBFS)
 const ANCHORS = ["right_eye", "left_eye", "nose", "mouth"];
 
 const $ = (sel) => document.querySelector(sel);
@@ -201,9 +203,12 @@ function applyState(state) {
   const rec = state.recording;
   const countdown = $("#countdown");
   countdown.hidden = rec.phase !== "countdown" && rec.phase !== "recording";
-  countdown.textContent = rec.phase === "countdown" ? Math.ceil(rec.seconds_left) : "hold";
   $("#recording").textContent = rec.message || "";
-  for (const b of document.querySelectorAll(".record button")) b.disabled = !state.source || countdown.hidden === false;
+  countdown.textContent = rec.phase === "countdown" ? Math.ceil(rec.seconds_left) : rec.prompt;
+  for (const b of document.querySelectorAll(".record button")) {
+    const available = b.dataset.audio ? state.audio.available : state.source;
+    b.disabled = !available || countdown.hidden === false;
+  }
   const e = state.expressions;
   $("#ranges").textContent =
     `eyes closed ${e.eye_closed.toFixed(3)} / open ${e.eye_open.toFixed(3)}, ` +
@@ -216,9 +221,41 @@ function applyState(state) {
   document.body.dataset.autoFit = fit.state;
   $("#preview-panel").hidden = !state.preview.available;
   $("#preview-note").textContent = state.preview.available ? "" : `No live preview: ${state.preview.reason}`;
+  $("#audio-panel").hidden = !state.audio.available;
+  $("#audio-note").textContent = state.audio.available ? "" : state.audio.hint;
+  showAudio(state.audio);
   $("#save").textContent = state.dirty ? "Save (unsaved changes)" : "Save";
   document.body.dataset.recordPhase = rec.phase;
   document.body.dataset.savedCount = state.saved_count;
+}
+
+// ---- microphone level meter ----
+const meterPercent = (db) => Math.min(100, Math.max(0, (db - METER_FLOOR_DB) / -METER_FLOOR_DB * 100));
+
+function showAudio(audio) {
+  if (!audio.available) return;
+  const level = audio.level_db;
+  const bar = $("#audio-level");
+  bar.style.width = `${level === null ? 0 : meterPercent(level)}%`;
+  bar.classList.toggle("open", audio.open > 0);
+  $("#audio-gate").style.left = `${meterPercent(audio.gate_db)}%`;
+  $("#audio-speech").style.left = `${meterPercent(audio.speech_db)}%`;
+  const heard = level === null ? "no sound" : `${level.toFixed(1)} dBFS, mouth ${audio.open.toFixed(2)}`;
+  $("#audio-readout").textContent =
+    `${audio.device} (${audio.error ? `error: ${audio.error}` : audio.state}): ${heard}; ` +
+    `noise floor ${audio.noise_floor_db.toFixed(1)} dBFS, speech ${audio.speech_db.toFixed(1)} dBFS`;
+  document.body.dataset.audioState = audio.state;
+  document.body.dataset.audioLevel = level === null ? "" : level.toFixed(1);
+}
+
+function pollAudio() {
+  const tick = async () => {
+    try {
+      showAudio(await api("/api/audio"));
+    } catch (err) { /* server gone: pollState says so */ }
+    setTimeout(tick, AUDIO_PERIOD_MS);
+  };
+  tick();
 }
 
 async function pollState() {
@@ -280,6 +317,7 @@ async function main() {
   pollImage($("#pose"), "/pose.png", IMAGE_PERIOD_MS);
   pollImage($("#preview"), "/preview.jpg", PREVIEW_PERIOD_MS, () => !$("#preview-panel").hidden);
   setTimeout(pollState, STATE_PERIOD_MS);
+  if (state.audio.available) pollAudio();
   document.body.dataset.ready = "1";
 }
 
