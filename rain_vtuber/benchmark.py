@@ -18,6 +18,7 @@ import torch
 from rain_vtuber.engine import RainEngine
 from rain_vtuber.model.latency import pile_ms
 from rain_vtuber.model.release import RainModels
+from rain_vtuber.utils.stats import percentile
 
 
 @dataclass(frozen=True)
@@ -167,11 +168,6 @@ PEAK_TFLOPS = {"H200": 790.0, "H100": 790.0, "A100": 312.0, "RTX 4090": 165.0, "
 
 def peak_tflops(name: str) -> float | None:
     return next((peak for key, peak in PEAK_TFLOPS.items() if key in name), None)
-
-
-def percentile(values: list[float], q: float) -> float | None:
-    """q-th percentile rounded to 0.1, None without samples (too few iterations for a latency)."""
-    return round(float(np.percentile(values, q)), 1) if values else None
 
 
 def peak_rss_mib() -> float | None:

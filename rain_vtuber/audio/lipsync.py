@@ -113,6 +113,11 @@ class LipSync:
             return None
         return self._ring.at(t_ns)
 
+    def heard_at(self, captured_ns: int, now_ns: int) -> int:
+        """The instant whose sound goes with a face captured at `captured_ns`: that one, unless the face
+        is newer than the sound analysed by `now_ns` (a phone's packet is fresher than the microphone)."""
+        return min(captured_ns, now_ns - self._delay_ns)
+
     @property
     def delay_ns(self) -> int:
         """p95 of capture-to-available over the last 5 s (updated twice a second; 50 ms before any

@@ -8,23 +8,21 @@ the mouth follows it; the calibration says how loud this user's room and voice a
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from rain_vtuber.errors import RainError
+from rain_vtuber.face.mouth import MouthMode
+from rain_vtuber.utils.strict import StrictModel
+from rain_vtuber.utils.validation import describe_errors
 
 AUDIO_FILE_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff")
 """Suffixes that make `input` a sound file rather than a device name (what libsndfile reads)."""
 
-AudioMode = Literal["off", "when_lost", "blend", "always"]
+AudioMode = MouthMode  # how the sound's mouth meets the tracked one; the face side applies it
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-
-class AudioCalibration(_Strict):
+class AudioCalibration(StrictModel):
     """How loud this user's room and voice are, in dBFS of 10 ms hops (0 dBFS = full scale).
 
     noise_floor_db: the room with nobody speaking (the loud end of it); the mouth stays shut below
@@ -44,7 +42,7 @@ class AudioCalibration(_Strict):
         return self
 
 
-class AudioSettings(_Strict):
+class AudioSettings(StrictModel):
     """Where the sound comes from and how the mouth follows it (the daemon config's `audio:`)."""
 
     input: int | str | None = Field(
@@ -91,7 +89,7 @@ class AudioSettings(_Strict):
         try:
             return cls.model_validate({"input": value, **settings})
         except ValidationError as err:
-            raise RainError(f"--audio {text!r}: {err.errors()[0]['msg'].removeprefix('Value error, ')}") from None
+            raise RainError(f"--audio {text!r}: {describe_errors(err, cls)}") from None
 
     def relative_to(self, folder: Path) -> "AudioSettings":
         """A relative file input resolved against `folder` (a config file's folder)."""

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 import yaml
+from rain_vtuber.audio import AudioSettings
 from rain_vtuber.errors import RainError
 from rain_vtuber.utils.console import console
 
@@ -54,6 +55,12 @@ AudioOpt = Annotated[
 SourceOptOpt = Annotated[
     Optional[list[str]], typer.Option("--source-opt", help="Source setting KEY=VALUE (repeatable).")
 ]
+
+
+def audio_flag(text: str, configured: AudioSettings | None = None) -> AudioSettings:
+    """--audio DEVICE|FILE over the configured audio settings (the input replaced, the rest kept)."""
+    kept = configured.model_dump(exclude_unset=True, exclude={"input"}) if configured is not None else {}
+    return AudioSettings.from_flag(text, **kept)
 
 
 def engine_config_flag(engine_config: Path | None, old_spelling: Path | None) -> Path | None:

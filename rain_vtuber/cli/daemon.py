@@ -8,6 +8,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from rain_vtuber.cli.common import (
+    AudioOpt,
     CameraOpt,
     EngineConfigOpt,
     FaceModelOpt,
@@ -18,6 +19,7 @@ from rain_vtuber.cli.common import (
     SourcePathOpt,
     SourcePortOpt,
     WeightsOpt,
+    audio_flag,
     source_flags,
 )
 from rain_vtuber.daemon import daemon as lifecycle
@@ -72,6 +74,7 @@ def daemon(
     ] = None,
     token: Annotated[Optional[str], typer.Option("--token", help="Require this token on control messages.")] = None,
     log_file: Annotated[Optional[Path], typer.Option("--log-file", help="Rotating log file.")] = None,
+    audio: AudioOpt = None,
 ) -> None:
     """Run the live stream: face source -> RAIN -> NDI (stop with Ctrl-C or `rain-vtuber ctl shutdown`).
 
@@ -92,5 +95,6 @@ def daemon(
         source=_source(source, source_flags(camera, source_path, source_port, phone_host, source_opt, face_model), base.source),
         output_size=output_size, resolution=resolution, model_size=model_size, dtype=dtype, device=device, backend=backend, latency=latency, ndi_name=ndi_name, fps=fps,
         control_port=control_port, control_host=control_host, token=token, log_file=log_file,
+        audio=None if audio is None else audio_flag(audio, base.audio).model_dump(exclude_unset=True),
     )
     lifecycle.exit_process(lifecycle.run(cfg))

@@ -8,6 +8,8 @@ Examples:
     rain-vtuber pose --source vmc --calibration calibration/alice.yaml
     rain-vtuber pose --bench                          # per-frame cost of face -> pose image
     rain-vtuber pose me.jpg --out poses/ --json       # plus one JSON line per frame: points, blend shapes
+    rain-vtuber pose talk.mp4 --audio talk.wav --json --out poses/  # the mouth from the sound, frame by frame
+    rain-vtuber pose me.jpg --expression wink_left --out poses/      # one named expression, fully shown
 """
 
 from __future__ import annotations
@@ -18,14 +20,16 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Iterator, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Callable, Iterator, Optional
 
 import cv2
 import numpy as np
 import typer
 
-from rain_vtuber.cli.common import FaceModelOpt, console
+from rain_vtuber.audio import AudioCalibration, AudioSettings, analyse_file, open_lipsync
+from rain_vtuber.cli.common import AudioOpt, FaceModelOpt, console
 from rain_vtuber.errors import RainError
+from rain_vtuber.face import FaceDriver, IdleOptions, Mouth
 from rain_vtuber.face.state import FaceState, TrackingState
 from rain_vtuber.landmarks import Calibration, PoseRenderer, load_calibration
 from rain_vtuber.landmarks.library import CharacterLibrary
@@ -101,14 +105,32 @@ def _recorded(source: FrameSource, fps: float) -> Iterator[tuple[np.ndarray, Fac
         yield tracked.image, face, t_ns
 
 
-def face_report(index: int, face: FaceState | None) -> str:
-    """One JSON line about a frame's face: valid points, head angles and blend shapes (for scripts)."""
+def face_report(index: int, face: FaceState | None, mouth: Mouth | None = None) -> str:
+    """One JSON line about a frame's face: valid points, head angles and blend shapes (for scripts),
+    and with --audio the sound's mouth (open, wide, round) that went into it."""
+    heard = {} if mouth is None else {"mouth": {k: round(v, 4) for k, v in dataclasses.asdict(mouth).items()}}
     if face is None:
-        return json.dumps({"frame": index, "face": False})
+        return json.dumps({"frame": index, "face": False, **heard})
     return json.dumps({
         "frame": index, "face": True, "valid_points": int(face.valid.sum()),
         "rotation": face.rotation, "expressions": {k: round(float(v), 4) for k, v in face.expressions.items()},
+        **heard,
     })
+
+
+def _sound(settings: AudioSettings | None, calibration: AudioCalibration, recorded: bool) -> tuple[Callable[[int], Mouth | None], Any]:
+    """(captured ns -> the sound's mouth, what to stop at the end): a recording's sound on its own clock
+    (frame i at i / fps), or a live microphone on the monotonic clock."""
+    if settings is None:
+        return (lambda captured: None), None
+    if recorded:
+        if settings.input_file is None:
+            raise RainError("--audio with a recorded INPUT must be its sound file (WAV/FLAC), not a microphone")
+        track = analyse_file(settings.input_file, calibration, settings)
+        return (lambda captured: track.at(captured / 1e9)), None
+    lipsync = open_lipsync(settings, calibration)
+    assert lipsync is not None
+    return (lambda captured: lipsync.mouth_at(lipsync.heard_at(captured, time.monotonic_ns()))), lipsync
 
 
 def _live(source: FaceSource, fps: float) -> Iterator[tuple[np.ndarray | None, FaceState | None, int]]:
@@ -168,6 +190,13 @@ def pose(
     report: Annotated[
         bool, typer.Option("--json", help="Print one JSON line per frame: valid points, head angles, blend shapes.")
     ] = False,
+    audio: AudioOpt = None,
+    audio_mode: Annotated[
+        Optional[str], typer.Option("--audio-mode", help="How the sound meets the tracked mouth: when_lost, blend, always.")
+    ] = None,
+    expression: Annotated[
+        Optional[list[str]], typer.Option("--expression", help="Show this named expression (repeatable): smile, wink_left, ...")
+    ] = None,
 ) -> None:
     """Render the 26-dot landmark image (and the tracked points) for an image, a video, a folder or live."""
     if bench:
@@ -192,6 +221,13 @@ def pose(
     playback = {"fps": fps} if "fps" in KIND_KEYS[kind] else {}  # otherwise --fps is only the polling rate
     cfg = source_config({"kind": kind, **playback, **{k: v for k, v in given.items() if v is not None}})
     cfg = cfg.model_copy(update=calib.source.overrides())
+    if audio_mode is not None and audio is None:
+        raise RainError("--audio-mode needs --audio (a sound file, or a microphone for a live source)")
+    settings = None if audio is None else AudioSettings.from_flag(audio, **({"mode": audio_mode} if audio_mode else {}))
+    mouth_for, lipsync = _sound(settings, calib.audio, recorded=input is not None)
+    driver = FaceDriver(IdleOptions(enabled=False), audio_mode=settings.mode if settings else "off")
+    for name in expression or []:
+        driver.expressions.hold(name)  # shown fully from the first frame: an offline check of one expression
     src = open_source(cfg)
     clock = {"now": 0}
     renderer = PoseRenderer(calib, size, size, clock=lambda: clock["now"])
@@ -205,9 +241,10 @@ def pose(
             clock["now"] = now_ns
             if recenter and face is not None:
                 recenter = not renderer.recenter(face)
-            image = renderer.render(face)
+            mouth = mouth_for(now_ns if face is None else face.timestamp_ns)
+            image = renderer.render(face if exact else driver.drive(face, now_ns, mouth))
             if report:
-                typer.echo(face_report(sink.count, face))
+                typer.echo(face_report(sink.count, face, mouth))
             status = "no face" if input is not None else src.state.value
             label = f"{src.name}: {'face' if face is not None else status}"
             panel = draw_tracked_points(frame, face, size, label) if overlay else None
@@ -218,6 +255,8 @@ def pose(
     finally:
         src.stop()
         sink.close()
+        if lipsync is not None:
+            lipsync.stop()
     if out is not None:
         console.print(f"wrote {sink.count} frame(s) to {out}")
     if renderer.calibration.framing.auto_fit and renderer.fit is None:

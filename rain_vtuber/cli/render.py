@@ -8,6 +8,7 @@ Examples:
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Annotated, Iterator, Optional
 
@@ -16,6 +17,7 @@ import numpy as np
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from rain_vtuber.audio import AudioSettings
 from rain_vtuber.cli.common import (
     BackendOpt,
     DeviceOpt,
@@ -66,22 +68,37 @@ def _pose_frames(path: Path, size: tuple[int, int]) -> tuple[Iterator[np.ndarray
     return frames(), count
 
 
-def _face_frames(path: Path, face_model: Path, calibration: Path,
-                 size: tuple[int, int]) -> tuple[Iterator[np.ndarray], int]:
-    """A face video / image folder through the tracker and the character's calibration."""
+def _face_frames(path: Path, face_model: Path, calibration: Path, size: tuple[int, int], fps: float,
+                 sound: AudioSettings | None) -> tuple[Iterator[np.ndarray], int]:
+    """A face video / image folder through the tracker, the sound's mouth (on the video's own clock:
+    frame i at i / its fps) and the character's calibration."""
+    from rain_vtuber.audio import analyse_file
+    from rain_vtuber.face import FaceDriver, IdleOptions
     from rain_vtuber.landmarks import PoseRenderer, load_calibration
     from rain_vtuber.sources import SourceConfig, open_source
 
     kind = recorded_kind(path)
     source = open_source(SourceConfig(kind=kind, path=path, face_model=face_model))
-    renderer = PoseRenderer(load_calibration(calibration), height=size[0], width=size[1])
+    calib = load_calibration(calibration)
     if kind == "video":
         capture = cv2.VideoCapture(str(path))
-        count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+        count, fps = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)), capture.get(cv2.CAP_PROP_FPS) or fps
         capture.release()
     else:
         count = len(source.image_paths())  # type: ignore[attr-defined]
-    return (renderer.render(tracked.face) for tracked in source.iter_tracked()), count
+    track = None if sound is None else analyse_file(sound.input_file, calib.audio, sound)  # type: ignore[arg-type]
+    driver = FaceDriver(IdleOptions(enabled=False), audio_mode=sound.mode if sound is not None else "off")
+    now = {"ns": 0}
+    renderer = PoseRenderer(calib, height=size[0], width=size[1], clock=lambda: now["ns"])
+
+    def poses() -> Iterator[np.ndarray]:
+        for index, tracked in enumerate(source.iter_tracked()):
+            now["ns"] = int(index * 1e9 / fps)
+            face = None if tracked.face is None else dataclasses.replace(tracked.face, timestamp_ns=now["ns"])
+            mouth = None if track is None else track.at(index / fps)
+            yield renderer.render(driver.drive(face, now["ns"], mouth))
+
+    return poses(), count
 
 
 def render(
@@ -101,8 +118,14 @@ def render(
     decoder: Annotated[str, typer.Option("--decoder", help="taesdv (real-time) or vae (quality).")] = "taesdv",
     backend: BackendOpt = "auto",
     latency: LatencyOpt = "standard",
-    fps: Annotated[float, typer.Option("--fps", help="Frame rate of an mp4 output.")] = 16.0,
+    fps: Annotated[float, typer.Option("--fps", help="Frame rate of an mp4 output (and of a --faces image folder).")] = 16.0,
     seed: Annotated[Optional[int], typer.Option("--seed", help="Noise seed (default: the config's).")] = None,
+    audio: Annotated[
+        Optional[Path], typer.Option("--audio", help="The --faces recording's sound (WAV/FLAC): lip sync on its own clock.")
+    ] = None,
+    audio_mode: Annotated[
+        Optional[str], typer.Option("--audio-mode", help="How the sound meets the tracked mouth: when_lost, blend, always.")
+    ] = None,
 ) -> None:
     """Render a clip offline: pose images (or a face video) + a character image -> frames."""
     from rain_vtuber.engine import RainEngine
@@ -119,6 +142,11 @@ def render(
         raise RainError("give exactly one of --reference IMAGE or --character NAME")
     if decoder not in ("taesdv", "vae"):
         raise RainError(f"--decoder must be taesdv or vae, got {decoder!r}")
+    if (audio is not None or audio_mode is not None) and faces is None:
+        raise RainError("--audio goes with --faces (the face recording whose sound it is)")
+    if audio is not None and not audio.is_file():
+        raise RainError(f"--audio {audio}: no such sound file")
+    sound = None if audio is None else AudioSettings.from_flag(str(audio), **({"mode": audio_mode} if audio_mode else {}))
     library = CharacterLibrary()
     calibration = library.saved_calibration(character or "default")
     if character is not None:
@@ -136,7 +164,7 @@ def render(
     engine = RainEngine.load(weights or default_weights_dir(), config, device=device, dtype=dtype,
                              decoder=decoder, seed=seed, backend=backend, latency=latency or "standard")  # type: ignore[arg-type]
     size = (engine.height, engine.width)
-    frames, total = _face_frames(faces, face_model, calibration, size) if faces is not None else _pose_frames(poses, size)  # type: ignore[arg-type]
+    frames, total = _face_frames(faces, face_model, calibration, size, fps, sound) if faces is not None else _pose_frames(poses, size)  # type: ignore[arg-type]
     engine.set_reference(engine.fuse_reference(image))
     writer = FileOutput(FileSettings(path=out), engine.width, engine.height, FrameRate.nearest(fps))
     writer.open()

@@ -11,6 +11,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from rain_vtuber.daemon.control import DEFAULT_CONTROL_PORT
+from rain_vtuber.audio import AudioSettings
 from rain_vtuber.errors import RainError
 from rain_vtuber.face import IdleOptions
 from rain_vtuber.landmarks.picture import parse_hex_colour
@@ -62,6 +63,9 @@ class DaemonConfig(BaseModel):
     )
     latency: Literal["standard", "low"] = Field(
         "standard", description="standard = the release pile (16 frames deep); low = 8 frames, less temporal continuity"
+    )
+    audio: AudioSettings = Field(
+        default_factory=AudioSettings, description="microphone lip sync: the input and how the mouth follows it"
     )
     idle: IdleOptions = Field(
         default_factory=IdleOptions, description="idle life while no face is tracked: blinks, breathing, sway"
@@ -179,7 +183,8 @@ def load_config(path: Path | None) -> DaemonConfig:
         if isinstance(holder, dict) and holder.get(key) is not None:
             value = Path(holder[key]).expanduser()
             holder[key] = value if value.is_absolute() else path.parent / value
-    return _validate(raw, str(path))
+    config = _validate(raw, str(path))
+    return config.model_copy(update={"audio": config.audio.relative_to(path.parent)})
 
 
 def _validate(data: dict[str, Any], origin: str) -> DaemonConfig:

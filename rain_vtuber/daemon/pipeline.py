@@ -18,11 +18,13 @@ Event and is joined with a time limit.
 
 from __future__ import annotations
 
+import collections
 import logging
 import threading
 import time
 from typing import Any, Callable
 
+from rain_vtuber.audio import LipSync, open_lipsync
 from rain_vtuber.daemon.characters import CharacterEntry, CharacterRegistry
 from rain_vtuber.daemon.config import DaemonConfig
 from rain_vtuber.daemon.engine_worker import EngineWorker
@@ -30,7 +32,7 @@ from rain_vtuber.daemon.oom import is_oom, oom_message
 from rain_vtuber.daemon.sampler import Sampler
 from rain_vtuber.daemon.startup import load_engine, measure_fps, oom_context
 from rain_vtuber.errors import RainError
-from rain_vtuber.face import FaceDriver
+from rain_vtuber.face import FaceDriver, Mouth
 from rain_vtuber.landmarks import PoseRenderer
 from rain_vtuber.model.latency import check_mode
 from rain_vtuber.outputs.base import FrameRate
@@ -38,11 +40,13 @@ from rain_vtuber.outputs.registry import open_output
 from rain_vtuber.outputs.runner import OutputRunner
 from rain_vtuber.outputs.stage import OutputStage
 from rain_vtuber.sources import open_source
+from rain_vtuber.utils.stats import p50_p95
 
 log = logging.getLogger(__name__)
 
 PROVISIONAL_FPS = 15.0  # output rate while the engine speed is still unknown
 JOIN_BUDGET_S = 1.0  # all stream threads together; shutdown must finish within 2 s
+AUDIO_DELAY_WINDOW = 300  # poses whose sound delay is reported (10 s at 30 fps)
 
 
 def open_stage(config: DaemonConfig) -> OutputStage:
@@ -70,7 +74,11 @@ class Pipeline:
         self.sampler: Sampler | None = None
         self.worker: EngineWorker | None = None
         # here from the start: an expression hotkey pressed while loading is on when the stream comes up
-        self.driver = FaceDriver(config.idle, expressions=registry.current.expressions, place=self._place_neutral)
+        self.driver = FaceDriver(config.idle, audio_mode=config.audio.mode, expressions=registry.current.expressions,
+                                 place=self._place_neutral)
+        self.lipsync: LipSync | None = None
+        self._audio_error: str | None = None
+        self._audio_delays: collections.deque[int] = collections.deque(maxlen=AUDIO_DELAY_WINDOW)
         self.stage = open_stage(config)
         self._threads: list[threading.Thread] = []
         self._apply_look(registry.current)
@@ -115,6 +123,8 @@ class Pipeline:
                     log.warning("thread %s did not stop in time; leaving it behind", thread.name)
         if self.source is not None:
             self.source.stop()
+        if self.lipsync is not None:
+            self.lipsync.stop(timeout=0.3)
         self.registry.close()
         self.stage.close(timeout=max(0.2, deadline - time.monotonic()))
 
@@ -142,11 +152,12 @@ class Pipeline:
         entry = self.registry.wait_ready(self.registry.active, self.stop)
         engine.set_reference(entry.states)
         self.sampler = Sampler(PoseRenderer(entry.calibration, height=engine.height, width=engine.width),
-                               lambda: engine.group_size, self.driver)
+                               lambda: engine.group_size, self.driver, self._mouth_at)
         self.state = "warming"
         fps = cfg.fps or measure_fps(engine, self.sampler.render(None), cfg, self.stop) or self.fps
         self.stage.set_rate(fps)
         self.registry.fuse_others()
+        self._open_audio(entry)
         self.source = open_source(cfg.source, cfg.weights)
         self.source.start()
         advice = oom_message("stepping", *oom_context(cfg, engine))
@@ -168,8 +179,10 @@ class Pipeline:
         self._apply_look(entry, show=self.state != "running")
 
     def set_calibration(self, entry: CharacterEntry) -> None:
-        """The character's calibration and expressions (a switch or a reload)."""
+        """The character's calibration, expressions and voice levels (a switch or a reload)."""
         self.driver.expressions.set_expressions(entry.expressions)
+        if self.lipsync is not None:
+            self.lipsync.set_calibration(entry.calibration.audio)
         if self.sampler is not None:
             self.sampler.set_calibration(entry.calibration)
 
@@ -182,6 +195,30 @@ class Pipeline:
             raise RainError(f"expression action must be on, off or toggle, got {action!r}")
         (player.on if action == "on" else player.off)(name)
         return action == "on"
+
+    def _open_audio(self, entry: CharacterEntry) -> None:
+        """Start lip sync when `audio.input` is set; a microphone that cannot be found is reported, not fatal."""
+        try:
+            self.lipsync = open_lipsync(self.config.audio, entry.calibration.audio)
+        except RainError as err:
+            self._audio_error = str(err)
+            log.error("microphone lip sync is off: %s", err)
+
+    def _mouth_at(self, captured: int) -> Mouth | None:
+        """The sound's mouth for a face captured at `captured`, never newer than the sound analysed so far."""
+        if self.lipsync is None:
+            return None
+        now = time.monotonic_ns()
+        heard = self.lipsync.heard_at(captured, now)
+        self._audio_delays.append(now - heard)
+        return self.lipsync.mouth_at(heard)
+
+    def audio_status(self) -> dict[str, Any]:
+        """The input's own status, plus how far behind its sound the poses are drawn (p50/p95 ms)."""
+        if self.lipsync is None:
+            return {"state": "error" if self._audio_error else "off", "error": self._audio_error}
+        delays_ms = [d / 1e6 for d in list(self._audio_delays)]
+        return {**self.lipsync.status(), "mode": self.config.audio.mode, "sound_to_pose_ms": p50_p95(delays_ms)}
 
     def _place_neutral(self, points: Any) -> Any:
         """The driver's placement of idle life: on the character's face, as the sampler draws it now."""
@@ -245,6 +282,7 @@ class Pipeline:
             "outputs": outputs,
             "ndi": next((status for status in outputs.values() if status["kind"] == "ndi"), None),
             **self.face_status(),
+            "audio": self.audio_status(),
         }
 
     def face_status(self) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rain_vtuber.benchmark import percentile
+from rain_vtuber.utils.stats import percentile
 from rain_vtuber.devicecheck.context import CheckContext
 from rain_vtuber.devicecheck.report import Record, StepClock
 

@@ -107,6 +107,12 @@ class ExpressionPlayer:
         with self._lock:
             self._switch(name, True)
 
+    def hold(self, name: str) -> None:
+        """Show this expression fully from the next face on, without fading in (`pose --expression`)."""
+        with self._lock:
+            self._switch(name, True)
+            self._layers[name].ramp.reset(1.0)
+
     def off(self, name: str) -> None:
         """Fade this expression out (nothing if it is off); RainError for an unknown name."""
         with self._lock:

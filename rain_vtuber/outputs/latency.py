@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-import numpy as np
+from rain_vtuber.utils.stats import percentile
 
 # what /rain/status reports under "latency", in the order a frame passes them
 STAGES = ("capture_to_pose_ms", "group_wait_ms", "pile_ms", "pile_frames", "engine_step_ms", "decode_ms",
@@ -78,7 +78,7 @@ class LatencyMeter:
         with self._lock:
             self._trim()
             values = [v for _, r in self._records if (v := r[stage]) is not None]
-        return round(float(np.percentile(values, q)), 1) if values else None
+        return percentile(values, q)
 
     def _trim(self) -> None:
         cutoff = self._clock_ns() - self.window_ns
