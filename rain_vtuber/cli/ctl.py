@@ -18,11 +18,24 @@ COMMANDS = {
     "resume": "/rain/resume",
     "recenter": "/rain/recenter",
     "latency": "/rain/latency",
+    "expression": "/rain/expression",
     "reload": "/rain/reload",
     "shutdown": "/rain/shutdown",
     "ping": "/rain/ping",
     "status": "/rain/status",
 }
+
+
+def _expression(args: list[str]) -> tuple[str, list[str]]:
+    """`expression clear` | `expression NAME [on|off|toggle]` -> (address, arguments)."""
+    if args == ["clear"]:
+        return "/rain/expression/clear", []
+    if len(args) == 1:
+        return "/rain/expression", [args[0], "toggle"]
+    if len(args) == 2:
+        return "/rain/expression", args
+    raise RainError("usage: rain-vtuber ctl expression NAME [on|off|toggle], or ctl expression clear")
+
 
 def ctl(
     command: Annotated[str, typer.Argument(help=f"One of: {', '.join(COMMANDS)} (or a raw /rain/... address).")],
@@ -39,13 +52,18 @@ def ctl(
       rain-vtuber ctl status
       rain-vtuber ctl character alice
       rain-vtuber ctl latency low
+      rain-vtuber ctl expression smile on        # on | off | toggle (the default)
+      rain-vtuber ctl expression clear
       rain-vtuber ctl next --port 9051 --token s3cret
       rain-vtuber ctl status --host 192.168.1.10 --token s3cret
     """
     address = command if command.startswith("/") else COMMANDS.get(command)
     if address is None:
         raise RainError(f"unknown command '{command}'; use one of: {', '.join(COMMANDS)}")
-    status, text = send_command(address, *(args or []), port=port, token=token, timeout=timeout, host=host)
+    args = list(args or [])
+    if command == "expression":
+        address, args = _expression(args)
+    status, text = send_command(address, *args, port=port, token=token, timeout=timeout, host=host)
     if status != "ok":
         raise RainError(text)
     typer.echo(json.dumps(json.loads(text), indent=2) if address == "/rain/status" else text)

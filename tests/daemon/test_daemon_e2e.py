@@ -54,6 +54,16 @@ def _wait_for(predicate: Callable[[], Any], timeout: float, what: str, proc: sub
     pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
 
 
+def _syllables(path: Path, rate: int = 16000) -> Path:
+    """A voice stand-in for lip sync: 0.25 s voiced bursts (a 180 Hz buzz) with 0.35 s pauses, at -20 dBFS."""
+    import soundfile
+
+    t = np.arange(int(rate * 0.6)) / rate
+    burst = np.where(t < 0.25, 0.14 * np.sign(np.sin(2 * np.pi * 180 * t)), 0.0)
+    soundfile.write(path, np.tile(burst, 10).astype(np.float32), rate)
+    return path
+
+
 class Daemon:
     """A daemon subprocess plus what the tests need to talk to it."""
 
@@ -70,6 +80,7 @@ class Daemon:
             "source": {"kind": "vmc", "host": "127.0.0.1", "port": self.vmc_port, "lost_after_s": 0.5},
             "output_size": 128, "device": "cpu", "dtype": "fp32", "fps": FPS,
             "outputs": [{"kind": "ndi", "ndi_name": self.ndi_name}],
+            "audio": {"input": str(_syllables(root / "voice.wav")), "loop": True},
             "control_port": self.control_port, "log_file": str(root / "logs" / "daemon.log"),
             "state_file": str(root / "state.json"),
         }))
@@ -212,13 +223,41 @@ def test_character_switch_keeps_frames_flowing(daemon: Daemon, ndi: Any) -> None
 
 
 def test_face_lost_and_back_keeps_ndi_running(daemon: Daemon, vmc: VmcSender, ndi: Any) -> None:
+    _wait_for(lambda: daemon.status()["face_driver"] == "tracking", 10, "the tracked face driving", daemon.proc)
     vmc.stop()
     _wait_for(lambda: daemon.status()["source"]["state"] == "lost", 5, "source lost", daemon.proc)
     frames = ndi.capture(2.0)
     assert len(frames) >= 0.7 * FPS * 2 and _max_gap(frames) <= 2 / FPS
-    assert daemon.status()["state"] == "running"
+    lost = daemon.status()
+    assert lost["state"] == "running" and lost["face_driver"] == "idle" and lost["face"]["idle"]  # never a photo
     vmc.start()
     _wait_for(lambda: daemon.status()["source"]["state"] == "tracking", 5, "source back", daemon.proc)
+    _wait_for(lambda: daemon.status()["face_driver"] == "tracking", 5, "tracking driving again", daemon.proc)
+
+
+def test_the_sound_moves_the_mouth_on_the_pose_clock(daemon: Daemon) -> None:
+    audio = _wait_for(lambda: (a := daemon.status()["audio"])["sound_to_pose_ms"]["p50"] is not None and a, BOOT_S,
+                      "poses drawn with the sound", daemon.proc)
+    assert audio["state"] in ("listening", "silent") and audio["kind"] == "file" and audio["mode"] == "blend"
+    assert 0 <= audio["sound_to_pose_ms"]["p50"] < 500
+    assert _wait_for(lambda: daemon.status()["face"]["audio"], 10, "the sound driving the mouth", daemon.proc)
+
+
+def test_expressions_switch_over_the_control_port_and_ctl(daemon: Daemon) -> None:
+    expressions = daemon.status()["expressions"]
+    assert {"wink_left", "wink_right", "eyes_closed", "surprised", "smile", "angry"} <= set(expressions["available"])
+    assert daemon.ctl("/rain/expression", "smile", "on") == ("ok", "expression smile on")
+    assert daemon.ctl("/rain/expression", "wink_left", "toggle") == ("ok", "expression wink_left on")
+    assert daemon.status()["expressions"]["active"] == ["smile", "wink_left"]
+    assert daemon.ctl("/rain/expression", "wink_left", "toggle") == ("ok", "expression wink_left off")
+    state, text = daemon.ctl("/rain/expression", "grin", "on")
+    assert state == "error" and "unknown expression 'grin'; known: angry, eyes_closed, smile" in text
+    assert daemon.ctl("/rain/expression", "smile", "maybe")[0] == "error"
+    assert daemon.ctl("/rain/expression", "smile")[0] == "error"  # the action is required over OSC
+    cli = subprocess.run([sys.executable, "-m", "rain_vtuber", "ctl", "expression", "clear", "--port",
+                          str(daemon.control_port)], cwd=REPO, env=daemon.env, capture_output=True, text=True, timeout=60)
+    assert cli.returncode == 0 and cli.stdout.strip() == "expressions cleared"
+    assert daemon.status()["expressions"]["active"] == []
 
 
 def test_pause_recenter_resume(daemon: Daemon, ndi: Any) -> None:
