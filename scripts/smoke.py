@@ -128,6 +128,8 @@ def smoke_daemon(work: Path, seconds: float) -> None:
         check(all(f.shape == (128, 128, 4) for _, f, _ in frames), "frames are 128x128 BGRA")
         status = json.loads(ctl("/rain/status")[1])
         check(status["source"]["state"] == "tracking", "the VMC face is tracked")
+        check(status["ndi"]["name"] == probe.source_name,
+              f"status names the NDI source as the receiver found it ({status['ndi']['name']!r})")
         ctl("/rain/shutdown")
         check(proc.wait(timeout=60) == 0, "daemon shuts down cleanly")
     finally:

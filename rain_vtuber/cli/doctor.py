@@ -27,7 +27,7 @@ from rain_vtuber.errors import RainError
 Status = Literal["pass", "warn", "fail"]
 PACKAGES = {  # import name -> distribution name
     "torch": "torch", "diffusers": "diffusers", "transformers": "transformers", "numpy": "numpy",
-    "cv2": "opencv-contrib-python", "mediapipe": "mediapipe", "NDIlib": "ndi-python",
+    "cv2": "opencv-contrib-python", "mediapipe": "mediapipe",
     "pythonosc": "python-osc", "pydantic": "pydantic", "yaml": "pyyaml",
 }
 PORTS = {"control": ("127.0.0.1", 9050), "VMC": ("0.0.0.0", 39539), "iFacialMocap": ("0.0.0.0", 49983)}
@@ -146,15 +146,21 @@ def check_camera(index: int) -> Check:
 
 
 def check_ndi() -> Check:
+    """A warning where NDI cannot run on this system at all (OutputUnavailable: another output can stream),
+    a failure where it should run but breaks."""
+    from rain_vtuber.outputs.base import OutputUnavailable
     from rain_vtuber.outputs.ndi import NdiSender
 
     try:
         with NdiSender("rain-vtuber doctor", 16, 16, 30) as sender:
             name = sender.source_name
+    except OutputUnavailable as err:
+        return Check("NDI runtime", "warn", str(err))
     except Exception as err:
         return Check("NDI runtime", "fail", str(err),
                      "reinstall ndi-python (pip install --force-reinstall ndi-python); on Linux install avahi-daemon")
-    return Check("NDI runtime", "pass", f"created and destroyed source {name}")
+    return Check("NDI runtime", "pass",
+                 f"ndi-python {importlib.metadata.version('ndi-python')}: created and destroyed source {name}")
 
 
 def check_port(label: str, host: str, port: int) -> Check:

@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from rain_vtuber.errors import RainError
+from rain_vtuber.outputs.ndi_compat import import_ndilib, sender_source_name
 
 log = logging.getLogger(__name__)
 
@@ -26,9 +27,12 @@ _runtime_users = 0
 
 
 def _acquire_runtime() -> object:
-    """Initialise the NDI library once per process (refcounted) and return the module."""
+    """Initialise the NDI library once per process (refcounted) and return the module.
+
+    Raises OutputUnavailable where ndi-python is not installed or does not load.
+    """
     global _runtime_users
-    import NDIlib as ndi  # imported late: the wheel loads libndi on import
+    ndi = import_ndilib()  # imported late: the wheel loads libndi on import
 
     with _runtime_lock:
         if _runtime_users == 0 and not ndi.initialize():
@@ -113,6 +117,7 @@ class NdiSender:
         if self._send is None:
             _release_runtime(ndi)
             raise RainError(f"could not create the NDI source '{name}' (is the NDI runtime blocked by a firewall?)")
+        self._source_name = sender_source_name(ndi, self._send, name)
         self._frame = ndi.VideoFrameV2()
         self._frame.FourCC = ndi.FOURCC_VIDEO_TYPE_BGRA if pixel_format == "bgra" else ndi.FOURCC_VIDEO_TYPE_BGRX
         self.set_fps(fps)
@@ -125,9 +130,7 @@ class NdiSender:
     def source_name(self) -> str:
         """The full name receivers see, "HOST (name)"."""
         with self._lock:
-            if self._send is None:
-                return self.name
-            return self._ndi.send_get_source_name(self._send).ndi_name
+            return self.name if self._send is None else self._source_name
 
     def set_fps(self, fps: float) -> float:
         """Write the NDI rate nearest `fps` into every frame; returns that rate, which the pacer should keep."""
