@@ -59,10 +59,12 @@ def wait_for(predicate: Callable[[], Any], timeout: float, what: str, proc: subp
 def connect_ndi(probe: Callable[..., Any], name: str, attempts: int = 6) -> Any:
     """An NDI receiver on source `name`. Every NDI process listens on TCP 5960 (SO_REUSEPORT), so on a
     host with several of them a finder may ask one that does not know the source: ask again."""
+    from rain_vtuber.errors import RainError
+
     for _ in range(attempts):
         try:
             return probe(name, timeout=20)
-        except AssertionError:
+        except RainError:  # not found in time
             continue
     raise SystemExit(f"smoke: FAILED: NDI source {name!r} not found in {attempts} tries")
 
