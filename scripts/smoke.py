@@ -59,10 +59,12 @@ def wait_for(predicate: Callable[[], Any], timeout: float, what: str, proc: subp
 def connect_ndi(probe: Callable[..., Any], name: str, attempts: int = 6) -> Any:
     """An NDI receiver on source `name`. Every NDI process listens on TCP 5960 (SO_REUSEPORT), so on a
     host with several of them a finder may ask one that does not know the source: ask again."""
+    from rain_vtuber.errors import RainError
+
     for _ in range(attempts):
         try:
             return probe(name, timeout=20)
-        except AssertionError:
+        except RainError:  # not found in time
             continue
     raise SystemExit(f"smoke: FAILED: NDI source {name!r} not found in {attempts} tries")
 
@@ -128,6 +130,8 @@ def smoke_daemon(work: Path, seconds: float) -> None:
         check(all(f.shape == (128, 128, 4) for _, f, _ in frames), "frames are 128x128 BGRA")
         status = json.loads(ctl("/rain/status")[1])
         check(status["source"]["state"] == "tracking", "the VMC face is tracked")
+        check(status["ndi"]["name"] == probe.source_name,
+              f"status names the NDI source as the receiver found it ({status['ndi']['name']!r})")
         ctl("/rain/shutdown")
         check(proc.wait(timeout=60) == 0, "daemon shuts down cleanly")
     finally:

@@ -30,7 +30,7 @@ from rain_vtuber.outputs.spout import ON_WINDOWS
 Status = Literal["pass", "warn", "fail"]
 PACKAGES = {  # import name -> distribution name
     "torch": "torch", "diffusers": "diffusers", "transformers": "transformers", "numpy": "numpy",
-    "cv2": "opencv-contrib-python", "mediapipe": "mediapipe", "NDIlib": "ndi-python",
+    "cv2": "opencv-contrib-python", "mediapipe": "mediapipe",
     "pythonosc": "python-osc", "pydantic": "pydantic", "yaml": "pyyaml",
 }
 PORTS = {"control": ("127.0.0.1", DEFAULT_CONTROL_PORT), "VMC": ("0.0.0.0", VMC_PORT),
@@ -165,19 +165,24 @@ def check_audio_inputs() -> Check:
 
 
 def check_ndi() -> Check:
-    from rain_vtuber.outputs.base import FrameRate
+    """A warning where NDI cannot run on this system at all (OutputUnavailable: another output can stream),
+    a failure where it should run but breaks."""
+    from rain_vtuber.outputs.base import FrameRate, OutputUnavailable
     from rain_vtuber.outputs.ndi import NdiOutput, NdiSettings
 
     output = NdiOutput(NdiSettings(ndi_name="rain-vtuber doctor"), 16, 16, FrameRate(30))
     try:
         output.open()
         name = output.source_name()
+    except OutputUnavailable as err:
+        return Check("NDI runtime", "warn", str(err))
     except Exception as err:
         return Check("NDI runtime", "fail", str(err),
                      "reinstall ndi-python (pip install --force-reinstall ndi-python); on Linux install avahi-daemon")
     finally:
         output.close()
-    return Check("NDI runtime", "pass", f"created and destroyed source {name}")
+    return Check("NDI runtime", "pass",
+                 f"ndi-python {importlib.metadata.version('ndi-python')}: created and destroyed source {name}")
 
 
 def check_spout() -> Check:

@@ -17,21 +17,19 @@ from pydantic import Field
 
 from rain_vtuber.errors import RainError
 from rain_vtuber.outputs.base import FrameRate, Output, OutputFrame, OutputSettings, OutputUnavailable
+from rain_vtuber.outputs.ndi_compat import import_ndilib, sender_source_name
 
 _runtime_lock = threading.Lock()
 _runtime_users = 0
 
 
 def _acquire_runtime() -> Any:
-    """Initialise the NDI library once per process (refcounted) and return the module."""
+    """Initialise the NDI library once per process (refcounted) and return the module.
+
+    Raises OutputUnavailable where ndi-python is not installed or does not load.
+    """
     global _runtime_users
-    try:
-        import NDIlib as ndi  # imported late: the wheel loads libndi on import
-    except ImportError as err:
-        raise OutputUnavailable(
-            f"NDI is not available: the ndi-python package cannot be imported ({err}); "
-            "install it with `pip install ndi-python`, or use the browser output instead"
-        ) from None
+    ndi = import_ndilib()  # imported late: the wheel loads libndi on import
     with _runtime_lock:
         if _runtime_users == 0 and not ndi.initialize():
             raise OutputUnavailable("NDI runtime failed to initialise: this CPU or OS is not supported by libndi")
@@ -71,6 +69,7 @@ class NdiOutput(Output):
         self._ndi: Any = None
         self._send: Any = None
         self._video: Any = None
+        self._source_name = settings.ndi_name  # "HOST (name)" once open
         self._buffer = np.zeros((height, width, 4), np.uint8)
         self._lock = threading.Lock()  # status() reads the sender from other threads
         self._converted: int | None = None  # sequence of the picture in the buffer
@@ -89,8 +88,9 @@ class NdiOutput(Output):
             )
         video = ndi.VideoFrameV2()
         video.FourCC = ndi.FOURCC_VIDEO_TYPE_BGRA if self.settings.format == "bgra" else ndi.FOURCC_VIDEO_TYPE_BGRX
+        name = sender_source_name(ndi, send, self.settings.ndi_name)  # once: status reads it on every request
         with self._lock:
-            self._ndi, self._send, self._video = ndi, send, video
+            self._ndi, self._send, self._video, self._source_name = ndi, send, video, name
         self.set_rate(self.rate)
 
     def set_rate(self, rate: FrameRate) -> None:
@@ -111,11 +111,9 @@ class NdiOutput(Output):
         self.frames_sent += 1
 
     def source_name(self) -> str:
-        """The full name receivers see, "HOST (name)" (the configured name while closed)."""
+        """The full name receivers see, "HOST (name)" (the configured name until it first opens)."""
         with self._lock:
-            if self._send is None:
-                return self.settings.ndi_name
-            return self._ndi.send_get_source_name(self._send).ndi_name
+            return self._source_name
 
     def connections(self) -> int:
         """How many receivers are connected right now."""

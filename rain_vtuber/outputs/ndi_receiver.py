@@ -13,7 +13,7 @@ import numpy as np
 from rain_vtuber.errors import RainError
 from rain_vtuber.outputs.ndi import _acquire_runtime, _release_runtime
 
-FINDER_RETRY_S = 5.0
+FINDER_RETRY_S = 0.5  # a finder that reached this process lists its sources within milliseconds
 
 
 def _rate(video: Any) -> tuple[int, int]:
@@ -31,7 +31,8 @@ class NdiProbe:
         deadline = time.monotonic() + timeout
         while source is None and time.monotonic() < deadline:
             # Every NDI process on the host listens on TCP 5960 (SO_REUSEPORT): a finder may be talking
-            # to one that does not know the source, so a fresh finder asks again every few seconds.
+            # to one that does not know the source, so a fresh finder asks again. 10 finds beside 2-3 other
+            # NDI processes: retrying every 5 s, one missed for 20 s; every 0.5 s, all took under 4.3 s.
             self._find = ndi.find_create_v2(create)
             retry_at = min(deadline, time.monotonic() + FINDER_RETRY_S)
             while source is None and time.monotonic() < retry_at:
