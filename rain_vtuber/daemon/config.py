@@ -23,7 +23,8 @@ from rain_vtuber.utils.validation import describe_errors
 
 log = logging.getLogger(__name__)
 
-DEFAULT_OUTPUTS: tuple[dict[str, Any], ...] = ({"kind": "ndi"},)
+DEFAULT_OUTPUTS: tuple[dict[str, Any], ...] = ({"kind": "ndi"}, {"kind": "browser"})
+"""OBS's own Browser Source needs no plugin; NDI is there for DistroAV users and other PCs."""
 LEGACY_NDI_KEYS = {"ndi_name": "ndi_name", "ndi_format": "format"}  # top-level key -> the NDI entry's key
 
 _HEX = re.compile(r"^#[0-9a-fA-F]{6}$")

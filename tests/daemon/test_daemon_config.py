@@ -15,7 +15,8 @@ def test_defaults_need_nothing_configured() -> None:
     assert (cfg.character, cfg.source.kind, cfg.source.camera, cfg.output_size, cfg.model_size) == (
         "default", "webcam", 0, 512, None)
     assert (cfg.dtype, cfg.device, cfg.fps, cfg.control_port, cfg.token) == ("auto", "auto", None, 9050, None)
-    assert [(o.kind, o.label) for o in cfg.outputs] == [("ndi", "ndi")] and cfg.outputs[0].ndi_name == "RAIN VTuber"
+    assert [(o.kind, o.label) for o in cfg.outputs] == [("ndi", "ndi"), ("browser", "browser")]
+    assert cfg.outputs[0].ndi_name == "RAIN VTuber" and (cfg.outputs[1].host, cfg.outputs[1].port) == ("127.0.0.1", 9070)
     assert cfg.log_file is not None and cfg.log_file.name == "daemon.log"
     assert cfg.latency == "standard" and cfg.with_overrides(latency="low").latency == "low"
 
@@ -115,7 +116,7 @@ def test_old_keys_still_work_resolution_with_a_deprecation_warning(tmp_path: Pat
     path.write_text("resolution: 256\nndi_name: Studio\nndi_format: bgrx\n")
     cfg = load_config(path)
     assert cfg.output_size == 256 and cfg.model_size is None  # it always meant the output size
-    assert [(o.kind, o.ndi_name, o.format) for o in cfg.outputs] == [("ndi", "Studio", "bgrx")]
+    assert [(o.kind, o.ndi_name, o.format) for o in cfg.outputs if o.kind == "ndi"] == [("ndi", "Studio", "bgrx")]
     assert any("`resolution` is deprecated" in r.getMessage() and "output_size" in r.getMessage() for r in caplog.records)
     over = cfg.with_overrides(resolution=320, ndi_name="Desk")  # the CLI's old spellings win like any flag
     assert over.output_size == 320 and over.outputs[0].ndi_name == "Desk" and over.outputs[0].format == "bgrx"
