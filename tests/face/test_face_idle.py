@@ -19,7 +19,8 @@ from rain_vtuber.face.state import FaceState
 from rain_vtuber.landmarks import Calibration, PoseRenderer, load_calibration
 from rain_vtuber.landmarks.autofit import FaceFit, measure
 from rain_vtuber.landmarks.calibration import Framing
-from rain_vtuber.landmarks.characters import discover_characters
+from rain_vtuber.landmarks.library import CharacterLibrary
+from rain_vtuber.paths import character_folders
 from rain_vtuber.landmarks.render import character_neutral
 from tests.face.face_helpers import EYE_DOTS, FPS, SIZE, Frame, frame_time, max_step, rig_face, run
 
@@ -121,7 +122,7 @@ def test_a_quick_loss_cross_fades_within_half_a_second() -> None:
 
 
 def test_before_any_face_the_idle_face_sits_on_the_characters_face() -> None:
-    default = next(c for c in discover_characters(REPO / "characters", REPO / "calibration") if c.name == "default")
+    default = CharacterLibrary(character_folders(REPO / "characters", REPO / "calibration")).find("default")
     driver, renderer = _setup(STILL, calib=load_calibration(default.calibration_path))
     frames = run(driver, renderer, 3 * FPS, lambda i, t: None)
     assert renderer.fit is None  # auto-fit never learns from idle faces
