@@ -52,7 +52,7 @@ class NewUser:
         """Start the daemon in `cwd`, read /rain/status once it answers, shut it down; (status, its output)."""
         port = free_udp_port()
         command = [sys.executable, "-m", "rain_vtuber.cli.main", "daemon", "--weights", str(TINY_WEIGHTS),
-                   "--engine-config", str(TINY_CONFIG), "--device", "cpu", "--dtype", "fp32", "--resolution", "128",
+                   "--engine-config", str(TINY_CONFIG), "--device", "cpu", "--dtype", "fp32", "--output-size", "128",
                    "--source", "vmc", "--source-port", str(free_udp_port()), "--control-port", str(port),
                    "--ndi-name", f"rain-installed-{uuid.uuid4().hex[:8]}", *args]
         out = cwd.parent / f"daemon-{port}.out"

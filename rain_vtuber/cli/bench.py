@@ -18,9 +18,10 @@ if TYPE_CHECKING:
 
 def bench(
     tiny: Annotated[bool, typer.Option("--tiny", help="The tiny test architecture (128x128) instead of the release.")] = False,
-    resolution: Annotated[
-        Optional[int], typer.Option("--resolution", help="Square model resolution in pixels, a multiple of 64 (default 512, tiny 128).")
+    model_size: Annotated[
+        Optional[int], typer.Option("--model-size", help="Size RAIN runs at, square, a multiple of 64 (default 512, tiny 128).")
     ] = None,
+    resolution: Annotated[Optional[int], typer.Option("--resolution", hidden=True, help="Deprecated: --model-size.")] = None,
     dtype: DtypeOpt = "auto",
     device: DeviceOpt = "auto",
     iterations: Annotated[int, typer.Option("--iterations", min=1, help="Timed iterations after the warm-up.")] = 8,
@@ -59,8 +60,13 @@ def bench(
     else:
         backends = [backend]
 
+    if resolution is not None:
+        if model_size is not None:
+            raise RainError("give the size once, with --model-size (--resolution is its old name)")
+        console.print("[yellow]warning:[/yellow] --resolution is deprecated here: use --model-size")
+        model_size = resolution
     started = time.perf_counter()
-    config = arch.config(resolution)
+    config = arch.config(model_size)
     models = random_models(arch, config, dev, torch_dtype)
     setup_s = time.perf_counter() - started
     results = []

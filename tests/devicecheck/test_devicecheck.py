@@ -59,7 +59,8 @@ def test_tiny_cpu_run_passes_every_step_with_its_figures(tmp_path: Path) -> None
     daemon = steps["daemon"]
     assert daemon["received_frames"] > 0 and daemon["received_fps"] > 0 and daemon["daemon_output_fps"] > 0
     assert daemon["latency_ms_p50"] > 0 and daemon["latency_ms_p95"] >= daemon["latency_ms_p50"]
-    assert daemon["source_state"] == "tracking" and daemon["dropped_frames"] >= 0
+    assert daemon["source_state"] == "tracking"
+    assert daemon["dropped_frames"] <= daemon["received_frames"] // 2  # the measured rate leaves the engine headroom
 
     table = (tmp_path / "out" / MARKDOWN_NAME).read_text()
     assert "| daemon | ok |" in table and "| torch |" in table and "Top kernels" in table
