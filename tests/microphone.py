@@ -88,6 +88,14 @@ def speech_and_pauses(samples: np.ndarray, voice_db: float, guard_s: float = 0.3
     return speaking, ~near
 
 
+def syllables(count: int = 10, on_s: float = 0.25, off_s: float = 0.35) -> np.ndarray:
+    """A voice stand-in with exact timing: `count` voiced bursts (a 180 Hz buzz at -20 dBFS) of on_s,
+    each followed by off_s of silence; burst k spans [k * (on_s + off_s), k * (on_s + off_s) + on_s)."""
+    t = np.arange(int(SAMPLE_RATE * (on_s + off_s))) / SAMPLE_RATE
+    burst = np.where(t < on_s, 0.1 * np.sign(np.sin(2 * np.pi * 180 * t)), 0.0)
+    return np.tile(burst, count).astype(np.float32)
+
+
 def sine(freq: float, seconds: float, rms_db: float) -> np.ndarray:
     t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
     return (10 ** (rms_db / 20) * np.sqrt(2) * np.sin(2 * np.pi * freq * t)).astype(np.float32)

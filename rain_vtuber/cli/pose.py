@@ -105,6 +105,16 @@ def _recorded(source: FrameSource, fps: float) -> Iterator[tuple[np.ndarray, Fac
         yield tracked.image, face, t_ns
 
 
+def _file_rate(path: Path, kind: str, fps: float) -> float:
+    """The clock of a recording: a video's own frame rate (its sound goes with it), else --fps."""
+    if kind != "video":
+        return fps
+    capture = cv2.VideoCapture(str(path))
+    rate = capture.get(cv2.CAP_PROP_FPS)
+    capture.release()
+    return rate if rate and rate > 0 else fps
+
+
 def face_report(index: int, face: FaceState | None, mouth: Mouth | None = None) -> str:
     """One JSON line about a frame's face: valid points, head angles and blend shapes (for scripts),
     and with --audio the sound's mouth (open, wide, round) that went into it."""
@@ -232,7 +242,7 @@ def pose(
     clock = {"now": 0}
     renderer = PoseRenderer(calib, size, size, clock=lambda: clock["now"])
     sink = _Sink(out, show, fps, size, overlay)
-    stream = _recorded(src, fps) if input is not None else _live(src, fps)  # type: ignore[arg-type]
+    stream = _recorded(src, _file_rate(input, kind, fps)) if input is not None else _live(src, fps)  # type: ignore[arg-type]
     if input is None:
         src.start()
         console.print(f"live from {src.name} ({kind}); q or Esc in the window, or Ctrl-C, to stop")

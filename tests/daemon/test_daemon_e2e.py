@@ -26,6 +26,7 @@ from PIL import Image
 from rain_vtuber.daemon.control import parse_reply, send_command
 from rain_vtuber.outputs.latency import STAGES
 from rain_vtuber.daemon.soak import VmcSender, make_demo_characters
+from tests.microphone import syllables, write_wav
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = REPO.parent / "shared" / "golden" / "tiny"
@@ -54,16 +55,6 @@ def _wait_for(predicate: Callable[[], Any], timeout: float, what: str, proc: sub
     pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
 
 
-def _syllables(path: Path, rate: int = 16000) -> Path:
-    """A voice stand-in for lip sync: 0.25 s voiced bursts (a 180 Hz buzz) with 0.35 s pauses, at -20 dBFS."""
-    import soundfile
-
-    t = np.arange(int(rate * 0.6)) / rate
-    burst = np.where(t < 0.25, 0.14 * np.sign(np.sin(2 * np.pi * 180 * t)), 0.0)
-    soundfile.write(path, np.tile(burst, 10).astype(np.float32), rate)
-    return path
-
-
 class Daemon:
     """A daemon subprocess plus what the tests need to talk to it."""
 
@@ -80,7 +71,7 @@ class Daemon:
             "source": {"kind": "vmc", "host": "127.0.0.1", "port": self.vmc_port, "lost_after_s": 0.5},
             "output_size": 128, "device": "cpu", "dtype": "fp32", "fps": FPS,
             "outputs": [{"kind": "ndi", "ndi_name": self.ndi_name}],
-            "audio": {"input": str(_syllables(root / "voice.wav")), "loop": True},
+            "audio": {"input": str(write_wav(root / "voice.wav", syllables())), "loop": True},
             "control_port": self.control_port, "log_file": str(root / "logs" / "daemon.log"),
             "state_file": str(root / "state.json"),
         }))
