@@ -106,20 +106,12 @@ def avatar_source(kinds: Collection[str], status: Optional[DaemonStatus], daemon
 
 def _missing(has_browser: bool, sends_browser: bool, has_ndi: bool, sends_ndi: bool) -> str:
     """What stands in the way of both ways to show the avatar, and the fix for each."""
-    problems: List[str] = []
-    ndi_fixes: List[str] = []
-    browser_fixes: List[str] = []
-    if not has_browser:
-        problems.append("OBS has no Browser Source here (Linux builds without CEF)")
-        browser_fixes.append("run OBS with Browser Source")
-    if not sends_browser:
-        problems.append("the daemon has no browser output")
-        browser_fixes.append("add a `browser` output to the daemon")
-    if not has_ndi:
-        problems.append("DistroAV is not installed")
-        ndi_fixes.append("install DistroAV")
-    if not sends_ndi:
-        problems.append("the daemon sends no NDI")
-        ndi_fixes.append("add an `ndi` output to the daemon")
-    fixes = ", or ".join(_joined(steps, "and") for steps in (ndi_fixes, browser_fixes))
+    checks = (  # (way, in place, what is wrong, the fix)
+        ("browser", has_browser, "OBS has no Browser Source here (Linux builds without CEF)", "run OBS with Browser Source"),
+        ("browser", sends_browser, "the daemon has no browser output", "add a `browser` output to the daemon"),
+        ("ndi", has_ndi, "DistroAV is not installed", "install DistroAV"),
+        ("ndi", sends_ndi, "the daemon sends no NDI", "add an `ndi` output to the daemon"),
+    )
+    problems = [problem for _, ok, problem, _ in checks if not ok]
+    fixes = ", or ".join(_joined([fix for w, ok, _, fix in checks if w == way and not ok], "and") for way in ("ndi", "browser"))
     return f"Cannot add the avatar: {_joined(problems, 'and')}: {fixes}"
