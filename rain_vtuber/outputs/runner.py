@@ -15,7 +15,6 @@ from typing import Any
 from rain_vtuber.errors import RainError
 from rain_vtuber.outputs.base import FrameRate, Output, OutputFrame, OutputUnavailable
 from rain_vtuber.utils.backoff import Backoff
-from rain_vtuber.utils.ratelimit import RateLimitedLog
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +29,7 @@ class OutputRunner:
         self.error: str | None = None
         self.frames_written = 0
         self.dropped = 0
-        self._warn = RateLimitedLog(log)
+        self._logged: str | None = None  # the failure last logged: a retry failing the same way stays quiet
         self._cond = threading.Condition()
         self._frame: OutputFrame | None = None
         self._rate: FrameRate | None = None
@@ -91,7 +90,8 @@ class OutputRunner:
                 self._apply_rate()
                 self.output.open()
                 self.state, self.error = "running", None
-                log.info("output %s open", self.name)
+                log.info("output %s open%s", self.name, " again" if self._logged else "")
+                self._logged = None
                 self._serve()
                 self._close_output()  # here: what open() made (an OpenGL context) belongs to this thread
                 return
@@ -129,8 +129,11 @@ class OutputRunner:
             self.output.set_rate(rate)
 
     def _report(self, state: str, message: str) -> None:
+        """Status says it every time; the log once per distinct failure (a port in use is one line)."""
         self.state, self.error = state, message
-        self._warn.warning(f"{state}:{message}", "output %s: %s", self.name, message)
+        if message != self._logged:
+            log.warning("output %s: %s%s", self.name, message, "; retrying with backoff" if state == "error" else "")
+            self._logged = message
 
     def _close_output(self) -> None:
         try:

@@ -103,3 +103,18 @@ def test_rate_changes_reach_the_output_on_its_thread_before_the_next_frame() -> 
 def test_frame_rates_snap_to_what_obs_offers(fps: float, expected: tuple[int, int]) -> None:
     rate = FrameRate.nearest(fps)
     assert (rate.numerator, rate.denominator) == expected
+
+
+def test_a_failure_that_repeats_is_logged_once_and_the_recovery_once(monkeypatch: pytest.MonkeyPatch, caplog) -> None:
+    """A port in use is one line, not one per retry; the status says it all along."""
+    output = Recorder(fail_opens=5)
+    runner = OutputRunner(output, "busy")
+    monkeypatch.setattr("rain_vtuber.outputs.runner.Backoff.failed", lambda self: 0.01)
+    with caplog.at_level("INFO", logger="rain_vtuber.outputs.runner"):
+        runner.start()
+        wait_until(lambda: runner.state == "running", 2.0)
+        runner.close()
+    lines = [r.getMessage() for r in caplog.records]
+    assert output.opens == 6
+    assert lines.count("output busy: device busy; retrying with backoff") == 1
+    assert "output busy open again" in lines
