@@ -44,7 +44,7 @@ def test_the_audio_flag_reads_an_index_a_name_or_a_file() -> None:
     assert AudioSettings.from_flag("USB Mic").input == "USB Mic"
     looping = AudioSettings.from_flag("take.wav", loop=True)
     assert looping.input_file == Path("take.wav") and looping.loop
-    with pytest.raises(RainError, match="--audio 'x': Input should be 'off', 'when_lost', 'blend' or 'always'"):
+    with pytest.raises(RainError, match="--audio 'x': 'mode' = 'sometimes': Input should be 'off', 'when_lost', 'blend' or 'always'; allowed: off, when_lost, blend, always"):
         AudioSettings.from_flag("x", mode="sometimes")
 
 
