@@ -30,7 +30,8 @@ import numpy as np
 from rain_vtuber.outputs.base import FrameRate, OutputFrame
 from rain_vtuber.outputs.browser import BrowserOutput, BrowserSettings
 from rain_vtuber.outputs.runner import OutputRunner
-from tests.browser_viewers import CHROMIUM, free_tcp_port
+from rain_vtuber.utils.ports import free_port
+from tests.browser_viewers import CHROMIUM
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -81,7 +82,7 @@ def _wait(condition: object, timeout: float) -> None:
 
 
 def measure(size: int, fps: float, seconds: float) -> dict[str, float]:
-    port = free_tcp_port()
+    port = free_port("tcp")
     runner = OutputRunner(BrowserOutput(BrowserSettings(port=port), size, size, FrameRate.nearest(fps)), "browser")
     offered_ns: dict[int, int] = {}
     handover_ms: list[float] = []

@@ -17,7 +17,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from pathlib import Path
 from typing import Any, Callable
@@ -42,18 +41,13 @@ def check(ok: bool, what: str) -> None:
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float, what: str, proc: subprocess.Popen) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"smoke: FAILED: daemon exited with {proc.returncode} while waiting for {what}")
-        try:
-            value = predicate()
-        except Exception:  # not up yet
-            value = None
-        if value:
-            return value
-        time.sleep(0.5)
-    raise SystemExit(f"smoke: FAILED: timed out after {timeout:g} s waiting for {what}")
+    """The suite's wait_until (any exception means not up yet), failing the smoke run with its message."""
+    from tests.waiting import wait_until
+
+    try:
+        return wait_until(predicate, timeout, poll_s=0.5, what=what, alive=proc, ignore=Exception)
+    except AssertionError as err:
+        raise SystemExit(f"smoke: FAILED: {err}") from None
 
 
 def connect_ndi(probe: Callable[..., Any], name: str, attempts: int = 6) -> Any:
@@ -96,9 +90,10 @@ def smoke_daemon(work: Path, seconds: float) -> None:
     sys.path.insert(0, str(REPO))
     from rain_vtuber.daemon.control import send_command
     from rain_vtuber.daemon.soak import VmcSender, make_demo_characters
-    from tests.daemon.conftest import NdiProbe, free_udp_port
+    from rain_vtuber.outputs.ndi_receiver import NdiProbe
+    from rain_vtuber.utils.ports import free_port
 
-    control_port, vmc_port = free_udp_port(), free_udp_port()
+    control_port, vmc_port = free_port(), free_port()
     ndi_name = f"rain-smoke-{uuid.uuid4().hex[:8]}"
     characters, calibration = make_demo_characters(work, {"alice": (240, 240, 240)})
     config = work / "daemon.yaml"

@@ -41,12 +41,6 @@ def launch() -> Iterator[Any]:
         browser.close()
 
 
-def free_tcp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def wait_painted(page: Any, sequence: int, timeout_ms: float = 10_000) -> None:
     """Wait until the page's canvas shows the frame with this sequence."""
     page.wait_for_function(f"document.getElementById('stream').dataset.sequence === '{sequence}'",

@@ -10,9 +10,12 @@ import subprocess
 from pathlib import Path
 from typing import Callable, Iterator, Optional
 
+import numpy as np
 import pytest
 
+from rain_vtuber.face.state import FaceState
 from rain_vtuber.outputs.ndi_receiver import NdiProbe
+from tests.e2e_guard import guard
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -58,6 +61,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "shared" in item.fixturenames:
             item.add_marker(requires(missing_path(SHARED)))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: Optional[pytest.Item]) -> Iterator[None]:
+    """Outside the e2e tier no test starts the daemon, OBS or a network namespace (tests/e2e_guard.py)."""
+    with guard(item):
+        return (yield)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -132,3 +142,32 @@ def new_user_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for var in ("XDG_CACHE_HOME", "XDG_STATE_HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME", "RAIN_VTUBER_HOME"):
         monkeypatch.delenv(var, raising=False)
     return home
+
+
+@pytest.fixture
+def elsewhere(new_user_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty current folder outside the checkout, for a user rain-vtuber never ran for (new_user_home)."""
+    folder = tmp_path / "elsewhere"
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    return folder
+
+
+@pytest.fixture
+def private_rain_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """$RAIN_VTUBER_HOME in a temporary folder: nothing from or into the user's cache (no cached weights,
+    so no surprise live preview in the calibrate tests)."""
+    home = tmp_path / "rain-home"
+    monkeypatch.setenv("RAIN_VTUBER_HOME", str(home))
+    return home
+
+
+@pytest.fixture
+def render() -> Callable[[FaceState], np.ndarray]:
+    """FaceState -> 512x512 pose image through the spec-exact PoseRenderer (no framing, no filter)."""
+    from rain_vtuber.landmarks import Calibration, PoseRenderer
+
+    def draw(face: FaceState) -> np.ndarray:
+        return PoseRenderer(Calibration.exact(), height=512, width=512).render(face)
+
+    return draw

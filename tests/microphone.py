@@ -25,6 +25,7 @@ import soundfile
 from numpy.lib.stride_tricks import sliding_window_view
 
 from tests.conftest import require
+from tests.waiting import wait_until
 
 SINK = "mic_sink"
 SAMPLE_RATE = 16000
@@ -136,10 +137,7 @@ class Pulse:
             rows = [line.split() for line in self.run("pactl", "list", "short", "sinks").stdout.splitlines()]
             return any(row[1] == SINK and row[-1] == "RUNNING" for row in rows if len(row) > 2)
 
-        deadline = time.monotonic() + 10
-        while not running():
-            assert time.monotonic() < deadline, "the sink never started playing"
-            time.sleep(0.05)
+        wait_until(running, 10, poll_s=0.05, what="the sink to start playing")
         time.sleep(settle_s)
 
     def null_sink_module(self) -> str | None:

@@ -21,13 +21,13 @@ import yaml
 from PIL import Image
 
 from rain_vtuber.daemon.control import send_command
-from rain_vtuber.daemon.soak import free_udp_port
+from rain_vtuber.utils.ports import free_port
 from rain_vtuber.errors import RainError
 from tests.conftest import TINY_CONFIG, TINY_WEIGHTS, missing_path, requires
 from tests.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[1]
-pytestmark = requires(missing_path(TINY_WEIGHTS))
+pytestmark = [requires(missing_path(TINY_WEIGHTS)), pytest.mark.e2e]  # builds and installs a wheel, runs the daemon
 
 
 class NewUser:
@@ -50,10 +50,10 @@ class NewUser:
 
     def daemon_status(self, cwd: Path, *args: str) -> tuple[dict, str]:
         """Start the daemon in `cwd`, read /rain/status once it answers, shut it down; (status, its output)."""
-        port = free_udp_port()
+        port = free_port()
         command = [sys.executable, "-m", "rain_vtuber.cli.main", "daemon", "--weights", str(TINY_WEIGHTS),
                    "--engine-config", str(TINY_CONFIG), "--device", "cpu", "--dtype", "fp32", "--output-size", "128",
-                   "--source", "vmc", "--source-port", str(free_udp_port()), "--control-port", str(port),
+                   "--source", "vmc", "--source-port", str(free_port()), "--control-port", str(port),
                    "--ndi-name", f"rain-installed-{uuid.uuid4().hex[:8]}", *args]
         out = cwd.parent / f"daemon-{port}.out"
         with open(out, "wb") as sink:

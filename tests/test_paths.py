@@ -38,16 +38,22 @@ def _folders() -> dict[str, Path]:
     }
 
 
+def _layout(cache: Path, logs: Path, state: Path, data: Path) -> dict[str, Path]:
+    """What _folders() must say for these four per-user folders."""
+    return {
+        "cache": cache,
+        "log_file": logs / "daemon.log",
+        "state_file": state / "daemon-9050.json",
+        "characters": data / "characters",
+        "calibration": data / "calibration",
+    }
+
+
 def test_linux_keeps_its_folders(new_user_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _use_platform(monkeypatch, "linux", Unix)
-    home = new_user_home
-    assert _folders() == {
-        "cache": home / ".cache" / "rain-vtuber",
-        "log_file": home / ".local" / "state" / "rain-vtuber" / "daemon.log",
-        "state_file": home / ".local" / "state" / "rain-vtuber" / "daemon-9050.json",
-        "characters": home / ".local" / "share" / "rain-vtuber" / "characters",
-        "calibration": home / ".local" / "share" / "rain-vtuber" / "calibration",
-    }
+    state = new_user_home / ".local" / "state" / "rain-vtuber"
+    assert _folders() == _layout(new_user_home / ".cache" / "rain-vtuber", state, state,
+                                 new_user_home / ".local" / "share" / "rain-vtuber")
 
 
 def test_xdg_variables_and_rain_vtuber_home_win(new_user_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -55,13 +61,8 @@ def test_xdg_variables_and_rain_vtuber_home_win(new_user_home: Path, tmp_path: P
     xdg = tmp_path / "xdg"
     for var in ("CACHE", "STATE", "DATA"):
         monkeypatch.setenv(f"XDG_{var}_HOME", str(xdg / var.lower()))
-    assert _folders() == {
-        "cache": xdg / "cache" / "rain-vtuber",
-        "log_file": xdg / "state" / "rain-vtuber" / "daemon.log",
-        "state_file": xdg / "state" / "rain-vtuber" / "daemon-9050.json",
-        "characters": xdg / "data" / "rain-vtuber" / "characters",
-        "calibration": xdg / "data" / "rain-vtuber" / "calibration",
-    }
+    state = xdg / "state" / "rain-vtuber"
+    assert _folders() == _layout(xdg / "cache" / "rain-vtuber", state, state, xdg / "data" / "rain-vtuber")
     monkeypatch.setenv("RAIN_VTUBER_HOME", str(tmp_path / "rain"))
     assert paths.cache_home() == tmp_path / "rain"  # the cache only: state and characters stay
     assert DaemonConfig().log_file == xdg / "state" / "rain-vtuber" / "daemon.log"
@@ -70,13 +71,8 @@ def test_xdg_variables_and_rain_vtuber_home_win(new_user_home: Path, tmp_path: P
 def test_macos_uses_the_library_folders(new_user_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _use_platform(monkeypatch, "darwin", MacOS)
     library = new_user_home / "Library"
-    assert _folders() == {
-        "cache": library / "Caches" / "rain-vtuber",
-        "log_file": library / "Logs" / "rain-vtuber" / "daemon.log",
-        "state_file": library / "Application Support" / "rain-vtuber" / "daemon-9050.json",
-        "characters": library / "Application Support" / "rain-vtuber" / "characters",
-        "calibration": library / "Application Support" / "rain-vtuber" / "calibration",
-    }
+    support = library / "Application Support" / "rain-vtuber"
+    assert _folders() == _layout(library / "Caches" / "rain-vtuber", library / "Logs" / "rain-vtuber", support, support)
     monkeypatch.setenv("XDG_CACHE_HOME", str(new_user_home / "xdg-cache"))  # honoured on macOS too
     assert paths.cache_home() == new_user_home / "xdg-cache" / "rain-vtuber"
 
@@ -87,13 +83,8 @@ def test_windows_uses_local_appdata(new_user_home: Path, tmp_path: Path, monkeyp
     local = tmp_path / "Users" / "ann" / "AppData" / "Local"
     monkeypatch.setenv("LOCALAPPDATA", str(local))
     monkeypatch.setenv("APPDATA", str(tmp_path / "Users" / "ann" / "AppData" / "Roaming"))  # not used: nothing roams
-    assert _folders() == {
-        "cache": local / "rain-vtuber" / "Cache",
-        "log_file": local / "rain-vtuber" / "Logs" / "daemon.log",
-        "state_file": local / "rain-vtuber" / "daemon-9050.json",
-        "characters": local / "rain-vtuber" / "characters",
-        "calibration": local / "rain-vtuber" / "calibration",
-    }
+    app = local / "rain-vtuber"
+    assert _folders() == _layout(app / "Cache", app / "Logs", app, app)
 
 
 def test_doctor_lists_the_folders_in_use(new_user_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -80,13 +80,6 @@ class VmcSender:
                 self.sent += 1
 
 
-def free_udp_port() -> int:
-    """A UDP port on localhost that nothing listens on right now (for the VMC sender and control)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def make_demo_characters(root: Path, names: dict[str, tuple[int, int, int]]) -> tuple[Path, Path]:
     """Write characters/<name>/reference.png (a simple face on a flat background) + calibration/<name>.yaml.
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rain_vtuber.utils.ports import free_port
 from rain_vtuber.utils.stats import percentile
 from rain_vtuber.devicecheck.context import CheckContext
 from rain_vtuber.devicecheck.report import Record, StepClock
@@ -26,12 +27,12 @@ NDI_FIND_S = 30.0
 def daemon(ctx: CheckContext, record: Record, clock: StepClock) -> str:
     from rain_vtuber.daemon.config import DaemonConfig
     from rain_vtuber.daemon.daemon import Daemon
-    from rain_vtuber.daemon.soak import VmcSender, free_udp_port, make_demo_characters
+    from rain_vtuber.daemon.soak import VmcSender, make_demo_characters
     from rain_vtuber.engine import RainEngine
     from rain_vtuber.outputs.ndi_receiver import NdiProbe
 
     engine = ctx.stream_engine or RainEngine(ctx.models(), cache_dir=None)
-    port, name = free_udp_port(), f"rain-device-check-{os.getpid()}"
+    port, name = free_port(), f"rain-device-check-{os.getpid()}"
     with tempfile.TemporaryDirectory(prefix="rain-device-check-") as tmp:
         characters, calibration = make_demo_characters(Path(tmp), {"check": (30, 160, 90)})
         config = DaemonConfig(

@@ -80,6 +80,7 @@ BUILDER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow  # two fresh processes importing torch and the accel stack
 def test_concurrent_builds_build_once(tmp_path: Path) -> None:
     target, log = tmp_path / "cache" / "abc.plan", tmp_path / "builds.log"
     procs = [subprocess.Popen([sys.executable, "-c", BUILDER, str(target), str(log)], cwd=REPO,

@@ -32,6 +32,7 @@ def run(engine: RainEngine, stream) -> list[torch.Tensor | None]:
     return [stream.iterate(poses[4 * k : 4 * k + 4]) for k in range(ITERATIONS)]
 
 
+@pytest.mark.slow  # traces, fuses and runs the tiny stream step twice
 def test_fused_step_matches_eager_stream(engine: RainEngine) -> None:
     eager_stream = engine.stream
     eager = run(engine, eager_stream)
@@ -56,6 +57,7 @@ def test_fused_step_matches_eager_stream(engine: RainEngine) -> None:
     assert torch.equal(runner.refs["ref_d00_k"], kv["d00_k"]) and torch.equal(runner.refs["ref_u32_v"], kv["u32_v"])
 
 
+@pytest.mark.slow  # traces, fuses and runs the tiny stream step twice
 def test_damped_fused_step_matches_eager_and_refreshes_the_noisiest_groups(engine: RainEngine) -> None:
     """The health guard's actions after the soft start: the fused step reads the motion modules'
     shared residual scale (filled in place); a refresh draws fresh noise for the groups before the
@@ -119,6 +121,7 @@ def test_step_spec_matches_the_golden_shapes(engine: RainEngine) -> None:
     assert np.prod(shapes["step_noise"]) == 4 * 16 * 16 * 16
 
 
+@pytest.mark.slow  # a fused step per pile layout
 @pytest.mark.parametrize("pile", [PileLayout(4, 2, 4), PileLayout(4, 4, 8), PileLayout(2, 2, 4)],
                          ids=["low K=8", "2 calls", "two-level 2 calls"])
 def test_fused_step_matches_eager_for_other_piles(engine: RainEngine, pile: PileLayout) -> None:

@@ -6,6 +6,7 @@ dynamo graph (or, with capture_scalar_outputs on, hide a device-to-host copy); b
 
 from __future__ import annotations
 
+import pytest
 import torch
 import torch._dynamo
 
@@ -13,6 +14,7 @@ from rain_vtuber.accel.fused_step import FusedStreamStep, example_inputs
 from tests.accel.accel_fixtures import tiny_engine
 
 
+@pytest.mark.slow  # traces the whole fused step
 def test_fused_step_traces_as_one_graph_without_scalar_capture() -> None:
     step = FusedStreamStep(tiny_engine().stream)
     torch._dynamo.reset()

@@ -13,6 +13,7 @@ from rain_vtuber.model import reference_attention
 from tests.accel.accel_fixtures import golden_reference, tiny_engine
 
 
+@pytest.mark.slow  # exports the stream step and runs it in onnxruntime
 @pytest.mark.parametrize("exporter", ["torchscript", "dynamo"])
 def test_onnx_export_matches_pytorch_on_onnxruntime(tmp_path: Path, exporter: str) -> None:
     if exporter == "dynamo":

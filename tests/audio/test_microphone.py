@@ -121,6 +121,7 @@ def _shares(frames: list[Mouth | None], samples: np.ndarray) -> tuple[float, flo
     return float(np.mean(in_speech > 0.1)), float(np.mean(in_pause < 0.05)), len(in_speech), len(in_pause)
 
 
+@pytest.mark.e2e  # seconds of sound in real time through PulseAudio
 def test_speech_opens_the_mouth_in_words_and_shuts_it_in_pauses(room: Pulse, speech: np.ndarray) -> None:
     with LipSync(AudioSettings(input="pulse"), CALIBRATION) as lipsync:
         _listening(lipsync)
@@ -161,6 +162,7 @@ def test_speech_opens_the_mouth_in_words_and_shuts_it_in_pauses(room: Pulse, spe
     assert np.percentile(call_ns, 99) < 5e6  # no lock: at most a wait for the GIL (5 ms switch interval)
 
 
+@pytest.mark.e2e  # seconds of sound in real time through PulseAudio
 def test_a_tone_at_the_noise_floor_does_not_open_it(room: Pulse) -> None:
     with LipSync(AudioSettings(input="pulse"), CALIBRATION) as lipsync:
         _listening(lipsync)
@@ -174,6 +176,7 @@ def test_a_tone_at_the_noise_floor_does_not_open_it(room: Pulse) -> None:
     assert max(h.open for h in hops) == 0.0
 
 
+@pytest.mark.e2e  # seconds of sound in real time through PulseAudio
 def test_vowels_ee_read_wide_and_oo_round(room: Pulse) -> None:
     ee, oo = espeak("[[i:i:i:i:]]", speed=80), espeak("[[u:u:u:u:]]", speed=80)
     with LipSync(AudioSettings(input="pulse"), CALIBRATION) as lipsync:
@@ -191,6 +194,7 @@ def test_vowels_ee_read_wide_and_oo_round(room: Pulse) -> None:
     assert oo_round > 0.6 and oo_wide < 0.3
 
 
+@pytest.mark.e2e  # seconds of sound in real time through PulseAudio
 def test_an_unplugged_microphone_is_reported_and_recovers_when_it_comes_back(pulse: Pulse, speech: np.ndarray) -> None:
     hello = espeak("Hello streamers, welcome back.")
     room = pulse.room_tone()
@@ -228,6 +232,7 @@ def test_an_unplugged_microphone_is_reported_and_recovers_when_it_comes_back(pul
     assert max(h.open for h in hops) > 0.8  # the mouth moves again
 
 
+@pytest.mark.e2e  # seconds of sound in real time through PulseAudio
 def test_an_idle_monitor_is_silence_not_an_error(pulse: Pulse) -> None:
     """Nothing plays: the monitor delivers no blocks at all. The mouth is shut (not None), the input is
     reopened now and then, and speech opens the mouth as soon as it plays."""
@@ -254,6 +259,7 @@ def test_a_device_name_that_matches_nothing_lists_the_inputs(pulse: Pulse) -> No
     assert LipSync(AudioSettings(input="PULSE")).status()["device"] == "pulse"  # any case, part of the name
 
 
+@pytest.mark.e2e  # seconds of sound in real time through PulseAudio
 def test_a_file_plays_in_real_time_like_a_microphone(tmp_path: Path, speech: np.ndarray) -> None:
     path = write_wav(tmp_path / "speech.flac", speech)
     lipsync = LipSync(AudioSettings(input=str(path)), CALIBRATION)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 
 @pytest.fixture(autouse=True)
-def _private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("RAIN_VTUBER_HOME", str(tmp_path / "rain-home"))
+def _private_cache(private_rain_home: object) -> None:
+    """Every test here runs on tests/conftest.py's private_rain_home."""

@@ -6,8 +6,6 @@ Install: `apt-get install -y chromium` and `pip install playwright` (no Playwrig
 from __future__ import annotations
 
 import base64
-import shutil
-import socket
 import threading
 from pathlib import Path
 from typing import Iterator
@@ -22,27 +20,17 @@ from rain_vtuber.audio import AudioCalibration, AudioSettings
 from rain_vtuber.calibrate import CalibrateRequest, Running, character_files, start
 from rain_vtuber.landmarks import Calibration, load_calibration
 from rain_vtuber.sources import SourceConfig
+from rain_vtuber.utils.ports import free_port
+from tests.browser_viewers import launch, missing_chromium
 from tests.conftest import requires
 from tests.microphone import ROOM_TONE_DB, Pulse, envelope_db, espeak, pulse, pulse_server  # noqa: F401
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-try:
-    from playwright import sync_api
-except ImportError:
-    sync_api = None
-pytestmark = requires(
-    "pip install playwright (drives Debian's chromium)" if sync_api is None
-    else None if Path(CHROMIUM).exists()
-    else "Debian's chromium is not installed (apt-get install -y chromium; scripts/install-test-system-deps.sh)"
-)
+pytestmark = [requires(missing_chromium()), pytest.mark.e2e]  # Chromium on the calibration page
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        yield b
-        b.close()
+    yield from launch()
 
 
 @pytest.fixture
@@ -221,9 +209,7 @@ def _dot_spread(png: bytes) -> float:
 @pytest.fixture
 def still_vmc() -> Iterator[int]:
     """A VMC sender on real UDP holding a still, neutral head (30 Hz); yields its port."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     stop = threading.Event()
 
     def send() -> None:

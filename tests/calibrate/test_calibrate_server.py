@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -23,6 +22,7 @@ from rain_vtuber.face.neutral import NEUTRAL_FACE
 from rain_vtuber.face.openness import OpennessRanges, eye_openness
 from rain_vtuber.face.state import FaceState
 from rain_vtuber.landmarks import Calibration
+from tests.waiting import wait_until
 
 
 @pytest.fixture
@@ -146,11 +146,8 @@ def test_live_preview_with_the_tiny_weights_on_cpu(tmp_path: Path, shared: Path)
     run = start(CalibrateRequest(character_files(tmp_path, "cat"), image=image, preview=preview))
     try:
         assert json.loads(_call(run, "/api/state")[1])["preview"] == {"available": True, "reason": ""}
-        deadline = time.monotonic() + 120
-        status, body = _call(run, "/preview.jpg")
-        while status == 204 and time.monotonic() < deadline:
-            time.sleep(0.3)
-            status, body = _call(run, "/preview.jpg")
+        status, body = wait_until(lambda: (reply := _call(run, "/preview.jpg"))[0] != 204 and reply, 120, poll_s=0.3,
+                                  what="the first preview frame (204 until then)")
         frame = cv2.imdecode(np.frombuffer(body, np.uint8), cv2.IMREAD_COLOR)
         assert status == 200 and frame.shape == (128, 128, 3)
     finally:

@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 
 from rain_vtuber.daemon.config import DaemonConfig
-from rain_vtuber.daemon.soak import free_udp_port, make_demo_characters
+from rain_vtuber.daemon.soak import make_demo_characters
+from rain_vtuber.utils.ports import free_port
 from tests.conftest import TINY_CONFIG, TINY_WEIGHTS
 
-__all__ = ["free_udp_port", "tiny_daemon_config", "udp_port"]
+__all__ = ["tiny_daemon_config", "udp_port"]
 
 
 def tiny_daemon_config(root: Path, **extra: Any) -> DaemonConfig:
@@ -19,10 +20,10 @@ def tiny_daemon_config(root: Path, **extra: Any) -> DaemonConfig:
     characters, calibration = make_demo_characters(root, {"alice": (240, 240, 240)})
     return DaemonConfig(weights=TINY_WEIGHTS, engine_config=TINY_CONFIG, characters_dir=characters,
                         calibration_dir=calibration, character="alice", device="cpu", dtype="fp32", output_size=128,
-                        outputs=[{"kind": "ndi", "ndi_name": f"rain-test-{root.name}"}], control_port=free_udp_port(), log_file=None,
+                        outputs=[{"kind": "ndi", "ndi_name": f"rain-test-{root.name}"}], control_port=free_port(), log_file=None,
                         state_file=root / "state.json", **extra)
 
 
 @pytest.fixture
 def udp_port() -> int:
-    return free_udp_port()
+    return free_port()

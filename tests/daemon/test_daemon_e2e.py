@@ -7,119 +7,55 @@ VMC packets in, NDI frames out through a real receiver, control over real UDP, f
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
-import uuid
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import numpy as np
 import pytest
-import yaml
 from PIL import Image
 
-from rain_vtuber.daemon.control import parse_reply, send_command
+from rain_vtuber.daemon.control import parse_reply
+from rain_vtuber.daemon.soak import VmcSender
 from rain_vtuber.outputs.latency import STAGES
-from rain_vtuber.daemon.soak import VmcSender, make_demo_characters
+from tests.conftest import REPO
+from tests.daemon.daemon_process import BOOT_S, DaemonProcess
 from tests.microphone import syllables, write_wav
+from tests.waiting import wait_until
 
-REPO = Path(__file__).resolve().parents[2]
-TINY = REPO.parent / "shared" / "golden" / "tiny"
+pytestmark = pytest.mark.e2e  # one daemon subprocess for the module
+
 FPS = 5.0  # fixed output rate: the NDI stream is paced whatever the (slow, shared) CPU sustains
-BOOT_S = 150.0  # load + fuse + fill the 4-iteration pile on a busy 2-core machine
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_for(predicate: Callable[[], Any], timeout: float, what: str, proc: subprocess.Popen | None = None) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            pytest.fail(f"daemon exited with {proc.returncode} while waiting for {what}")
-        try:
-            value = predicate()
-        except Exception:  # not up yet (no reply, no NDI source)
-            value = None
-        if value:
-            return value
-        time.sleep(0.25)
-    pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
-
-
-class Daemon:
-    """A daemon subprocess plus what the tests need to talk to it."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.control_port, self.vmc_port = _free_port(), _free_port()
-        self.ndi_name = f"rain-e2e-{uuid.uuid4().hex[:8]}"
-        characters, calibration = make_demo_characters(root, {"alice": (240, 240, 240), "bob": (30, 160, 90)})
-        self.characters, self.calibration = characters, calibration
-        self.config = root / "daemon.yaml"
-        self.config.write_text(yaml.safe_dump({
-            "weights": str(TINY / "weights"), "engine_config": str(TINY / "config.yaml"),
-            "characters_dir": str(characters), "calibration_dir": str(calibration), "character": "alice",
-            "source": {"kind": "vmc", "host": "127.0.0.1", "port": self.vmc_port, "lost_after_s": 0.5},
-            "output_size": 128, "device": "cpu", "dtype": "fp32", "fps": FPS,
-            "outputs": [{"kind": "ndi", "ndi_name": self.ndi_name}],
-            "audio": {"input": str(write_wav(root / "voice.wav", syllables())), "loop": True},
-            "control_port": self.control_port, "log_file": str(root / "logs" / "daemon.log"),
-            "state_file": str(root / "state.json"),
-        }))
-        self.env = {**os.environ, "RAIN_VTUBER_HOME": str(root / "home"), "PYTHONPATH": str(REPO)}
-        self.output = root / "daemon.out"
-        self.proc = self.spawn(self.output)
-
-    def spawn(self, output: Path, *extra: str) -> subprocess.Popen:
-        with open(output, "wb") as out:
-            return subprocess.Popen(
-                [sys.executable, "-m", "rain_vtuber.cli.main", "daemon", "--config", str(self.config), *extra],
-                cwd=REPO, env=self.env, stdout=out, stderr=subprocess.STDOUT,
-            )
-
-    def ctl(self, address: str, *args: Any) -> tuple[str, str]:
-        return send_command(address, *args, port=self.control_port, timeout=3.0)
-
-    def status(self) -> dict[str, Any]:
-        state, text = self.ctl("/rain/status")
-        assert state == "ok", text
-        return json.loads(text)
-
-    def log_tail(self) -> str:
-        return self.output.read_text(errors="replace")[-4000:] if self.output.exists() else ""
+def start_daemon(root: Path) -> DaemonProcess:
+    """alice and bob, VMC in, NDI out at FPS (128x128), a looping sound file for lip sync, a log file."""
+    return DaemonProcess(root, "e2e", {"alice": (240, 240, 240), "bob": (30, 160, 90)}, output_size=128, fps=FPS,
+                         audio={"input": str(write_wav(root / "voice.wav", syllables())), "loop": True},
+                         log_file=str(root / "logs" / "daemon.log"))
 
 
 @pytest.fixture(scope="module")
-def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
-    d = Daemon(tmp_path_factory.mktemp("daemon"))
-    try:
-        _wait_for(lambda: d.ctl("/rain/ping")[0] == "ok", 60, "the control port", d.proc)
+def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaemonProcess]:
+    with start_daemon(tmp_path_factory.mktemp("daemon")) as d:
+        d.wait(lambda: d.ctl("/rain/ping")[0] == "ok", 60, "the control port")
         yield d
-    finally:
-        if d.proc.poll() is None:
-            d.proc.kill()
-            d.proc.wait(timeout=10)
-        print(d.log_tail())
 
 
 @pytest.fixture(scope="module")
-def vmc(daemon: Daemon) -> Iterator[VmcSender]:
+def vmc(daemon: DaemonProcess) -> Iterator[VmcSender]:
     sender = VmcSender(daemon.vmc_port).start()
     yield sender
     sender.stop()
 
 
 @pytest.fixture(scope="module")
-def ndi(daemon: Daemon, ndi_probe: Callable[..., Any]) -> Any:
+def ndi(daemon: DaemonProcess, ndi_probe: Callable[..., Any]) -> Any:
     return ndi_probe(daemon.ndi_name, timeout=30)
 
 
@@ -139,7 +75,7 @@ def _palette_share(bgra: np.ndarray, reference: Path, tolerance: int = 40) -> fl
     return float((np.abs(rgb - palette[None]).max(axis=2) <= tolerance).any(axis=1).mean())
 
 
-def test_ndi_shows_the_reference_image_while_starting(daemon: Daemon, ndi: Any) -> None:
+def test_ndi_shows_the_reference_image_while_starting(daemon: DaemonProcess, ndi: Any) -> None:
     frames = ndi.capture(2.0)
     assert len(frames) >= 0.6 * FPS * 2
     assert {f.shape for _, f, _ in frames} == {(128, 128, 4)}
@@ -155,10 +91,8 @@ def test_ndi_shows_the_reference_image_while_starting(daemon: Daemon, ndi: Any) 
     assert status["ndi"]["width"] == 128 and status["version"]
 
 
-def test_vmc_face_streams_engine_frames_to_ndi(daemon: Daemon, vmc: VmcSender, ndi: Any) -> None:
-    status = _wait_for(
-        lambda: (s := daemon.status())["latency_ms_p50"] is not None and s, BOOT_S, "engine frames", daemon.proc
-    )
+def test_vmc_face_streams_engine_frames_to_ndi(daemon: DaemonProcess, vmc: VmcSender, ndi: Any) -> None:
+    status = daemon.wait(lambda: (s := daemon.status())["latency_ms_p50"] is not None and s, BOOT_S, "engine frames")
     assert status["state"] == "running" and status["source"]["state"] == "tracking"
     frames = ndi.capture(3.0)
     assert len(frames) >= 0.7 * FPS * 3 and _max_gap(frames) <= 2 / FPS
@@ -170,7 +104,7 @@ def test_vmc_face_streams_engine_frames_to_ndi(daemon: Daemon, vmc: VmcSender, n
     assert status["stream_health"]["state"] in ("learning", "healthy") and status["stream_health"]["triggers"] == 0
 
 
-def test_latency_stages_in_status_match_the_ndi_timecodes(daemon: Daemon, ndi: Any) -> None:
+def test_latency_stages_in_status_match_the_ndi_timecodes(daemon: DaemonProcess, ndi: Any) -> None:
     """Every stage has p50 <= p95; the NDI timecode (face capture time) gives the same total latency."""
     received = ndi.capture_timecodes(4.0)
     status = daemon.status()
@@ -189,7 +123,7 @@ def test_latency_stages_in_status_match_the_ndi_timecodes(daemon: Daemon, ndi: A
     assert abs(seen_ms - total) <= max(40.0, 0.15 * total), (seen_ms, latency)
 
 
-def _command_while_capturing(daemon: Daemon, ndi: Any, seconds: float, after_s: float, *command: Any) -> tuple[list, tuple[str, str]]:
+def _command_while_capturing(daemon: DaemonProcess, ndi: Any, seconds: float, after_s: float, *command: Any) -> tuple[list, tuple[str, str]]:
     """NDI frames over `seconds`, with `command` sent to the daemon `after_s` into them; (frames, its reply)."""
     replies: list[tuple[str, str]] = []
     timer = threading.Timer(after_s, lambda: replies.append(daemon.ctl(*command)))
@@ -200,8 +134,8 @@ def _command_while_capturing(daemon: Daemon, ndi: Any, seconds: float, after_s: 
     return frames, replies[0]
 
 
-def test_character_switch_keeps_frames_flowing(daemon: Daemon, ndi: Any) -> None:
-    _wait_for(lambda: daemon.status()["characters"]["bob"]["state"] == "ready", BOOT_S, "bob fused", daemon.proc)
+def test_character_switch_keeps_frames_flowing(daemon: DaemonProcess, ndi: Any) -> None:
+    daemon.wait(lambda: daemon.status()["characters"]["bob"]["state"] == "ready", BOOT_S, "bob fused")
     frames, reply = _command_while_capturing(daemon, ndi, 3.0, 1.0, "/rain/character", "bob")
     assert reply == ("ok", "character bob")
     assert len(frames) >= 0.7 * FPS * 3
@@ -213,28 +147,28 @@ def test_character_switch_keeps_frames_flowing(daemon: Daemon, ndi: Any) -> None
     assert daemon.status()["character"] == "alice"
 
 
-def test_face_lost_and_back_keeps_ndi_running(daemon: Daemon, vmc: VmcSender, ndi: Any) -> None:
-    _wait_for(lambda: daemon.status()["face_driver"] == "tracking", 10, "the tracked face driving", daemon.proc)
+def test_face_lost_and_back_keeps_ndi_running(daemon: DaemonProcess, vmc: VmcSender, ndi: Any) -> None:
+    daemon.wait(lambda: daemon.status()["face_driver"] == "tracking", 10, "the tracked face driving")
     vmc.stop()
-    _wait_for(lambda: daemon.status()["source"]["state"] == "lost", 5, "source lost", daemon.proc)
+    daemon.wait(lambda: daemon.status()["source"]["state"] == "lost", 5, "source lost")
     frames = ndi.capture(2.0)
     assert len(frames) >= 0.7 * FPS * 2 and _max_gap(frames) <= 2 / FPS
     lost = daemon.status()
     assert lost["state"] == "running" and lost["face_driver"] == "idle" and lost["face"]["idle"]  # never a photo
     vmc.start()
-    _wait_for(lambda: daemon.status()["source"]["state"] == "tracking", 5, "source back", daemon.proc)
-    _wait_for(lambda: daemon.status()["face_driver"] == "tracking", 5, "tracking driving again", daemon.proc)
+    daemon.wait(lambda: daemon.status()["source"]["state"] == "tracking", 5, "source back")
+    daemon.wait(lambda: daemon.status()["face_driver"] == "tracking", 5, "tracking driving again")
 
 
-def test_the_sound_moves_the_mouth_on_the_pose_clock(daemon: Daemon) -> None:
-    audio = _wait_for(lambda: (a := daemon.status()["audio"])["sound_to_pose_ms"]["p50"] is not None and a, BOOT_S,
-                      "poses drawn with the sound", daemon.proc)
+def test_the_sound_moves_the_mouth_on_the_pose_clock(daemon: DaemonProcess) -> None:
+    audio = daemon.wait(lambda: (a := daemon.status()["audio"])["sound_to_pose_ms"]["p50"] is not None and a, BOOT_S,
+                      "poses drawn with the sound")
     assert audio["state"] in ("listening", "silent") and audio["kind"] == "file" and audio["mode"] == "blend"
     assert 0 <= audio["sound_to_pose_ms"]["p50"] < 500
-    assert _wait_for(lambda: daemon.status()["face"]["audio"], 10, "the sound driving the mouth", daemon.proc)
+    daemon.wait(lambda: daemon.status()["face"]["audio"], 10, "the sound driving the mouth")
 
 
-def test_expressions_switch_over_the_control_port_and_ctl(daemon: Daemon) -> None:
+def test_expressions_switch_over_the_control_port_and_ctl(daemon: DaemonProcess) -> None:
     expressions = daemon.status()["expressions"]
     assert {"wink_left", "wink_right", "eyes_closed", "surprised", "smile", "angry"} <= set(expressions["available"])
     assert daemon.ctl("/rain/expression", "smile", "on") == ("ok", "expression smile on")
@@ -251,7 +185,7 @@ def test_expressions_switch_over_the_control_port_and_ctl(daemon: Daemon) -> Non
     assert daemon.status()["expressions"]["active"] == []
 
 
-def test_pause_recenter_resume(daemon: Daemon, ndi: Any) -> None:
+def test_pause_recenter_resume(daemon: DaemonProcess, ndi: Any) -> None:
     assert daemon.status()["source"]["auto_fit"] in ("waiting", "fitted")  # the demo head nods: maybe never steady
     assert daemon.ctl("/rain/recenter") == ("ok", "recentered")
     assert daemon.status()["source"]["auto_fit"] == "fitted"  # recenter fits position and size now
@@ -263,25 +197,25 @@ def test_pause_recenter_resume(daemon: Daemon, ndi: Any) -> None:
     assert daemon.status()["state"] == "running"
 
 
-def test_latency_switch_at_runtime_keeps_ndi_sending(daemon: Daemon, vmc: VmcSender, ndi: Any) -> None:
+def test_latency_switch_at_runtime_keeps_ndi_sending(daemon: DaemonProcess, vmc: VmcSender, ndi: Any) -> None:
     """/rain/latency low: soft start on the 8-frame pile while NDI keeps its rate, then frames from
     the new pile with their own latency p50; back to standard the same way. (Whether p50 falls
     depends on the engine keeping up with the output rate, which this shared CPU does not.)"""
-    standard = _wait_for(lambda: (s := daemon.status())["latency_ms_p50"] is not None and s, BOOT_S, "frames", daemon.proc)
+    standard = daemon.wait(lambda: (s := daemon.status())["latency_ms_p50"] is not None and s, BOOT_S, "frames")
     assert (standard["latency_mode"], standard["pile_frames"]) == ("standard", 16)
     frames, reply = _command_while_capturing(daemon, ndi, 2.0, 0.5, "/rain/latency", "low")
     assert reply == ("ok", "latency low")
     assert len(frames) >= 0.7 * FPS * 2 and _max_gap(frames) <= 2 / FPS
-    low = _wait_for(lambda: (s := daemon.status())["pile_frames"] == 8 and s["latency_ms_p50"] is not None and s,
-                    BOOT_S, "frames from the low-latency pile", daemon.proc)
+    low = daemon.wait(lambda: (s := daemon.status())["pile_frames"] == 8 and s["latency_ms_p50"] is not None and s,
+                    BOOT_S, "frames from the low-latency pile")
     assert low["latency_mode"] == "low"
     print(f"latency p50: standard {standard['latency_ms_p50']} ms, low {low['latency_ms_p50']} ms at {FPS} fps")
     assert daemon.ctl("/rain/latency", "turbo") == ("error", "unknown latency mode 'turbo'; use one of: standard, low")
     assert daemon.ctl("/rain/latency", "standard") == ("ok", "latency standard")
-    _wait_for(lambda: daemon.status()["pile_frames"] == 16, 30, "back to standard", daemon.proc)
+    daemon.wait(lambda: daemon.status()["pile_frames"] == 16, 30, "back to standard")
 
 
-def test_malformed_control_packets_get_error_replies(daemon: Daemon) -> None:
+def test_malformed_control_packets_get_error_replies(daemon: DaemonProcess) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.settimeout(3.0)
         for garbage in (b"not osc", b"/rain/character\x00,s\x00\x00", b"\x00" * 3):
@@ -293,13 +227,13 @@ def test_malformed_control_packets_get_error_replies(daemon: Daemon) -> None:
     assert daemon.ctl("/rain/ping")[0] == "ok"
 
 
-def test_corrupted_calibration_on_reload_keeps_the_old_one(daemon: Daemon, ndi: Any) -> None:
+def test_corrupted_calibration_on_reload_keeps_the_old_one(daemon: DaemonProcess, ndi: Any) -> None:
     path = daemon.calibration / "bob.yaml"
     good = path.read_text()
     path.write_text("shape: [this is: not, a calibration\n")
     state, text = daemon.ctl("/rain/reload")
     assert state == "error" and "bob.yaml" in text and "kept the previous calibration" in text
-    _wait_for(lambda: daemon.status()["characters"]["bob"]["state"] == "ready", BOOT_S, "bob fused", daemon.proc)
+    daemon.wait(lambda: daemon.status()["characters"]["bob"]["state"] == "ready", BOOT_S, "bob fused")
     assert daemon.ctl("/rain/character", "bob") == ("ok", "character bob")
     frames = ndi.capture(1.5)
     assert len(frames) >= 0.7 * FPS * 1.5
@@ -307,7 +241,7 @@ def test_corrupted_calibration_on_reload_keeps_the_old_one(daemon: Daemon, ndi: 
     assert daemon.ctl("/rain/reload")[0] == "ok"
 
 
-def test_ctl_command_line_client(daemon: Daemon) -> None:
+def test_ctl_command_line_client(daemon: DaemonProcess) -> None:
     def ctl(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run(
             [sys.executable, "-m", "rain_vtuber.cli.main", "ctl", *args, "--port", str(daemon.control_port)],
@@ -321,7 +255,7 @@ def test_ctl_command_line_client(daemon: Daemon) -> None:
     assert bad.returncode == 1 and "no character 'carol'" in bad.stderr
 
 
-def test_second_daemon_on_the_same_port_exits_clearly(daemon: Daemon) -> None:
+def test_second_daemon_on_the_same_port_exits_clearly(daemon: DaemonProcess) -> None:
     out = daemon.root / "second.out"
     second = daemon.spawn(out)
     try:
@@ -334,23 +268,24 @@ def test_second_daemon_on_the_same_port_exits_clearly(daemon: Daemon) -> None:
     assert daemon.ctl("/rain/ping")[0] == "ok"  # the first one is unharmed
 
 
-def test_shutdown_command_exits_cleanly(daemon: Daemon, ndi: Any) -> None:
+def test_shutdown_command_exits_cleanly(daemon: DaemonProcess, ndi: Any) -> None:
     assert daemon.ctl("/rain/shutdown") == ("ok", "shutting down")
     assert daemon.proc.wait(timeout=15) == 0
     log = (daemon.root / "logs" / "daemon.log").read_text()
     stopped = [float(line.rsplit("stopped in ", 1)[1].split()[0]) for line in log.splitlines() if "stopped in" in line]
     assert stopped and stopped[-1] < 2.0
-    _wait_for(lambda: ndi.capture(0.5) == [], 10, "the NDI source to go")  # frames in flight may still land
+    # frames in flight may still land
+    wait_until(lambda: ndi.capture(0.5) == [], 10, poll_s=0.25, what="the NDI source to go", ignore=Exception)
     assert ndi.capture(1.0) == []
 
 
-def test_a_restart_comes_back_on_the_last_character(daemon: Daemon) -> None:
+def test_a_restart_comes_back_on_the_last_character(daemon: DaemonProcess) -> None:
     """The daemon above ended on bob (switched in the calibration test): a new one starts on bob."""
     assert daemon.proc.poll() is not None
     assert json.loads((daemon.root / "state.json").read_text())["character"] == "bob"
     again = daemon.spawn(daemon.root / "again.out")
     try:
-        _wait_for(lambda: daemon.ctl("/rain/ping")[0] == "ok", 60, "the restarted daemon", again)
+        daemon.wait(lambda: daemon.ctl("/rain/ping")[0] == "ok", 60, "the restarted daemon", again)
         assert daemon.status()["character"] == "bob"
         assert daemon.ctl("/rain/shutdown")[0] == "ok" and again.wait(timeout=30) == 0
     finally:
@@ -360,14 +295,9 @@ def test_a_restart_comes_back_on_the_last_character(daemon: Daemon) -> None:
 
 
 def test_sigterm_exits_cleanly_while_loading(tmp_path: Path) -> None:
-    d = Daemon(tmp_path)
-    try:
-        _wait_for(lambda: d.ctl("/rain/ping")[0] == "ok", 60, "the control port", d.proc)
+    with start_daemon(tmp_path) as d:
+        d.wait(lambda: d.ctl("/rain/ping")[0] == "ok", 60, "the control port")
         start = time.monotonic()
         d.proc.send_signal(signal.SIGTERM)
         assert d.proc.wait(timeout=10) == 0
         assert time.monotonic() - start < 5
-    finally:
-        if d.proc.poll() is None:
-            d.proc.kill()
-            d.proc.wait(timeout=10)

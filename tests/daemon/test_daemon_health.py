@@ -16,6 +16,7 @@ from tests.conftest import TINY_CONFIG, TINY_WEIGHTS
 from tests.daemon.conftest import tiny_daemon_config
 
 
+@pytest.mark.e2e  # the daemon's own start-up (lifecycle.run), stopped at loading
 @pytest.mark.parametrize("health", [True, False])
 def test_the_config_switches_the_engines_guard(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, health: bool) -> None:
     asked: dict = {}

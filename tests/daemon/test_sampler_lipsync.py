@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import pytest
 
 from rain_vtuber.audio import AudioCalibration, AudioSettings, LipSync
 from rain_vtuber.daemon.sampler import Sampler
@@ -31,6 +32,7 @@ def _inner_lip_gap(renderer: PoseRenderer) -> float:
     return float(points[66, 1] - points[62, 1])
 
 
+@pytest.mark.e2e  # seconds of speech in real time through PulseAudio
 def test_speech_opens_the_drawn_mouth_in_words_and_shuts_it_in_pauses(pulse: Pulse) -> None:
     renderer = PoseRenderer(Calibration(), 512, 512)
     driver = FaceDriver(IdleOptions(enabled=False), audio_mode="blend")

@@ -8,9 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from rain_vtuber.daemon.soak import summary, trend_problems
+from rain_vtuber.utils.ports import free_port
 from tests.conftest import REPO, TINY_CONFIG, TINY_WEIGHTS
-from tests.daemon.conftest import free_udp_port
+
+pytestmark = pytest.mark.e2e  # a two-minute soak of the real pipeline
 
 SECONDS = 120
 MAX_RSS_GROWTH_MB = 40.0  # RSS floor (between steps), last third vs first third of the samples
@@ -18,7 +22,7 @@ MAX_LATENCY_RATIO = 1.5
 
 
 def test_two_minute_soak_has_no_rss_or_latency_trend(tmp_path: Path) -> None:
-    report, port = tmp_path / "soak.json", free_udp_port()
+    report, port = tmp_path / "soak.json", free_port()
     run = subprocess.run(
         [sys.executable, "-m", "rain_vtuber.daemon.soak", "--seconds", str(SECONDS), "--interval", "5",
          "--weights", str(TINY_WEIGHTS), "--engine-config", str(TINY_CONFIG), "--vmc-port", str(port),

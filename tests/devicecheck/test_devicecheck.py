@@ -34,6 +34,7 @@ def _device_check(out: Path, *args: str) -> tuple[subprocess.CompletedProcess, d
     return run, json.loads((out / JSON_NAME).read_text()), (time.monotonic() - started, cpu)
 
 
+@pytest.mark.e2e  # the whole rehearsal, the daemon step included
 @requires(missing_path(TINY))
 def test_tiny_cpu_run_passes_every_step_with_its_figures(tmp_path: Path) -> None:
     run, report, (wall, cpu) = _device_check(tmp_path / "out", "--golden", str(TINY))
@@ -66,6 +67,7 @@ def test_tiny_cpu_run_passes_every_step_with_its_figures(tmp_path: Path) -> None
     assert "| daemon | ok |" in table and "| torch |" in table and "Top kernels" in table
 
 
+@pytest.mark.e2e  # the device check's first steps, rehearsed in a subprocess
 def test_a_failing_step_is_recorded_and_the_next_still_runs(tmp_path: Path) -> None:
     run, report, _ = _device_check(tmp_path / "out", "--golden", str(tmp_path / "absent"),
                                    "--steps", "environment,fidelity,memory")

@@ -9,6 +9,7 @@ keep its own damping, even with the two stepping in turns.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from rain_vtuber.engine import RainEngine
@@ -34,6 +35,7 @@ def _alone(engine: RainEngine, image: np.ndarray, poses: np.ndarray, damp: float
     return [engine.step(p).frames for p in poses]
 
 
+@pytest.mark.slow  # two tiny engines stepping in turns
 def test_an_engine_built_later_leaves_the_earlier_one_its_character_and_damping() -> None:
     torch.manual_seed(0)
     arch = Architecture.tiny()

@@ -39,15 +39,6 @@ def _calibration(root: Path, name: str, scale: float) -> Path:
     return path
 
 
-@pytest.fixture
-def elsewhere(new_user_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty current folder outside the checkout."""
-    folder = tmp_path / "elsewhere"
-    folder.mkdir()
-    monkeypatch.chdir(folder)
-    return folder
-
-
 def test_a_new_user_gets_the_packaged_default_and_its_own_calibration_copy(elsewhere: Path) -> None:
     before = _package_digest()
     found = CharacterLibrary().discover()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import stat
 import sys
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Iterator
 import pytest
 
 from obs_runner import HeadlessObs
+from rain_vtuber.utils.ports import free_port
 
 FAKE_DAEMON = Path(__file__).with_name("fake_daemon.py")
 OBS_SCRIPTS = Path(__file__).resolve().parents[2] / "obs_scripts"
@@ -21,9 +21,7 @@ if str(OBS_SCRIPTS) not in sys.path:
 @pytest.fixture
 def port() -> int:
     """A UDP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    return free_port()
 
 
 @pytest.fixture

@@ -11,14 +11,15 @@ import shutil
 import signal
 import socket
 import subprocess
-import time
-from contextlib import closing
+import textwrap
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence, TypeVar
 
 import pytest
 
+from rain_vtuber.utils.ports import free_port
 from tests.conftest import requires
+from tests.waiting import wait_until
 
 T = TypeVar("T")
 
@@ -35,6 +36,7 @@ def missing_tools() -> list[str]:
 MISSING = missing_tools()
 REAL_OBS = [  # pytestmark of every real-OBS test module: skips locally, fails under CI=true
     pytest.mark.obs,
+    pytest.mark.e2e,
     requires(
         f"real OBS test needs {' and '.join(MISSING)}: "
         "apt-get install -y --no-install-recommends obs-studio xvfb xauth (scripts/install-test-system-deps.sh)"
@@ -56,13 +58,6 @@ def daemon_status(port: int) -> Optional[dict[str, Any]]:
     return json.loads(text)
 
 
-def free_port(kind: int) -> int:
-    """A port the OS just handed out on 127.0.0.1 (SOCK_DGRAM or SOCK_STREAM)."""
-    with closing(socket.socket(socket.AF_INET, kind)) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def port_open(port: int) -> bool:
     """True once something accepts TCP connections on 127.0.0.1:`port`."""
     try:
@@ -70,6 +65,33 @@ def port_open(port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+PROBE_SCRIPT = """
+import json
+import obspython as obs
+
+
+def probe():
+    import rain_vtuber_obs as rain  # the module OBS loaded just before this one
+    if rain._script is None or rain._script.controller.status is None:
+        return
+    obs.timer_remove(probe)
+{body}
+    print("PROBE " + json.dumps(report))
+
+
+def script_load(settings):
+    obs.timer_add(probe, 200)
+"""
+
+
+def write_probe(path: Path, body: str) -> Path:
+    """An OBS script at `path` that, once the RAIN script has its first daemon status, runs `body` once
+    under OBS's real obspython (`obs`; the loaded RAIN script module is `rain`) and logs the dict
+    `report` it builds as one "PROBE {json}" line (HeadlessObs.probe_report reads it back)."""
+    path.write_text(PROBE_SCRIPT.format(body=textwrap.indent(textwrap.dedent(body).strip("\n"), "    ")))
+    return path
 
 
 def write_obs_config(
@@ -182,18 +204,6 @@ def alive(pid: int) -> bool:
     return stat[stat.rindex(")") + 2] != "Z"
 
 
-def wait_for(what: str, probe: Callable[[], Optional[T]], timeout: float, every: float = 0.2) -> T:
-    """Poll `probe` until it returns something truthy; AssertionError naming `what` on timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(every)
-
-
 def stop_process(proc: subprocess.Popen, timeout: float = 5.0) -> None:
     """End a process we started, by its PID: SIGTERM, then SIGKILL; always reaped."""
     if proc.poll() is None:
@@ -218,7 +228,7 @@ class HeadlessObs:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.ws_port = free_port(socket.SOCK_STREAM)
+        self.ws_port = free_port("tcp")
         self.log = root / "obs.log"
         self.xdg = root / "xdg"
         self.others: set[int] = set()  # PIDs OBS's children had (daemons): killed in close()
@@ -239,14 +249,9 @@ class HeadlessObs:
         return self.proc
 
     def wait(self, what: str, probe: Callable[[], Optional[T]], timeout: float) -> T:
-        """wait_for, failing at once with OBS's log if OBS exits meanwhile."""
-
-        def checked() -> Optional[T]:
-            code = self.proc.poll()
-            assert code is None, f"OBS exited ({code}) while waiting for {what}; its log ends:\n{self.said()[-3000:]}"
-            return probe()
-
-        return wait_for(what, checked, timeout)
+        """wait_until `probe` is truthy, failing at once if OBS exits meanwhile; either failure shows OBS's log."""
+        return wait_until(probe, timeout, poll_s=0.2, alive=self.proc,
+                          what=lambda: f"{what}; OBS's log ends:\n{self.said()[-3000:]}")
 
     def websocket(self, timeout: float = 30.0) -> Any:
         """An obs-websocket client (obsws_python.ReqClient) once OBS listens: it opens the port after
@@ -256,6 +261,12 @@ class HeadlessObs:
 
         self.wait("obs-websocket to listen", lambda: port_open(self.ws_port), timeout)
         return obsws_python.ReqClient(host="127.0.0.1", port=self.ws_port, timeout=10)
+
+    def probe_report(self, timeout: float = 30.0) -> dict[str, Any]:
+        """The report of a write_probe script, once OBS has logged it."""
+        line = self.wait(f"the probe's report in {self.log}",
+                         lambda: next((line for line in self.said().splitlines() if "PROBE {" in line), None), timeout)
+        return json.loads(line.split("PROBE ", 1)[1])
 
     def said(self) -> str:
         """Everything OBS logged so far (script prints included)."""

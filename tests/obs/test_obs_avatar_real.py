@@ -10,11 +10,10 @@ kind under the avatar's name is left alone. obs-websocket shows the result.
 
 from __future__ import annotations
 
-import json
 import signal
 from pathlib import Path
 
-from obs_runner import REAL_OBS, HeadlessObs, daemon_status
+from obs_runner import REAL_OBS, HeadlessObs, daemon_status, write_probe
 
 SCRIPT = Path(__file__).resolve().parents[2] / "obs_scripts" / "rain_vtuber_obs.py"
 MISSING = (
@@ -25,54 +24,34 @@ MISSING = (
 pytestmark = REAL_OBS
 
 PROBE = """
-import json
-import obspython as obs
+from rain_obs_avatar import AvatarSource, AvatarUnavailable
 
-
-def probe():
-    import rain_vtuber_obs as rain  # the module OBS loaded just before this one
-    from rain_obs_avatar import AvatarSource, AvatarUnavailable
-
-    if rain._script is None or rain._script.controller.status is None:
-        return
-    obs.timer_remove(probe)
-    props = rain.script_properties()
-    pressed = obs.obs_property_button_clicked(obs.obs_properties_get(props, "add_avatar"), None)
-    obs.obs_properties_destroy(props)
-    made = obs.obs_get_source_by_name("RAIN VTuber")
-    report = {"pressed": pressed, "status": obs.obs_data_get_string(rain._script.settings, "status"),
-              "kinds": rain.available_source_kinds(), "made": made is not None}
-    obs.obs_source_release(made)
-    colour = {"width": 320, "height": 240, "color": 4278255360}
-    report["scenes"] = [
-        rain.place_in_current_scene(AvatarSource("color_source", colour, "a test colour")),
-        rain.place_in_current_scene(AvatarSource("color_source", dict(colour, width=256), "a test colour")),
-    ]
-    try:
-        rain.place_in_current_scene(AvatarSource("image_source", {"file": ""}, "an image"))
-    except AvatarUnavailable as err:
-        report["other_kind"] = str(err)
-    print("PROBE " + json.dumps(report))
-
-
-def script_load(settings):
-    obs.timer_add(probe, 200)
+props = rain.script_properties()
+pressed = obs.obs_property_button_clicked(obs.obs_properties_get(props, "add_avatar"), None)
+obs.obs_properties_destroy(props)
+made = obs.obs_get_source_by_name("RAIN VTuber")
+report = {"pressed": pressed, "status": obs.obs_data_get_string(rain._script.settings, "status"),
+          "kinds": rain.available_source_kinds(), "made": made is not None}
+obs.obs_source_release(made)
+colour = {"width": 320, "height": 240, "color": 4278255360}
+report["scenes"] = [
+    rain.place_in_current_scene(AvatarSource("color_source", colour, "a test colour")),
+    rain.place_in_current_scene(AvatarSource("color_source", dict(colour, width=256), "a test colour")),
+]
+try:
+    rain.place_in_current_scene(AvatarSource("image_source", {"file": ""}, "an image"))
+except AvatarUnavailable as err:
+    report["other_kind"] = str(err)
 """
 
 
 def test_add_avatar_button_without_browser_source_or_distroav(
     tmp_path: Path, headless_obs: HeadlessObs, fake_daemon_exe: Path, port: int
 ) -> None:
-    probe = tmp_path / "probe_rain_avatar.py"
-    probe.write_text(PROBE)
+    probe = write_probe(tmp_path / "probe_rain_avatar.py", PROBE)
     settings = {"executable": str(fake_daemon_exe), "port": port, "extra_args": "--outputs ndi,browser"}
     obs = headless_obs.start([(SCRIPT, settings), (probe, {})])
-    line = headless_obs.wait(
-        f"the probe's report in {headless_obs.log}",
-        lambda: next((l for l in headless_obs.said().splitlines() if "PROBE {" in l), None),
-        30.0,
-    )
-    report = json.loads(line.split("PROBE ", 1)[1])
+    report = headless_obs.probe_report()
     assert report["pressed"] is True and report["kinds"] == [] and report["made"] is False
     assert report["status"].startswith("running | streaming | alice") and report["status"].endswith(f" | {MISSING}")
     assert f".py] {MISSING}\n" in headless_obs.said()  # the script log (named after the probe that pressed)

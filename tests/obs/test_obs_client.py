@@ -5,12 +5,12 @@ from __future__ import annotations
 import socket
 import time
 
-from polling import until
 from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
 
 from rain_obs_client import ControlClient, HostLookup, parse_reply
 from rain_obs_osc import encode_message
+from tests.waiting import wait_until
 
 
 def test_parse_reply() -> None:
@@ -43,7 +43,7 @@ def test_client_sends_token_first_and_polls_without_blocking() -> None:
             builder.add_arg(arg)
         server.sendto(builder.build().dgram, sender)
         replies: list = []
-        assert until(lambda: replies.extend(client.poll()) or replies, 2.0)
+        wait_until(lambda: replies.extend(client.poll()) or replies, 2.0)
         assert replies[0].command == "/rain/character" and replies[0].ok
         assert client.bad_packets == 1
     finally:
@@ -65,7 +65,7 @@ def test_client_poll_survives_a_closed_port(port) -> None:
 def test_host_names_are_looked_up_off_the_calling_thread() -> None:
     assert HostLookup("10.0.0.7").address == "10.0.0.7"  # an address needs no lookup
     found, missing = HostLookup("localhost"), HostLookup("no-such-host.invalid")
-    assert until(lambda: found.address and missing.error, 10.0)
+    wait_until(lambda: found.address and missing.error, 10.0)
     assert found.address.startswith("127.") and missing.address is None
     assert missing.error.startswith("cannot find the daemon PC 'no-such-host.invalid'")
 
@@ -84,7 +84,7 @@ def test_client_ignores_replies_that_do_not_come_from_the_daemon_port(port) -> N
                 daemon.bind(("127.0.0.1", port))
                 daemon.sendto(reply.build().dgram, client._sock.getsockname())
                 replies: list = []
-                assert until(lambda: replies.extend(client.poll()) or replies, 2.0)
+                wait_until(lambda: replies.extend(client.poll()) or replies, 2.0)
         time.sleep(0.05)
         replies.extend(client.poll())
         assert len(replies) == 1 and client.bad_packets == 0  # the stranger's copy was dropped, not counted

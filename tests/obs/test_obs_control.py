@@ -6,12 +6,12 @@ import subprocess
 import time
 
 import pytest
-from polling import until
 
 from fake_daemon import command as fake_daemon_command
 from rain_obs_control import STATUS_STALE_S, Controller
 from rain_obs_settings import ScriptSettings
 from rain_obs_supervisor import ProcState
+from tests.waiting import wait_until
 
 
 def test_controller_talks_to_the_daemon_it_started(port, fake_daemon_exe, tmp_path) -> None:
@@ -20,12 +20,12 @@ def test_controller_talks_to_the_daemon_it_started(port, fake_daemon_exe, tmp_pa
     controller.configure(ScriptSettings(executable=str(fake_daemon_exe), port=port))
     try:
         controller.start()
-        assert until(lambda: controller.characters() == ("alice", "bob"), 10.0, controller.tick)
+        wait_until(lambda: controller.characters() == ("alice", "bob"), 10.0, tick=controller.tick)
         assert controller.status_line().startswith("running | streaming | alice")
         controller.send("/rain/character", "bob")
-        assert until(lambda: controller.status.character == "bob", 3.0, controller.tick)
+        wait_until(lambda: controller.status.character == "bob", 3.0, tick=controller.tick)
         controller.send("/rain/character", "zed")
-        assert until(lambda: controller.last_error, 3.0, controller.tick)
+        wait_until(lambda: controller.last_error, 3.0, tick=controller.tick)
         assert controller.last_error.startswith("/rain/character: unknown")
         worst = 0.0
         for _ in range(20):
@@ -72,10 +72,10 @@ def test_controller_controls_a_remote_daemon_it_never_starts_or_stops(port, remo
     controller.configure(ScriptSettings(host=REMOTE, port=port, token="lan"))
     assert controller.status_line() == f"remote {REMOTE}:{port} | not connected (Start daemon connects)"
     controller.start()
-    assert until(lambda: controller.characters() == ("alice", "bob"), 5.0, controller.tick)
+    wait_until(lambda: controller.characters() == ("alice", "bob"), 5.0, tick=controller.tick)
     assert controller.status_line().startswith(f"remote {REMOTE}:{port} | streaming | alice | 12.5 fps")
     controller.send("/rain/character", "bob")
-    assert until(lambda: controller.status.character == "bob", 3.0, controller.tick)
+    wait_until(lambda: controller.status.character == "bob", 3.0, tick=controller.tick)
     controller.stop()
     controller.restart()
     controller.shutdown()
@@ -87,10 +87,10 @@ def test_remote_daemon_with_another_token_shows_its_refusal(port, remote_daemon,
     controller = Controller(lambda _: None, lambda _: None, log_dir=tmp_path)
     controller.configure(ScriptSettings(host=REMOTE, port=port, token="guess"))
     controller.start()
-    assert until(lambda: controller.last_error, 3.0, controller.tick)
+    wait_until(lambda: controller.last_error, 3.0, tick=controller.tick)
     assert controller.status_line() == f"remote {REMOTE}:{port} | /rain/status: missing or wrong token"
     controller.configure(ScriptSettings(host=REMOTE, port=port, token="lan"))  # applies at once
-    assert until(lambda: controller.status is not None, 3.0, controller.tick)
+    wait_until(lambda: controller.status is not None, 3.0, tick=controller.tick)
     controller.shutdown()
     assert remote_daemon.poll() is None
 
@@ -118,7 +118,7 @@ def test_remote_daemon_pc_that_cannot_be_found_says_so(port, tmp_path) -> None:
     controller = Controller(lambda _: None, lambda _: None, log_dir=tmp_path)
     controller.configure(ScriptSettings(host="no-such-host.invalid", port=port))
     controller.start()
-    assert until(lambda: "cannot find" in controller.status_line(), 10.0, controller.tick)
+    wait_until(lambda: "cannot find" in controller.status_line(), 10.0, tick=controller.tick)
     assert controller.status_line().startswith(f"remote no-such-host.invalid:{port} | cannot find the daemon PC")
     assert controller.client is None
     controller.shutdown()
@@ -131,12 +131,12 @@ def test_start_leaves_a_running_daemon_alone_and_restart_replaces_it(port, fake_
     try:
         controller.start()
         first = controller.supervisor.proc
-        assert until(lambda: controller.status is not None, 10.0, controller.tick)
+        wait_until(lambda: controller.status is not None, 10.0, tick=controller.tick)
         controller.start()
         assert controller.supervisor.proc is first and controller.supervisor.state == ProcState.RUNNING
         controller.restart()
-        assert until(lambda: controller.supervisor.proc is not first and controller.status is not None, 10.0,
-                     controller.tick)
+        wait_until(lambda: controller.supervisor.proc is not first and controller.status is not None, 10.0,
+                   tick=controller.tick)
         assert first.returncode == 0  # asked to shut down, not killed
     finally:
         controller.shutdown()

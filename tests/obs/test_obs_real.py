@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import sys
 from pathlib import Path
 from typing import Any, Optional
 
+from rain_vtuber.utils.ports import free_port
 from tests.conftest import require
 
 from obs_runner import (
-    REAL_OBS, HeadlessObs, alive, children, daemon_status, free_port, kill_pid, saved_script_settings
+    REAL_OBS, HeadlessObs, alive, children, daemon_status, kill_pid, saved_script_settings, write_probe
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -44,7 +44,7 @@ def _write_daemon_setup(root: Path, control_port: int, tiny: Path) -> Path:
                 "characters_dir": "characters",
                 "calibration_dir": "calibration",
                 "character": CHARACTERS[0],
-                "source": {"kind": "vmc", "host": "127.0.0.1", "port": free_port(socket.SOCK_DGRAM)},
+                "source": {"kind": "vmc", "host": "127.0.0.1", "port": free_port()},
                 "resolution": 128,
                 "device": "cpu",
                 "dtype": "fp32",
@@ -72,7 +72,7 @@ def _daemon_pid(obs_pid: int, exclude: tuple[int, ...] = ()) -> Optional[int]:
 def test_obs_runs_the_daemon_and_switches_characters_by_hotkey(
     tmp_path: Path, headless_obs: HeadlessObs, shared: Path
 ) -> None:
-    control_port = free_port(socket.SOCK_DGRAM)
+    control_port = free_port()
     config = _write_daemon_setup(tmp_path / "rig", control_port, shared / "golden" / "tiny")
     script_settings = {"executable": sys.executable, "config": str(config), "port": control_port}
     env = {"PYTHONPATH": str(REPO), "RAIN_VTUBER_HOME": str(tmp_path / "home")}  # OBS passes both to the daemon
@@ -134,42 +134,23 @@ def test_obs_runs_the_daemon_and_switches_characters_by_hotkey(
 
 
 PROBE = """
-import json
-import obspython as obs
-
-
-def probe():
-    import rain_vtuber_obs as script  # the module OBS loaded just before this one
-    if script._script is None or script._script.controller.status is None:
-        return
-    obs.timer_remove(probe)
-    props = script.script_properties()
-    refreshed = obs.obs_property_button_clicked(obs.obs_properties_get(props, "refresh"), None)
-    combo = obs.obs_properties_get(props, "character")
-    items = [obs.obs_property_list_item_string(combo, i) for i in range(obs.obs_property_list_item_count(combo))]
-    obs.obs_properties_apply_settings(props, script._script.settings)  # runs the modified callbacks
-    status = obs.obs_data_get_string(script._script.settings, "status")
-    stopped = obs.obs_property_button_clicked(obs.obs_properties_get(props, "stop"), None)
-    obs.obs_properties_destroy(props)
-    print("PROBE " + json.dumps({"refreshed": refreshed, "items": items, "status": status, "stopped": stopped}))
-
-
-def script_load(settings):
-    obs.timer_add(probe, 200)
+props = rain.script_properties()
+refreshed = obs.obs_property_button_clicked(obs.obs_properties_get(props, "refresh"), None)
+combo = obs.obs_properties_get(props, "character")
+items = [obs.obs_property_list_item_string(combo, i) for i in range(obs.obs_property_list_item_count(combo))]
+obs.obs_properties_apply_settings(props, rain._script.settings)  # runs the modified callbacks
+status = obs.obs_data_get_string(rain._script.settings, "status")
+stopped = obs.obs_property_button_clicked(obs.obs_properties_get(props, "stop"), None)
+obs.obs_properties_destroy(props)
+report = {"refreshed": refreshed, "items": items, "status": status, "stopped": stopped}
 """
 
 
 def test_properties_work_in_real_obs(tmp_path: Path, headless_obs: HeadlessObs, fake_daemon_exe: Path, port: int) -> None:
     """script_properties and its buttons under OBS's real obspython (against the fake daemon)."""
-    probe = tmp_path / "probe_rain_props.py"
-    probe.write_text(PROBE)
+    probe = write_probe(tmp_path / "probe_rain_props.py", PROBE)
     obs = headless_obs.start([(SCRIPT, {"executable": str(fake_daemon_exe), "port": port}), (probe, {})])
-    line = headless_obs.wait(
-        f"the probe's report in {headless_obs.log}",
-        lambda: next((l for l in headless_obs.said().splitlines() if "PROBE {" in l), None),
-        30.0,
-    )
-    report = json.loads(line.split("PROBE ", 1)[1])
+    report = headless_obs.probe_report()
     assert report["refreshed"] is True and report["stopped"] is True
     assert report["items"] == ["", "alice", "bob"]
     assert report["status"].startswith("running | streaming | alice | 12.5 fps")

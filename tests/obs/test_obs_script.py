@@ -8,14 +8,16 @@ import subprocess
 import time
 from pathlib import Path
 from types import ModuleType
+from typing import Callable, TypeVar
 
 import pytest
 
 import fake_obspython
-from polling import until
 from fake_obspython import Data
 from rain_obs_supervisor import ProcState
+from tests.waiting import wait_until
 
+T = TypeVar("T")
 SCRIPT = Path(__file__).resolve().parents[2] / "obs_scripts" / "rain_vtuber_obs.py"
 FIXED_HOTKEYS = [
     f"rain_vtuber.{a}"
@@ -50,9 +52,10 @@ def _load(script: ModuleType, settings: Data) -> None:
     script.script_update(settings)
 
 
-def _tick_until(obs: ModuleType, predicate, timeout: float = 10.0) -> bool:
+def _tick_until(obs: ModuleType, predicate: Callable[[], T], timeout: float = 10.0) -> T:
+    """wait_until, running the script's one OBS timer between looks."""
     (tick, _ms), = obs.state.timers
-    return until(predicate, timeout, tick)
+    return wait_until(predicate, timeout, tick=tick)
 
 
 def test_hotkeys_are_stable_and_their_bindings_round_trip(obs, script) -> None:
@@ -89,11 +92,11 @@ def test_hotkeys_are_stable_and_their_bindings_round_trip(obs, script) -> None:
 def test_latency_hotkeys_switch_the_daemon(obs, script, port, fake_daemon_exe) -> None:
     _load(script, Data(executable=str(fake_daemon_exe), port=port))
     controller = script._script.controller
-    assert _tick_until(obs, lambda: controller.status is not None and controller.status.latency_ms == 80.0)
+    _tick_until(obs, lambda: controller.status is not None and controller.status.latency_ms == 80.0)
     obs.state.hotkey("rain_vtuber.latency.low")["callback"](True)
-    assert _tick_until(obs, lambda: controller.status.latency_ms == 40.0, 3.0)
+    _tick_until(obs, lambda: controller.status.latency_ms == 40.0, 3.0)
     obs.state.hotkey("rain_vtuber.latency.standard")["callback"](True)
-    assert _tick_until(obs, lambda: controller.status.latency_ms == 80.0, 3.0)
+    _tick_until(obs, lambda: controller.status.latency_ms == 80.0, 3.0)
     assert controller.last_error == ""
 
 
@@ -103,15 +106,15 @@ def test_script_runs_the_daemon_and_switches_characters(obs, script, port, fake_
     controller = script._script.controller
     daemon = controller.supervisor.proc
     assert controller.supervisor.state == ProcState.RUNNING  # "start with OBS" is on by default
-    assert _tick_until(obs, lambda: "rain_vtuber.character.bob" in [h["name"] for h in obs.state.hotkeys.values()])
+    _tick_until(obs, lambda: "rain_vtuber.character.bob" in [h["name"] for h in obs.state.hotkeys.values()])
 
     obs.state.hotkey("rain_vtuber.character.bob")["callback"](False)  # key release: nothing sent
     before = controller.status
     controller.send("/rain/status")  # answered after anything the release sent (same socket pair)
-    assert _tick_until(obs, lambda: controller.status is not before, 3.0)
+    _tick_until(obs, lambda: controller.status is not before, 3.0)
     assert controller.status.character == "alice"
     obs.state.hotkey("rain_vtuber.character.bob")["callback"](True)
-    assert _tick_until(obs, lambda: controller.status.character == "bob", 3.0)
+    _tick_until(obs, lambda: controller.status.character == "bob", 3.0)
 
     props = script.script_properties()
     assert props["character"].items == [("", ""), ("alice", "alice"), ("bob", "bob")]
@@ -119,10 +122,10 @@ def test_script_runs_the_daemon_and_switches_characters(obs, script, port, fake_
     assert settings["status"].startswith("running | streaming | bob | 12.5 fps")
     settings["character"] = "alice"
     assert props["character"].modified(props, props["character"], settings) is False
-    assert _tick_until(obs, lambda: controller.status.character == "alice", 3.0)
+    _tick_until(obs, lambda: controller.status.character == "alice", 3.0)
 
     assert props["stop"].callback(props, props["stop"]) is True
-    assert _tick_until(obs, lambda: controller.supervisor.state == ProcState.STOPPED, 5.0)
+    _tick_until(obs, lambda: controller.supervisor.state == ProcState.STOPPED, 5.0)
     assert daemon.returncode == 0
     assert props["start"].callback(props, props["start"]) is True
     assert controller.supervisor.proc is not daemon and controller.supervisor.state == ProcState.RUNNING
@@ -132,7 +135,7 @@ def test_unload_and_obs_exit_stop_the_daemon(obs, script, port, fake_daemon_exe)
     settings = Data(executable=str(fake_daemon_exe), port=port)
     _load(script, settings)
     controller = script._script.controller
-    assert _tick_until(obs, lambda: controller.status is not None)
+    _tick_until(obs, lambda: controller.status is not None)
     daemon = controller.supervisor.proc
     (on_event,) = obs.state.frontend_callbacks
     began = time.monotonic()
@@ -148,7 +151,7 @@ def test_audio_source_follows_the_daemon_latency_and_gets_its_offset_back(obs, s
     _load(script, settings)
     props = script.script_properties()
     assert props["sync_audio_source"].items == [("(off)", ""), ("Mic", "Mic")]  # audio sources only
-    assert _tick_until(obs, lambda: obs.state.sources["Mic"]["sync"] == 100_000_000)  # 80 ms p50 + 20 ms
+    _tick_until(obs, lambda: obs.state.sources["Mic"]["sync"] == 100_000_000)  # 80 ms p50 + 20 ms
     saved = Data()
     script.script_save(saved)
     assert json.loads(saved["sync_originals"]) == {"Mic": 7_000_000}
@@ -157,7 +160,7 @@ def test_audio_source_follows_the_daemon_latency_and_gets_its_offset_back(obs, s
     assert obs.state.sources["Mic"]["sync"] == 7_000_000
     settings["sync_audio_source"] = "Mic"
     script.script_update(settings)
-    assert _tick_until(obs, lambda: obs.state.sources["Mic"]["sync"] == 100_000_000)
+    _tick_until(obs, lambda: obs.state.sources["Mic"]["sync"] == 100_000_000)
     script.script_unload()
     assert obs.state.sources["Mic"]["sync"] == 7_000_000
 
@@ -171,7 +174,7 @@ def test_daemon_pc_setting_controls_a_daemon_the_script_never_runs(obs, script, 
         settings = Data(executable=str(fake_daemon_exe), port=port, host="127.0.0.2", token="lan", autostart=False)
         script.script_load(settings)  # no script_defaults: "start with OBS" stays off, the remote is still shown
         controller = script._script.controller
-        assert _tick_until(obs, lambda: controller.status is not None, 5.0)
+        _tick_until(obs, lambda: controller.status is not None, 5.0)
         props = script.script_properties()
         assert settings["status"].startswith(f"remote 127.0.0.2:{port} | streaming | alice")
         assert props["stop"].callback(props, props["stop"]) is True
@@ -193,7 +196,7 @@ def test_audio_sync_follows_a_daemon_on_another_pc(obs, script, port, fake_daemo
         assert "listening" in daemon.stdout.readline()
         settings = Data(port=port, host="127.0.0.2", autostart=False, sync_audio_source="Mic")
         script.script_load(settings)
-        assert _tick_until(obs, lambda: obs.state.sources["Mic"]["sync"] == 450_000_000, 5.0)
+        _tick_until(obs, lambda: obs.state.sources["Mic"]["sync"] == 450_000_000, 5.0)
         script.script_unload()
         assert obs.state.sources["Mic"]["sync"] == 0 and daemon.poll() is None
     finally:
@@ -214,7 +217,7 @@ def test_expression_hotkeys_exist_from_the_first_load_and_extras_are_remembered(
 
     obs.state.hotkeys.clear()
     _load(script, Data(executable=str(fake_daemon_exe), port=port, extra_args="--expressions blush"))
-    assert _tick_until(obs, lambda: "rain_vtuber.expression.blush.hold" in [h["name"] for h in obs.state.hotkeys.values()])
+    _tick_until(obs, lambda: "rain_vtuber.expression.blush.hold" in [h["name"] for h in obs.state.hotkeys.values()])
     assert obs.state.hotkey("rain_vtuber.expression.blush")["label"] == "RAIN: expression blush"
     obs.state.hotkey("rain_vtuber.expression.blush")["bindings"] = [{"key": "OBS_KEY_B"}]
     saved = Data()
@@ -243,20 +246,20 @@ def test_expression_hotkeys_send_toggle_hold_and_clear(obs, script, port, fake_d
     def press(name: str, pressed: bool = True) -> None:
         obs.state.hotkey(name)["callback"](pressed)
 
-    assert _tick_until(obs, lambda: active() == ())
+    _tick_until(obs, lambda: active() == ())
     press("rain_vtuber.expression.smile")
     press("rain_vtuber.expression.smile", False)  # releasing a toggle sends nothing
-    assert _tick_until(obs, lambda: active() == ("smile",), 3.0)
+    _tick_until(obs, lambda: active() == ("smile",), 3.0)
     press("rain_vtuber.expression.blush.hold")
-    assert _tick_until(obs, lambda: active() == ("blush", "smile"), 3.0)
+    _tick_until(obs, lambda: active() == ("blush", "smile"), 3.0)
     script.script_properties()  # redraws the status line
     assert settings["status"].startswith(
         "running | streaming | alice | 12.5 fps | 80 ms | driver tracking | expressions blush, smile"
     )
     press("rain_vtuber.expression.blush.hold", False)
-    assert _tick_until(obs, lambda: active() == ("smile",), 3.0)
+    _tick_until(obs, lambda: active() == ("smile",), 3.0)
     press("rain_vtuber.expression.clear")
-    assert _tick_until(obs, lambda: active() == (), 3.0)
+    _tick_until(obs, lambda: active() == (), 3.0)
     assert [json.loads(line) for line in sent.read_text().splitlines()] == [
         ["/rain/expression", "smile", "toggle"],
         ["/rain/expression", "blush", "on"],
@@ -270,9 +273,9 @@ def test_an_expression_the_character_lacks_shows_the_daemons_answer(obs, script,
     settings = Data(executable=str(fake_daemon_exe), port=port, known_expressions=json.dumps(["sparkle"]))
     _load(script, settings)
     controller = script._script.controller
-    assert _tick_until(obs, lambda: controller.status is not None)
+    _tick_until(obs, lambda: controller.status is not None)
     obs.state.hotkey("rain_vtuber.expression.sparkle")["callback"](True)  # remembered from another character
-    assert _tick_until(obs, lambda: controller.last_error, 3.0)
+    _tick_until(obs, lambda: controller.last_error, 3.0)
     assert controller.last_error.startswith("/rain/expression: unknown expression 'sparkle'; known: wink_left, ")
 
 
@@ -289,7 +292,7 @@ def test_add_avatar_makes_a_browser_source_on_the_daemons_page(obs, script, port
     obs.state.input_kinds.update(browser_source="Browser", ndi_source="NDI™ Source")
     settings = Data(executable=str(fake_daemon_exe), port=port, extra_args="--outputs ndi,browser")
     _load(script, settings)
-    assert _tick_until(obs, lambda: script._script.controller.status is not None)
+    _tick_until(obs, lambda: script._script.controller.status is not None)
     assert "Add avatar to current scene" == script.script_properties()["add_avatar"].label
     _press(script, "add_avatar")
     browser = {
@@ -316,7 +319,7 @@ def test_add_avatar_makes_a_browser_source_on_the_daemons_page(obs, script, port
 def test_add_avatar_makes_an_ndi_source_in_normal_latency_without_browser_source(obs, script, port, fake_daemon_exe) -> None:
     obs.state.input_kinds.update(ndi_source="NDI™ Source")
     _load(script, Data(executable=str(fake_daemon_exe), port=port, extra_args="--outputs ndi,browser"))
-    assert _tick_until(obs, lambda: script._script.controller.status is not None)
+    _tick_until(obs, lambda: script._script.controller.status is not None)
     _press(script, "add_avatar")
     assert obs.state.sources["RAIN VTuber"]["kind"] == "ndi_source"
     assert obs.state.sources["RAIN VTuber"]["settings"] == {
@@ -328,7 +331,7 @@ def test_add_avatar_makes_an_ndi_source_in_normal_latency_without_browser_source
 def test_add_avatar_says_what_is_missing_and_creates_nothing(obs, script, port, fake_daemon_exe, capsys) -> None:
     settings = Data(executable=str(fake_daemon_exe), port=port, extra_args="--outputs ndi")
     _load(script, settings)
-    assert _tick_until(obs, lambda: script._script.controller.status is not None)
+    _tick_until(obs, lambda: script._script.controller.status is not None)
     missing = (
         "Cannot add the avatar: OBS has no Browser Source here (Linux builds without CEF), the daemon has no browser "
         "output and DistroAV is not installed: install DistroAV, or run OBS with Browser Source and add a `browser` "
@@ -352,7 +355,7 @@ def test_add_avatar_leaves_another_kind_of_source_with_that_name_alone(obs, scri
     obs.state.input_kinds.update(browser_source="Browser")
     obs.state.add_source("RAIN VTuber", kind="image_source", settings={"file": "me.png"})
     _load(script, Data(executable=str(fake_daemon_exe), port=port, extra_args="--outputs browser"))
-    assert _tick_until(obs, lambda: script._script.controller.status is not None)
+    _tick_until(obs, lambda: script._script.controller.status is not None)
     status = _press(script, "add_avatar")["status"]
     assert status.endswith(
         " | Cannot add the avatar: the existing source 'RAIN VTuber' is of kind image_source, not browser_source: "

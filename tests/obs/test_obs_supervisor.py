@@ -6,11 +6,11 @@ import time
 from pathlib import Path
 
 import pytest
-from polling import until
 
 from fake_daemon import command as fake_daemon_command
 from rain_obs_client import ControlClient
 from rain_obs_supervisor import Backoff, ProcState, Supervisor
+from tests.waiting import wait_until
 
 
 def test_backoff_doubles_to_the_cap_and_resets_after_a_stable_run() -> None:
@@ -67,7 +67,7 @@ def _supervisor(recorder: Recorder, made: list, tmp_path: Path, **kw) -> Supervi
 
 
 def _wait_listening(sup: Supervisor) -> None:
-    assert until(lambda: "listening" in (sup.log_path.read_text() if sup.log_path.exists() else ""), 10.0)
+    wait_until(lambda: "listening" in (sup.log_path.read_text() if sup.log_path.exists() else ""), 10.0)
 
 
 def test_graceful_stop(port, recorder, supervisors, tmp_path) -> None:
@@ -102,7 +102,7 @@ def test_stop_escalates(port, recorder, supervisors, tmp_path, flags, step, code
     _wait_listening(sup)
     sup.stop()
     assert sup.state == ProcState.STOPPING
-    assert until(lambda: sup.state == ProcState.STOPPED, 5.0, sup.tick)
+    wait_until(lambda: sup.state == ProcState.STOPPED, 5.0, tick=sup.tick)
     assert sup.proc.returncode == code
     assert recorder.requests == 1  # the daemon acknowledged it: asking again would not help
     assert f"daemon stopped (code {code}, {step})" in recorder.lines
@@ -113,13 +113,13 @@ def test_crash_restarts_with_backoff_and_reports_why(port, recorder, supervisors
     sup = _supervisor(recorder, supervisors, tmp_path, backoff=backoff)
     sup.start(fake_daemon_command(port, "--exit-after", "0.5"))
     first = sup.pid
-    assert until(lambda: sup.state == ProcState.WAITING, 10.0, sup.tick)
+    wait_until(lambda: sup.state == ProcState.WAITING, 10.0, tick=sup.tick)
     assert "crashed on purpose" in sup.last_error and "code 3" in sup.last_error
     died = time.monotonic()
-    assert until(lambda: sup.state == ProcState.RUNNING, 5.0, sup.tick)
+    wait_until(lambda: sup.state == ProcState.RUNNING, 5.0, tick=sup.tick)
     assert time.monotonic() - died >= 0.25  # waited out the backoff
     assert sup.pid != first and sup.restarts == 1
-    assert until(lambda: sup.state == ProcState.WAITING, 10.0, sup.tick)
+    wait_until(lambda: sup.state == ProcState.WAITING, 10.0, tick=sup.tick)
     assert "restarting the daemon in 0.6 s" in recorder.lines  # second crash in a row: doubled
     sup.stop()
     assert sup.state == ProcState.STOPPED  # stop while waiting cancels the restart
@@ -135,7 +135,7 @@ def test_restart_replaces_the_process(port, recorder, supervisors, tmp_path) -> 
     _wait_listening(sup)
     sup.restart(fake_daemon_command(port))
     assert sup.state == ProcState.STOPPING
-    assert until(lambda: sup.state == ProcState.RUNNING and sup.proc is not first, 5.0, sup.tick)
+    wait_until(lambda: sup.state == ProcState.RUNNING and sup.proc is not first, 5.0, tick=sup.tick)
     assert first.returncode == 0
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from obs_runner import REAL_OBS, HeadlessObs, daemon_status
-from polling import until
+from tests.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "obs_scripts" / "rain_vtuber_obs.py"
@@ -106,18 +106,20 @@ def test_microphone_offset_follows_the_daemon_latency(
             return reported is not None and abs(offset() - reported) <= TOLERANCE_MS
 
         assert "Mic" in [i["inputName"] for i in client.get_input_list().inputs]
-        assert until(in_sync, 15.0), f"Mic offset {offset()} ms, daemon reports {_reported_latency(port)} ms"
+        wait_until(in_sync, 15.0, what=lambda: f"the Mic offset ({offset()} ms) to match the daemon's latency "
+                                              f"({_reported_latency(port)} ms)")
         assert abs(offset() - STANDARD_MS) <= TOLERANCE_MS
 
         assert send_command("/rain/latency", "low", port=port) == ("ok", "latency low")
-        assert until(lambda: abs(offset() - STANDARD_MS / 2) <= TOLERANCE_MS and in_sync(), 20.0), offset()
+        wait_until(lambda: abs(offset() - STANDARD_MS / 2) <= TOLERANCE_MS and in_sync(), 20.0,
+                   what=lambda: f"the low-latency offset (Mic offset {offset()} ms)")
 
         client.trigger_hotkey_by_name("probe.clear_sync")
-        assert until(lambda: offset() == ORIGINAL_MS, 5.0), offset()
+        wait_until(lambda: offset() == ORIGINAL_MS, 5.0, what=lambda: f"the original offset (Mic offset {offset()} ms)")
         client.trigger_hotkey_by_name("probe.set_sync")
-        assert until(in_sync, 15.0), offset()
+        wait_until(in_sync, 15.0, what=lambda: f"the offset to follow the daemon (Mic offset {offset()} ms)")
         client.trigger_hotkey_by_name("probe.unload_rain")
-        assert until(lambda: offset() == ORIGINAL_MS, 10.0), offset()
+        wait_until(lambda: offset() == ORIGINAL_MS, 10.0, what=lambda: f"the original offset (Mic offset {offset()} ms)")
     finally:
         client.disconnect()  # a connected client makes OBS wait 5 s for the close handshake on exit
     obs.send_signal(signal.SIGINT)
@@ -138,7 +140,7 @@ def test_obs_exit_saves_the_microphone_with_its_own_offset(
     client = headless_obs.websocket()
     try:
         applied = lambda: client.get_input_audio_sync_offset("Mic").input_audio_sync_offset == 80  # noqa: E731
-        assert until(applied, 15.0)
+        wait_until(applied, 15.0)
     finally:
         client.disconnect()
     obs.send_signal(signal.SIGINT)

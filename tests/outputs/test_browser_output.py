@@ -25,7 +25,8 @@ from rain_vtuber.outputs.base import FrameRate, OutputFrame
 from rain_vtuber.outputs.browser import BrowserOutput, BrowserSettings
 from rain_vtuber.outputs.browser_viewer import IN_FLIGHT, SentFrame, Viewer
 from rain_vtuber.outputs.runner import OutputRunner
-from tests.browser_viewers import (assert_shows, canvas_rgba, free_tcp_port, launch, missing_chromium,
+from rain_vtuber.utils.ports import free_port
+from tests.browser_viewers import (assert_shows, canvas_rgba, launch, missing_chromium,
                                    painted_sequence, screenshot_rgba, stalled_viewer, wait_painted)
 from tests.conftest import requires
 from tests.waiting import wait_until
@@ -74,9 +75,10 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def settings() -> BrowserSettings:
-    return BrowserSettings(port=free_tcp_port())
+    return BrowserSettings(port=free_port("tcp"))
 
 
+@pytest.mark.e2e  # Chromium on the output's page
 @needs_chromium
 def test_frames_arrive_exact_and_keyed_pixels_are_transparent(browser: Any, settings: BrowserSettings) -> None:
     with serving(settings) as runner:
@@ -98,6 +100,7 @@ def test_frames_arrive_exact_and_keyed_pixels_are_transparent(browser: Any, sett
         assert page.errors == []
 
 
+@pytest.mark.e2e  # Chromium on the output's page
 @needs_chromium
 def test_two_viewers_at_once_and_a_new_viewer_gets_the_last_frame(browser: Any, settings: BrowserSettings) -> None:
     with serving(settings) as runner:
@@ -120,6 +123,7 @@ def test_two_viewers_at_once_and_a_new_viewer_gets_the_last_frame(browser: Any, 
         late.close()
 
 
+@pytest.mark.e2e  # Chromium on the output's page
 @needs_chromium
 def test_the_page_keeps_the_last_frame_and_reconnects_after_a_restart(browser: Any, settings: BrowserSettings) -> None:
     with serving(settings) as runner:
@@ -136,9 +140,10 @@ def test_the_page_keeps_the_last_frame_and_reconnects_after_a_restart(browser: A
         assert page.errors == []
 
 
+@pytest.mark.e2e  # Chromium on the output's page
 @needs_chromium
 def test_a_token_is_checked_before_any_frame_is_sent(browser: Any) -> None:
-    settings = BrowserSettings(port=free_tcp_port(), token="let-me-in")
+    settings = BrowserSettings(port=free_port("tcp"), token="let-me-in")
     with serving(settings) as runner:
         runner.offer(picture(1))
         base = runner.output.url
@@ -177,6 +182,7 @@ def test_only_the_pages_own_origin_may_open_the_socket(settings: BrowserSettings
             assert runner.status()["refused"] == 1
 
 
+@pytest.mark.e2e  # Chromium on the output's page
 @needs_chromium
 def test_a_page_from_another_local_port_cannot_read_the_stream(browser: Any, settings: BrowserSettings,
                                                                tmp_path: Path) -> None:
@@ -208,6 +214,7 @@ def test_a_page_from_another_local_port_cannot_read_the_stream(browser: Any, set
         foreign.server_close()
 
 
+@pytest.mark.e2e  # Chromium on the output's page
 @needs_chromium
 def test_a_stalled_viewer_slows_neither_another_viewer_nor_the_writer(browser: Any, settings: BrowserSettings) -> None:
     size, frames, period = 512, 90, 1 / 30
@@ -307,7 +314,7 @@ def test_a_port_in_use_is_one_line_that_names_it(settings: BrowserSettings) -> N
 
 
 def test_another_host_needs_a_token() -> None:
-    runner = OutputRunner(BrowserOutput(BrowserSettings(host="0.0.0.0", port=free_tcp_port()), WIDTH, HEIGHT,
+    runner = OutputRunner(BrowserOutput(BrowserSettings(host="0.0.0.0", port=free_port("tcp")), WIDTH, HEIGHT,
                                         FrameRate(30)), "browser")
     runner.start()
     wait_until(lambda: runner.state != "starting", 5.0)
@@ -315,10 +322,11 @@ def test_another_host_needs_a_token() -> None:
     runner.close()
 
 
+@pytest.mark.e2e  # Chromium on the output's page
 @needs_chromium
 def test_every_address_of_this_pc_serves_its_own_page_with_the_token(browser: Any) -> None:
     """host 0.0.0.0: the page's origin is the address the viewer used (here 127.0.0.2, as a LAN address would)."""
-    settings = BrowserSettings(host="0.0.0.0", port=free_tcp_port(), token="lan-secret")
+    settings = BrowserSettings(host="0.0.0.0", port=free_port("tcp"), token="lan-secret")
     with serving(settings) as runner:
         runner.offer(picture(1))
         page = open_viewer(browser, f"http://127.0.0.2:{settings.port}/?token=lan-secret")

@@ -1,17 +1,19 @@
-"""Helpers shared by the source tests: polling, paced UDP sending, and reading points and pose images."""
+"""Helpers shared by the source tests: paced UDP sending, and reading points and pose images."""
 
 from __future__ import annotations
 
 import socket
-import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, TypeVar
 
 import cv2
 import numpy as np
 
 from rain_vtuber.face.state import FaceState
 from rain_vtuber.sources.base import FaceSource
+from tests.waiting import wait_until
+
+T = TypeVar("T")
 
 
 def write_face_video(path: Path, face: np.ndarray, frames: int = 8) -> Path:
@@ -26,23 +28,9 @@ def write_face_video(path: Path, face: np.ndarray, frames: int = 8) -> Path:
     return path
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float = 5.0, step: float = 0.01) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return predicate()
-
-
-def send_until(send: Callable[[], None], predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
-    """UDP may drop: resend every 50 ms until `predicate` holds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        send()
-        if wait_until(predicate, timeout=0.05):
-            return True
-    return False
+def send_until(send: Callable[[], object], predicate: Callable[[], T], timeout: float = 5.0) -> T:
+    """UDP may drop: resend every 50 ms until `predicate` holds (its value); AssertionError after `timeout`."""
+    return wait_until(predicate, timeout, poll_s=0.05, tick=send)
 
 
 def blast(sock: socket.socket, packets: list[bytes], port: int, source: FaceSource) -> None:
@@ -51,8 +39,11 @@ def blast(sock: socket.socket, packets: list[bytes], port: int, source: FaceSour
     for index, packet in enumerate(packets, start=1):
         sock.sendto(packet, ("127.0.0.1", port))
         target = offset + index
-        if index % 20 == 0 and not wait_until(lambda: source.counters.received >= target, 0.5, 0.001):  # noqa: B023
-            offset = source.counters.received - index  # some were dropped: resynchronise instead of waiting each time
+        if index % 20 == 0:
+            try:
+                wait_until(lambda: source.counters.received >= target, 0.5, 0.001)  # noqa: B023
+            except AssertionError:  # some were dropped: resynchronise instead of waiting each time
+                offset = source.counters.received - index
 
 
 # -- reading the rendered 26-dot image and the 68 points ------------------------------------------

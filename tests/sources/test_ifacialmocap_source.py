@@ -11,8 +11,10 @@ from rain_vtuber.landmarks import Calibration, PoseRenderer
 from rain_vtuber.face.filter import FilterOptions
 from rain_vtuber.sources import SourceConfig, open_source
 from rain_vtuber.sources.ifacialmocap import HANDSHAKE, IFacialMocapSource, PacketError, head_rotation, parse_packet
+from rain_vtuber.utils.ports import free_port
 from tests.sources.source_helpers import (INNER_LIP, check_blink, check_jaw_open, check_nose_moves, lid_gap,
-                                         send_until, vertical_span, wait_until)
+                                         send_until, vertical_span)
+from tests.waiting import wait_until
 
 
 def packet(version: str, head: str = "0,0,0,0.01,-0.02,-0.4", **blend: int) -> bytes:
@@ -88,15 +90,15 @@ def start(port: int, **options) -> IFacialMocapSource:
 
 
 @pytest.mark.parametrize("version", ["v1", "v2"])
-def test_pushed_packets_drive_the_rig(version: str, free_udp_port, udp_sender: socket.socket, render) -> None:
-    port = free_udp_port()
+def test_pushed_packets_drive_the_rig(version: str, udp_sender: socket.socket, render) -> None:
+    port = free_port()
     source = start(port)
     try:
         assert source.state is TrackingState.WAITING and source.latest() is None
 
         def face_after(data: bytes, predicate):
-            assert send_until(lambda: udp_sender.sendto(data, ("127.0.0.1", port)),
-                              lambda: (f := source.latest()) is not None and predicate(f))
+            send_until(lambda: udp_sender.sendto(data, ("127.0.0.1", port)),
+                       lambda: (f := source.latest()) is not None and predicate(f))
             return source.latest()
 
         neutral = face_after(packet(version, eyeBlink_L=0, eyeBlink_R=0, jawOpen=0), lambda f: True)
@@ -114,15 +116,15 @@ def test_pushed_packets_drive_the_rig(version: str, free_udp_port, udp_sender: s
         assert neutral.position == pytest.approx((0.01, 0.02, 0.4))
         assert source.state is TrackingState.TRACKING and source.counters.rejected == 0
         # no packets for lost_after_s: LOST, and latest() stops handing out the stale face
-        assert wait_until(lambda: source.state is TrackingState.LOST, timeout=3)
+        wait_until(lambda: source.state is TrackingState.LOST, 3)
         assert source.latest() is None
     finally:
         source.stop()
 
 
 @pytest.mark.parametrize("protocol", ["v1", "v2"])
-def test_handshake_reaches_the_phone_which_then_streams(protocol: str, free_udp_port) -> None:
-    port = free_udp_port()
+def test_handshake_reaches_the_phone_which_then_streams(protocol: str) -> None:
+    port = free_port()
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as phone:
         phone.bind(("127.0.0.1", 0))
         phone.settimeout(5.0)
@@ -132,19 +134,19 @@ def test_handshake_reaches_the_phone_which_then_streams(protocol: str, free_udp_
             expected = HANDSHAKE + (b"|sendDataVersion=v2" if protocol == "v2" else b"")
             assert message == expected
             assert receiver[1] == port  # sent from the listening socket, so the reply comes back to it
-            assert send_until(lambda: phone.sendto(packet(protocol, jawOpen=60), receiver),
-                              lambda: (f := source.latest()) is not None and f.expressions["jawOpen"] == 0.6)
+            send_until(lambda: phone.sendto(packet(protocol, jawOpen=60), receiver),
+                       lambda: (f := source.latest()) is not None and f.expressions["jawOpen"] == 0.6)
         finally:
             source.stop()
 
 
-def test_port_in_use_is_an_error_state_not_an_exception(free_udp_port) -> None:
-    port = free_udp_port()
+def test_port_in_use_is_an_error_state_not_an_exception() -> None:
+    port = free_port()
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as squatter:
         squatter.bind(("127.0.0.1", port))
         source = start(port)
         try:
-            assert wait_until(lambda: source.state is TrackingState.ERROR)
+            wait_until(lambda: source.state is TrackingState.ERROR, 5)
             assert f"127.0.0.1:{port}" in source.error and "--port" in source.error
         finally:
             source.stop()
@@ -152,12 +154,12 @@ def test_port_in_use_is_an_error_state_not_an_exception(free_udp_port) -> None:
 
 
 @pytest.mark.parametrize("text", [RELAY, FACEMOTION3D], ids=["pc-relay", "facemotion3d"])
-def test_relay_and_facemotion3d_packets_drive_the_rig(text: str, free_udp_port, udp_sender: socket.socket) -> None:
-    port = free_udp_port()
+def test_relay_and_facemotion3d_packets_drive_the_rig(text: str, udp_sender: socket.socket) -> None:
+    port = free_port()
     source = start(port)
     try:
-        assert send_until(lambda: udp_sender.sendto(text.encode(), ("127.0.0.1", port)),
-                          lambda: source.latest() is not None)
+        send_until(lambda: udp_sender.sendto(text.encode(), ("127.0.0.1", port)),
+                   lambda: source.latest() is not None)
         face = source.latest()
         assert face.rotation == pytest.approx((-16.0, -24.0, -6.0))  # spine+neck+head; yaw = -ry, roll = -rz
         assert face.position == pytest.approx((0.012, 0.031, -0.004))
@@ -169,8 +171,8 @@ def test_relay_and_facemotion3d_packets_drive_the_rig(text: str, free_udp_port, 
         source.stop()
 
 
-def test_tracking_status_0_is_lost_while_packets_keep_coming(free_udp_port, udp_sender: socket.socket) -> None:
-    port = free_udp_port()
+def test_tracking_status_0_is_lost_while_packets_keep_coming(udp_sender: socket.socket) -> None:
+    port = free_port()
     source = start(port, lost_after_s=30.0)  # silence cannot be the reason here: only the status can
     address = ("127.0.0.1", port)
 
@@ -178,13 +180,13 @@ def test_tracking_status_0_is_lost_while_packets_keep_coming(free_udp_port, udp_
         return f"trackingStatus-{value}|jawOpen-{jaw}|eyeBlink_L-0|hapihapi-0|=head#0,10,0,0,0,-0.5|".encode()
 
     try:
-        assert send_until(lambda: udp_sender.sendto(status(1, 30), address),
-                          lambda: source.state is TrackingState.TRACKING)
-        assert send_until(lambda: udp_sender.sendto(status(0, 30), address), lambda: source.state is TrackingState.LOST)
+        send_until(lambda: udp_sender.sendto(status(1, 30), address),
+                   lambda: source.state is TrackingState.TRACKING)
+        send_until(lambda: udp_sender.sendto(status(0, 30), address), lambda: source.state is TrackingState.LOST)
         received = source.counters.received
         for _ in range(5):  # the phone keeps repeating its last values: the source stays lost
             udp_sender.sendto(status(0, 90), address)
-        assert wait_until(lambda: source.counters.received >= received + 5, timeout=2)
+        wait_until(lambda: source.counters.received >= received + 5, 2)
         assert source.state is TrackingState.LOST and source.latest() is None
         face = None
 
@@ -193,7 +195,7 @@ def test_tracking_status_0_is_lost_while_packets_keep_coming(free_udp_port, udp_
             face = source.latest()
             return face is not None
 
-        assert send_until(lambda: udp_sender.sendto(status(1, 70), address), recovered)
+        send_until(lambda: udp_sender.sendto(status(1, 70), address), recovered)
         assert source.state is TrackingState.TRACKING
         assert face.expressions["jawOpen"] == pytest.approx(0.7)  # the stale lost-face values were not kept
         assert source.counters.rejected == 0
@@ -201,13 +203,13 @@ def test_tracking_status_0_is_lost_while_packets_keep_coming(free_udp_port, udp_
         source.stop()
 
 
-def test_a_recorded_sample_with_a_stray_first_line_keeps_its_wink(free_udp_port, udp_sender: socket.socket) -> None:
-    port = free_udp_port()
+def test_a_recorded_sample_with_a_stray_first_line_keeps_its_wink(udp_sender: socket.socket) -> None:
+    port = free_port()
     source = start(port)
     text = "iFacialMocap sample\neyeBlink_L-100|eyeBlink_R-0|jawOpen-0|=head#0,0,0,0,0,-0.5|rightEye#0,0,0|"
     try:
-        assert send_until(lambda: udp_sender.sendto(text.encode(), ("127.0.0.1", port)),
-                          lambda: source.latest() is not None)
+        send_until(lambda: udp_sender.sendto(text.encode(), ("127.0.0.1", port)),
+                   lambda: source.latest() is not None)
         face = source.latest()
         assert face.expressions["eyeBlinkLeft"] == 1.0 and face.expressions["eyeBlinkRight"] == 0.0
         assert lid_gap(face.points, "left") < 0.2 * lid_gap(face.points, "right")
@@ -216,10 +218,9 @@ def test_a_recorded_sample_with_a_stray_first_line_keeps_its_wink(free_udp_port,
         source.stop()
 
 
-def test_a_lost_face_holds_then_eases_to_neutral_like_a_silent_source(free_udp_port,
-                                                                       udp_sender: socket.socket) -> None:
+def test_a_lost_face_holds_then_eases_to_neutral_like_a_silent_source(udp_sender: socket.socket) -> None:
     """The renderer's loss path (hold for loss_delay_s, ease over loss_ease_s) runs on the phone's own status."""
-    port = free_udp_port()
+    port = free_port()
     source = start(port, lost_after_s=30.0)
     now = 0
     calib = Calibration.exact().model_copy(update={"filter": FilterOptions(loss_delay_s=0.3, loss_ease_s=0.8)})
@@ -227,12 +228,12 @@ def test_a_lost_face_holds_then_eases_to_neutral_like_a_silent_source(free_udp_p
     address = ("127.0.0.1", port)
     try:
         opened = b"trackingStatus-1|jawOpen-100|=head#0,0,0,0,0,-0.5|"
-        assert send_until(lambda: udp_sender.sendto(opened, address), lambda: source.latest() is not None)
+        send_until(lambda: udp_sender.sendto(opened, address), lambda: source.latest() is not None)
         face = source.latest()
         shown_open = renderer.render(face)
         assert vertical_span(shown_open, INNER_LIP) > 20
         lost = b"trackingStatus-0|jawOpen-100|=head#0,0,0,0,0,-0.5|"
-        assert send_until(lambda: udp_sender.sendto(lost, address), lambda: source.state is TrackingState.LOST)
+        send_until(lambda: udp_sender.sendto(lost, address), lambda: source.state is TrackingState.LOST)
         now = face.timestamp_ns + 100_000_000  # 0.1 s after the last tracked face: still held
         assert (renderer.render(source.latest()) == shown_open).all()
         now = face.timestamp_ns + 2_000_000_000  # past delay + ease: the neutral face, mouth closed
@@ -241,20 +242,20 @@ def test_a_lost_face_holds_then_eases_to_neutral_like_a_silent_source(free_udp_p
         source.stop()
 
 
-def test_switching_from_the_phone_to_the_relay_leaves_no_stale_shape(free_udp_port, udp_sender: socket.socket) -> None:
-    port = free_udp_port()
+def test_switching_from_the_phone_to_the_relay_leaves_no_stale_shape(udp_sender: socket.socket) -> None:
+    port = free_port()
     source = start(port)
     address = ("127.0.0.1", port)
     try:
         phone = b"eyeBlink_L-100|jawOpen-0|=head#0,0,0,0,0,-0.5|"
-        assert send_until(lambda: udp_sender.sendto(phone, address),
-                          lambda: (f := source.latest()) is not None and f.expressions["eyeBlinkLeft"] == 1.0)
-        assert send_until(lambda: udp_sender.sendto(RELAY.encode(), address),
-                          lambda: (f := source.latest()) is not None and f.expressions["jawOpen"] == 0.4)
+        send_until(lambda: udp_sender.sendto(phone, address),
+                   lambda: (f := source.latest()) is not None and f.expressions["eyeBlinkLeft"] == 1.0)
+        send_until(lambda: udp_sender.sendto(RELAY.encode(), address),
+                   lambda: (f := source.latest()) is not None and f.expressions["jawOpen"] == 0.4)
         face = source.latest()
         assert face.expressions["eyeBlinkLeft"] == 1.0 and face.expressions["eyeBlinkRight"] == 0.0
         relay_open = RELAY.replace("eyeBlinkLeft-100", "eyeBlinkLeft-0")
-        assert send_until(lambda: udp_sender.sendto(relay_open.encode(), address),
-                          lambda: (f := source.latest()) is not None and f.expressions["eyeBlinkLeft"] == 0.0)
+        send_until(lambda: udp_sender.sendto(relay_open.encode(), address),
+                   lambda: (f := source.latest()) is not None and f.expressions["eyeBlinkLeft"] == 0.0)
     finally:
         source.stop()

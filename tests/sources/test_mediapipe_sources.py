@@ -18,7 +18,8 @@ from rain_vtuber.sources.frames import FrameSource
 from rain_vtuber.sources.blendshapes import ARKIT_NAMES
 from rain_vtuber.sources.tracker import FaceTracker, crop_square
 from tests.conftest import FACE_MODEL
-from tests.sources.source_helpers import assert_anatomical, dot_pixels, wait_until, write_face_video
+from tests.sources.source_helpers import assert_anatomical, dot_pixels, write_face_video
+from tests.waiting import wait_until
 
 SPEC_COLOURS = {
     (0, 255, 255), (128, 0, 255), (255, 0, 128), (0, 0, 255), (255, 0, 255), (255, 128, 128), (128, 128, 255),
@@ -124,7 +125,7 @@ def test_video_thread_loops_in_real_time_and_stops(face_video: Path) -> None:
     source.start()
     source.start()  # idempotent
     try:
-        assert wait_until(lambda: source.counters.received > 10, timeout=10)  # past the end: it looped
+        wait_until(lambda: source.counters.received > 10, 10)  # past the end: it looped
         assert source.state is TrackingState.TRACKING
         assert source.latest() is not None and source.latest_frame().shape == (512, 512, 3)
         assert source.error is None
@@ -165,7 +166,7 @@ def test_missing_and_broken_inputs(tmp_path: Path) -> None:
     with pytest.raises(RainError, match="cannot open video"):
         tracked_frames(source)
     source.start()  # in a thread the same failure becomes state ERROR with the message, never an exception
-    assert wait_until(lambda: source.state is TrackingState.ERROR)
+    wait_until(lambda: source.state is TrackingState.ERROR, 5)
     assert "cannot open video" in source.error
     source.stop()
     empty = tmp_path / "empty"

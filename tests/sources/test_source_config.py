@@ -6,6 +6,7 @@ import logging
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import cv2
@@ -23,7 +24,7 @@ from rain_vtuber.sources.screen import ScreenSource
 from rain_vtuber.sources.vmc import VmcSource
 from rain_vtuber.sources.webcam import WebcamSource
 from tests.conftest import require
-from tests.sources.source_helpers import wait_until
+from tests.waiting import wait_until
 
 
 def test_defaults_follow_the_spec() -> None:
@@ -67,14 +68,14 @@ def test_thread_errors_become_state_and_drops_are_counted() -> None:
     source = _Scripted(5)
     source.stop()  # before start: harmless
     source.start()
-    assert wait_until(lambda: source.state is TrackingState.ERROR)
+    wait_until(lambda: source.state is TrackingState.ERROR, 5)
     assert source.error == "RuntimeError: boom" and source.latest() is None
     assert source.counters.published == 5 and source.counters.dropped == 4 and source.counters.errors == 1
     source.stop()
     source.stop()
     assert not source.running
     source.start()  # restartable: a fresh run with a clean state
-    assert wait_until(lambda: source.counters.published == 10 and source.state is TrackingState.ERROR)
+    wait_until(lambda: source.counters.published == 10 and source.state is TrackingState.ERROR, 5)
     source.stop()
 
 
@@ -85,7 +86,7 @@ def test_rate_limited_log_holds_back_and_reports(caplog: pytest.LogCaptureFixtur
         limited.warning("same", "bad packet %d", 7)
     limited.warning("other", "different problem")
     assert [r.getMessage() for r in caplog.records] == ["bad packet 7", "different problem"]
-    assert wait_until(lambda: False, timeout=0.25) is False
+    time.sleep(0.25)  # past the 0.2 s window
     limited.warning("same", "bad packet %d", 8)
     assert caplog.records[-1].getMessage() == "bad packet 8 (999 similar warnings suppressed)"
 
@@ -94,7 +95,7 @@ def test_missing_camera_reports_error_state() -> None:
     source = open_source(SourceConfig(kind="webcam", camera=97))
     source.start()
     try:
-        assert wait_until(lambda: source.state is TrackingState.ERROR, timeout=10)
+        wait_until(lambda: source.state is TrackingState.ERROR, 10)
         assert "camera 97" in source.error and "--camera" in source.error
     finally:
         source.stop()
@@ -106,7 +107,7 @@ def test_screen_without_display_is_an_error_state(monkeypatch: pytest.MonkeyPatc
     source = open_source(SourceConfig(kind="screen"))
     source.start()
     try:
-        assert wait_until(lambda: source.state is TrackingState.ERROR)
+        wait_until(lambda: source.state is TrackingState.ERROR, 5)
         assert "screen capture failed" in source.error and "display" in source.error
     finally:
         source.stop()
@@ -122,8 +123,10 @@ def xvfb(monkeypatch: pytest.MonkeyPatch):
     server = subprocess.Popen([binary, f":{number}", "-screen", "0", "800x600x24", "-nolisten", "tcp"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        up = wait_until(lambda: Path(f"/tmp/.X11-unix/X{number}").exists(), timeout=10)
-        require(None if up else f"Xvfb :{number} did not start within 10 s")
+        try:
+            wait_until(lambda: Path(f"/tmp/.X11-unix/X{number}").exists(), 10, what=f"Xvfb :{number} to start")
+        except AssertionError as err:
+            require(str(err))
         monkeypatch.setenv("DISPLAY", f":{number}")
         yield
     finally:
@@ -140,7 +143,7 @@ def test_screen_source_tracks_a_face_shown_on_screen(xvfb) -> None:
     source = open_source(SourceConfig(kind="screen", region=(0, 0, 512, 512)))
     source.start()
     try:
-        assert wait_until(lambda: source.state is TrackingState.TRACKING, timeout=20), source.error
+        wait_until(lambda: source.state is TrackingState.TRACKING, 20, what=lambda: f"tracking (source error: {source.error})")
         face = source.latest()
         assert face is not None and face.valid.all()
         assert source.latest_frame().shape == (512, 512, 3)

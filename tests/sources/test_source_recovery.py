@@ -21,7 +21,9 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 from rain_vtuber.face.state import TrackingState
 from rain_vtuber.sources import SourceConfig, open_source
 from rain_vtuber.sources.base import FaceSource
-from tests.sources.source_helpers import send_until, wait_until, write_face_video
+from rain_vtuber.utils.ports import free_port
+from tests.sources.source_helpers import send_until, write_face_video
+from tests.waiting import never_within, wait_until
 
 LOST_AFTER_S = 0.5
 
@@ -45,38 +47,38 @@ def _jaw_is(source: FaceSource, value: float) -> bool:
 
 
 @pytest.mark.parametrize("kind", ["ifacialmocap", "vmc"])
-def test_silent_sender_is_lost_then_recovers_by_itself(kind: str, free_udp_port) -> None:
-    port = free_udp_port()
+def test_silent_sender_is_lost_then_recovers_by_itself(kind: str) -> None:
+    port = free_port()
     source = open_source(SourceConfig(kind=kind, host="127.0.0.1", port=port, lost_after_s=LOST_AFTER_S))
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         source.start()
         try:
-            assert send_until(lambda: _send(sock, kind, port, 0.25), lambda: _jaw_is(source, 0.25), timeout=10)
+            send_until(lambda: _send(sock, kind, port, 0.25), lambda: _jaw_is(source, 0.25), timeout=10)
             silent_from = time.monotonic()
-            assert wait_until(lambda: source.state is TrackingState.LOST, timeout=5)
+            wait_until(lambda: source.state is TrackingState.LOST, 5)
             assert time.monotonic() - silent_from >= LOST_AFTER_S * 0.9
             assert source.latest() is None and source.error is None
-            assert not wait_until(lambda: source.state is not TrackingState.LOST, timeout=3 * LOST_AFTER_S)
-            assert send_until(lambda: _send(sock, kind, port, 0.75), lambda: _jaw_is(source, 0.75), timeout=10)
+            never_within(lambda: source.state is not TrackingState.LOST, 3 * LOST_AFTER_S)
+            send_until(lambda: _send(sock, kind, port, 0.75), lambda: _jaw_is(source, 0.75), timeout=10)
             assert source.running and source.state is TrackingState.TRACKING
         finally:
             source.stop()
 
 
 @pytest.mark.parametrize("kind", ["ifacialmocap", "vmc"])
-def test_a_port_held_by_another_program_is_retried_until_free(kind: str, free_udp_port) -> None:
-    port = free_udp_port()
+def test_a_port_held_by_another_program_is_retried_until_free(kind: str) -> None:
+    port = free_port()
     squatter = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     squatter.bind(("127.0.0.1", port))
     source = open_source(SourceConfig(kind=kind, host="127.0.0.1", port=port, lost_after_s=LOST_AFTER_S))
     source.start()
     try:
-        assert wait_until(lambda: source.state is TrackingState.ERROR, timeout=5)
+        wait_until(lambda: source.state is TrackingState.ERROR, 5)
         assert f"127.0.0.1:{port}" in source.error
-        assert wait_until(lambda: source.counters.retries >= 2, timeout=10), "no retry"
+        wait_until(lambda: source.counters.retries >= 2, 10, what="a retry")
         squatter.close()
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-            assert send_until(lambda: _send(sock, kind, port, 0.5), lambda: _jaw_is(source, 0.5), timeout=15), source.error
+            send_until(lambda: _send(sock, kind, port, 0.5), lambda: _jaw_is(source, 0.5), timeout=15)
         assert source.running and source.error is None
     finally:
         squatter.close()
@@ -120,14 +122,14 @@ def test_a_webcam_whose_reads_fail_reports_it_and_recovers(monkeypatch: pytest.M
     source = open_source(SourceConfig(kind="webcam", camera=0))
     source.start()
     try:
-        assert wait_until(lambda: source.state is TrackingState.TRACKING, timeout=60), source.error
+        wait_until(lambda: source.state is TrackingState.TRACKING, 60, what=lambda: f"tracking (source error: {source.error})")
         opened = _Camera.opened
         _Camera.plugged = False
-        assert wait_until(lambda: source.state is TrackingState.ERROR, timeout=10)
+        wait_until(lambda: source.state is TrackingState.ERROR, 10)
         assert "camera 0 stopped delivering frames" in source.error and source.latest() is None
-        assert wait_until(lambda: _Camera.opened > opened, timeout=10), "the camera was not opened again"
+        wait_until(lambda: _Camera.opened > opened, 10, what="the camera to be opened again")
         _Camera.plugged = True
-        assert wait_until(lambda: source.state is TrackingState.TRACKING, timeout=60), source.error
+        wait_until(lambda: source.state is TrackingState.TRACKING, 60, what=lambda: f"tracking (source error: {source.error})")
         assert source.error is None and source.counters.retries >= 1 and source.running
     finally:
         source.stop()
@@ -135,15 +137,16 @@ def test_a_webcam_whose_reads_fail_reports_it_and_recovers(monkeypatch: pytest.M
 
 def _retried_until_back(source: FaceSource, message: str, restore: Callable[[], None]) -> None:
     """With its input gone: ERROR naming the cause, no face, retries; after `restore` TRACKING again by itself."""
-    assert wait_until(lambda: source.state is TrackingState.ERROR, timeout=15), source.state
+    wait_until(lambda: source.state is TrackingState.ERROR, 15, what=lambda: f"the error state (state: {source.state})")
     assert message in source.error and source.latest() is None
     retries = source.counters.retries
-    assert wait_until(lambda: source.counters.retries > retries, timeout=10), "not retried"
+    wait_until(lambda: source.counters.retries > retries, 10, what="another retry")
     restore()
-    assert wait_until(lambda: source.state is TrackingState.TRACKING, timeout=30), source.error
+    wait_until(lambda: source.state is TrackingState.TRACKING, 30, what=lambda: f"tracking (source error: {source.error})")
     assert source.error is None and source.running
 
 
+@pytest.mark.e2e  # a video played in real time through two rounds of losing it and backing off
 def test_a_video_deleted_then_truncated_while_playing_is_reported_and_reopened(tmp_path: Path) -> None:
     from skimage import data
 
@@ -152,7 +155,7 @@ def test_a_video_deleted_then_truncated_while_playing_is_reported_and_reopened(t
     source = open_source(SourceConfig(kind="video", path=path, loop=True, realtime=True))
     source.start()
     try:
-        assert wait_until(lambda: source.state is TrackingState.TRACKING, timeout=60), source.error
+        wait_until(lambda: source.state is TrackingState.TRACKING, 60, what=lambda: f"tracking (source error: {source.error})")
         path.unlink()  # the open file would play on: the source must notice
         _retried_until_back(source, "is gone", lambda: write_face_video(path, face))
         with path.open("r+b") as video:
@@ -172,7 +175,7 @@ def test_an_image_folder_emptied_while_playing_is_reported_and_reread(tmp_path: 
     source = open_source(SourceConfig(kind="folder", path=tmp_path, loop=True, realtime=True, fps=10))
     source.start()
     try:
-        assert wait_until(lambda: source.state is TrackingState.TRACKING, timeout=60), source.error
+        wait_until(lambda: source.state is TrackingState.TRACKING, 60, what=lambda: f"tracking (source error: {source.error})")
         moved = image.rename(tmp_path.parent / "face-away.png")
         _retried_until_back(source, "no images", lambda: moved.rename(image))
     finally:

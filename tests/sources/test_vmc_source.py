@@ -15,8 +15,10 @@ from rain_vtuber.face.state import TrackingState
 from rain_vtuber.sources import SourceConfig, open_source
 from rain_vtuber.sources.blendshapes import to_arkit
 from rain_vtuber.sources.vmc import AVAILABLE, BLEND_APPLY, BLEND_VAL, BONE_POS, VmcSource
+from rain_vtuber.utils.ports import free_port
 from tests.sources.source_helpers import (EYE_LEFT, EYE_RIGHT, check_blink, check_jaw_open, check_nose_moves, lid_gap,
-                                         send_until, vertical_span, wait_until)
+                                         send_until, vertical_span)
+from tests.waiting import never_within, wait_until
 
 
 def yaw_quaternion(degrees: float) -> tuple[float, float, float, float]:
@@ -43,8 +45,8 @@ def bundle(blend: dict[str, float], bones: dict[str, tuple[float, float, float, 
 
 
 @pytest.fixture
-def vmc(free_udp_port):
-    port = free_udp_port()
+def vmc():
+    port = free_port()
     source = open_source(SourceConfig(kind="vmc", host="127.0.0.1", port=port))
     assert isinstance(source, VmcSource)
     source.start()
@@ -55,7 +57,7 @@ def vmc(free_udp_port):
 
 
 def frame_after(source: VmcSource, send, predicate):
-    assert send_until(send, lambda: (f := source.latest()) is not None and predicate(f))
+    send_until(send, lambda: (f := source.latest()) is not None and predicate(f))
     return source.latest()
 
 
@@ -83,7 +85,7 @@ def test_single_messages_apply_only_on_apply(vmc) -> None:
     client.send_message(BLEND_VAL, ["jawopen", 0.7])  # lower case: names match case-insensitively
     client.send_message("/VMC/Ext/Root/Pos", ["root", 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0])  # not needed: ignored
     client.send_message("/some/unknown/address", [1, 2, 3])
-    assert not wait_until(lambda: source.counters.published > published, timeout=0.3)
+    never_within(lambda: source.counters.published > published, 0.3)
     face = frame_after(source, lambda: client.send_message(BLEND_APPLY, []),
                        lambda f: f.expressions.get("jawOpen") == pytest.approx(0.7))
     assert face.valid.all() and face.points.shape == (68, 2)
@@ -116,7 +118,7 @@ def test_wrong_types_are_rejected_with_a_warning(vmc, caplog: pytest.LogCaptureF
     client.send_message(BLEND_VAL, [3, 0.5])
     client.send_message(BONE_POS, ["Head", 0.0, 0.0])
     client.send_message(BONE_POS, ["Head", 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0])  # zero quaternion
-    assert wait_until(lambda: source.counters.rejected >= 4, timeout=3)
+    wait_until(lambda: source.counters.rejected >= 4, 3)
     assert any("/VMC/Ext/Blend/Val expects" in r.getMessage() for r in caplog.records)
     face = frame_after(source, lambda: client.send_message(BLEND_APPLY, []), lambda f: True)
     assert face.rotation is None and "jawOpen" not in face.expressions
@@ -165,8 +167,8 @@ def available(*status: int) -> osc_message_builder.OscMessageBuilder:
     return message(AVAILABLE, *status)
 
 
-def test_tracking_status_0_of_vmc_2_7_is_lost(free_udp_port) -> None:
-    port = free_udp_port()
+def test_tracking_status_0_of_vmc_2_7_is_lost() -> None:
+    port = free_port()
     source = open_source(SourceConfig(kind="vmc", host="127.0.0.1", port=port, lost_after_s=30.0))
     source.start()
     client = SimpleUDPClient("127.0.0.1", port)
@@ -182,16 +184,16 @@ def test_tracking_status_0_of_vmc_2_7_is_lost(free_udp_port) -> None:
     try:
         frame_after(source, lambda: client.send(frame(0.3, 1, 3, 0, 1)), lambda f: True)
         # silence cannot be the reason (lost_after_s is 30 s): the sender's status is
-        assert send_until(lambda: client.send(frame(0.3, 1, 3, 0, 0)), lambda: source.state is TrackingState.LOST)
+        send_until(lambda: client.send(frame(0.3, 1, 3, 0, 0)), lambda: source.state is TrackingState.LOST)
         published = source.counters.published
         for _ in range(5):
             client.send(frame(0.9, 1, 3, 0, 0))  # values keep coming while the face is lost
-        assert not wait_until(lambda: source.counters.published > published, timeout=0.3)
+        never_within(lambda: source.counters.published > published, 0.3)
         assert source.state is TrackingState.LOST and source.latest() is None
         # one- and three-int forms (VMC < 2.7) carry no tracking status: they change nothing
         for status in ((1,), (1, 3, 0)):
             client.send(frame(0.9, *status))
-        assert not wait_until(lambda: source.counters.published > published, timeout=0.3)
+        never_within(lambda: source.counters.published > published, 0.3)
         face = frame_after(source, lambda: client.send(frame(0.6, 1, 3, 0, 1)), lambda f: True)
         assert source.state is TrackingState.TRACKING and face.expressions["jawOpen"] == pytest.approx(0.6)
         assert source.counters.rejected == 0
@@ -203,6 +205,6 @@ def test_available_with_wrong_types_is_rejected(vmc) -> None:
     source, client = vmc
     for args in ([], ["1"], [1.0, 3, 0, 0], [1, 3, 0, "lost"]):
         client.send(available(*args).build())
-    assert wait_until(lambda: source.counters.rejected >= 4, timeout=3)
+    wait_until(lambda: source.counters.rejected >= 4, 3)
     assert frame_after(source, lambda: client.send(bundle({"JawOpen": 0.5})), lambda f: "jawOpen" in f.expressions)
     assert source.state is TrackingState.TRACKING

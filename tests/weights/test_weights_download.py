@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import socket
 import threading
 import time
 import urllib.parse
@@ -24,6 +23,7 @@ from rain_vtuber.cli import weights as weights_cli
 from rain_vtuber.errors import RainError
 from rain_vtuber.model.config import RainConfig
 from rain_vtuber.model import random_weights as rw
+from rain_vtuber.utils.ports import free_port
 from rain_vtuber.weights import RELEASE, download_release
 from rain_vtuber.weights.download import RECORD
 from tests.conftest import FACE_MODEL, TINY_WEIGHTS, missing_path, requires
@@ -133,12 +133,6 @@ def _components(taesdv_url: str) -> list:
     return out
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_download_resumes_verifies_and_is_idempotent(server: _Server, tmp_path: Path) -> None:
     folder = tmp_path / "weights"
     components = _components(f"{server.url}/raw/taesdv.pth")
@@ -208,7 +202,7 @@ def test_a_changed_file_is_verified_again_and_named(server: _Server, tmp_path: P
 
 
 def test_offline_fails_fast_listing_every_file_and_source(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    port = _closed_port()
+    port = free_port("tcp")
     monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     started = time.monotonic()

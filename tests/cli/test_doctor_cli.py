@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 from rain_vtuber.cli.doctor import check_ndi, check_port, check_weights
@@ -45,6 +46,7 @@ def test_ndi_and_port_checks() -> None:
     assert check_port("control", "127.0.0.1", port).status == "pass"
 
 
+@pytest.mark.e2e  # `rain-vtuber doctor` as a subprocess: weights, NDI, camera and ports for real
 def test_cli_prints_the_table_and_fails_on_a_failed_check(tmp_path: Path) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind(("127.0.0.1", 0))

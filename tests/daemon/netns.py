@@ -15,8 +15,6 @@ import threading
 from dataclasses import dataclass
 from typing import Callable, TypeVar
 
-import pytest
-
 from tests.conftest import require
 
 PREFIX = "10.99.0."

@@ -14,29 +14,21 @@ from pathlib import Path
 
 import cv2
 import pytest
-import typer
 from skimage import data
-from typer.testing import CliRunner
+from typer.testing import Result
 
-from rain_vtuber.cli.calibrate import calibrate
 from rain_vtuber.errors import RainError
 from rain_vtuber.landmarks import Calibration, load_calibration
-from tests.conftest import require
+from tests.cli.calibrate_cli import image, invoke  # noqa: F401 (image: a fixture)
+from tests.conftest import REPO, require
 from tests.microphone import portaudio_missing
 
-REPO = Path(__file__).resolve().parents[2]
-app = typer.Typer()
-app.command()(calibrate)
-app.command("unused")(lambda: None)  # two commands keep "calibrate" as a sub-command name, like the real CLI
+pytestmark = pytest.mark.usefixtures("private_rain_home")  # as tests/calibrate/conftest.py
 
 
-def _invoke(*args: str | Path) -> object:
-    return CliRunner().invoke(app, ["calibrate", *map(str, args)])
-
-
-def _error(result: object) -> str:
-    exc = result.exception  # type: ignore[attr-defined]
-    assert isinstance(exc, RainError), f"expected a RainError, got {exc!r}: {result.output}"  # type: ignore[attr-defined]
+def _error(result: Result) -> str:
+    exc = result.exception
+    assert isinstance(exc, RainError), f"expected a RainError, got {exc!r}: {result.output}"
     return str(exc)
 
 
@@ -55,17 +47,9 @@ def root(tmp_path: Path) -> Path:
     return out
 
 
-@pytest.fixture
-def image(tmp_path: Path) -> Path:
-    path = tmp_path / "inputs" / "cat.png"
-    path.parent.mkdir()
-    cv2.imwrite(str(path), data.chelsea()[..., ::-1])
-    return path
-
-
 def test_no_ui_creates_character_and_keeps_the_original(root: Path, image: Path) -> None:
     original = _digest(image)
-    result = _invoke("cat", "--image", image, "--root", root, "--no-ui", "--scale", "0.8", "--center-y", "0.45")
+    result = invoke("cat", "--image", image, "--root", root, "--no-ui", "--scale", "0.8", "--center-y", "0.45")
     assert result.exit_code == 0, result.output
     assert (root / "characters" / "cat" / "reference.png").read_bytes() == image.read_bytes()
     assert (root / "characters" / "cat" / "character.yaml").is_file()
@@ -77,7 +61,7 @@ def test_no_ui_creates_character_and_keeps_the_original(root: Path, image: Path)
 
 
 def test_no_ui_face_box_solves_the_framing(root: Path, image: Path) -> None:
-    result = _invoke("cat", "--image", image, "--root", root, "--no-ui", "--face-box", "0.55,0.1,0.85,0.5")
+    result = invoke("cat", "--image", image, "--root", root, "--no-ui", "--face-box", "0.55,0.1,0.85,0.5")
     assert result.exit_code == 0, result.output
     framing = load_calibration(root / "calibration" / "cat.yaml").framing
     assert 0.6 < framing.center_x < 0.8 and framing.center_y < 0.4 and framing.scale < 1.0
@@ -86,34 +70,34 @@ def test_no_ui_face_box_solves_the_framing(root: Path, image: Path) -> None:
 def test_jpeg_is_converted_to_a_png_copy(root: Path, tmp_path: Path) -> None:
     jpeg = tmp_path / "cat.jpg"
     cv2.imwrite(str(jpeg), data.chelsea()[..., ::-1])
-    assert _invoke("cat", "--image", jpeg, "--root", root, "--no-ui").exit_code == 0
+    assert invoke("cat", "--image", jpeg, "--root", root, "--no-ui").exit_code == 0
     reference = cv2.imread(str(root / "characters" / "cat" / "reference.png"))
     assert reference.shape == (300, 451, 3)
 
 
 def test_missing_and_non_image_files(root: Path, tmp_path: Path) -> None:
-    assert "not found" in _error(_invoke("cat", "--image", tmp_path / "nope.png", "--root", root, "--no-ui"))
+    assert "not found" in _error(invoke("cat", "--image", tmp_path / "nope.png", "--root", root, "--no-ui"))
     fake = tmp_path / "fake.png"
     fake.write_text("this is not a picture")
-    assert "cannot decode the picture" in _error(_invoke("cat", "--image", fake, "--root", root, "--no-ui"))
+    assert "cannot decode the picture" in _error(invoke("cat", "--image", fake, "--root", root, "--no-ui"))
     tiny = tmp_path / "tiny.png"
     cv2.imwrite(str(tiny), data.chelsea()[:20, :20])
-    assert "at least" in _error(_invoke("cat", "--image", tiny, "--root", root))
+    assert "at least" in _error(invoke("cat", "--image", tiny, "--root", root))
     assert _tree(root) == []
 
 
 def test_existing_name_needs_force(root: Path, image: Path, tmp_path: Path) -> None:
-    assert _invoke("cat", "--image", image, "--root", root, "--no-ui").exit_code == 0
+    assert invoke("cat", "--image", image, "--root", root, "--no-ui").exit_code == 0
     calib_file = root / "calibration" / "cat.yaml"
     before = {p: (root / p).read_bytes() for p in _tree(root) if (root / p).is_file()}
 
-    message = _error(_invoke("cat", "--image", image, "--root", root, "--no-ui", "--scale", "2"))
+    message = _error(invoke("cat", "--image", image, "--root", root, "--no-ui", "--scale", "2"))
     assert "already exists" in message and "--force" in message
     assert {p: (root / p).read_bytes() for p in _tree(root) if (root / p).is_file()} == before
 
     other = tmp_path / "astronaut.png"
     cv2.imwrite(str(other), data.astronaut()[..., ::-1])
-    result = _invoke("cat", "--image", other, "--root", root, "--no-ui", "--force", "--scale", "2")
+    result = invoke("cat", "--image", other, "--root", root, "--no-ui", "--force", "--scale", "2")
     assert result.exit_code == 0, result.output
     assert (root / "characters" / "cat" / "reference.png").read_bytes() == other.read_bytes()
     assert load_calibration(calib_file).framing.scale == 2.0
@@ -122,9 +106,9 @@ def test_existing_name_needs_force(root: Path, image: Path, tmp_path: Path) -> N
 
 
 def test_reopen_without_image(root: Path, image: Path) -> None:
-    assert "not found" in _error(_invoke("ghost", "--root", root, "--no-ui"))
-    assert _invoke("cat", "--image", image, "--root", root, "--no-ui").exit_code == 0
-    assert _invoke("cat", "--root", root, "--no-ui", "--scale", "1.5").exit_code == 0
+    assert "not found" in _error(invoke("ghost", "--root", root, "--no-ui"))
+    assert invoke("cat", "--image", image, "--root", root, "--no-ui").exit_code == 0
+    assert invoke("cat", "--root", root, "--no-ui", "--scale", "1.5").exit_code == 0
     assert load_calibration(root / "calibration" / "cat.yaml").framing.scale == 1.5
 
 
@@ -133,21 +117,21 @@ def test_port_in_use(root: Path, image: Path) -> None:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        message = _error(_invoke("cat", "--image", image, "--root", root, "--port", port, "--no-browser"))
+        message = _error(invoke("cat", "--image", image, "--root", root, "--port", port, "--no-browser"))
     assert f"port {port}" in message and "in use" in message
     assert _tree(root) == []
 
 
 def test_failing_sources(root: Path, image: Path, tmp_path: Path) -> None:
     common = ("cat", "--image", image, "--root", root, "--no-browser")
-    assert "does not exist" in _error(_invoke(*common, "--source", "video", "--source-path", tmp_path / "none.mp4"))
+    assert "does not exist" in _error(invoke(*common, "--source", "video", "--source-path", tmp_path / "none.mp4"))
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(b"\x00not a video" * 100)
-    message = _error(_invoke(*common, "--source", "video", "--source-path", broken))
+    message = _error(invoke(*common, "--source", "video", "--source-path", broken))
     assert "face source" in message and "failed" in message
-    assert "needs a path" in _error(_invoke(*common, "--source", "video"))
-    assert "--source KIND" in _error(_invoke(*common, "--camera", "1"))
-    assert "bad face source" in _error(_invoke(*common, "--source", "telepathy"))
+    assert "needs a path" in _error(invoke(*common, "--source", "video"))
+    assert "--source KIND" in _error(invoke(*common, "--camera", "1"))
+    assert "bad face source" in _error(invoke(*common, "--source", "telepathy"))
     assert _tree(root) == []
 
 
@@ -155,19 +139,19 @@ def test_failing_audio_inputs(root: Path, image: Path, tmp_path: Path) -> None:
     """A microphone that is not there or an unreadable sound file stops it before anything is written."""
     common = ("cat", "--image", image, "--root", root, "--no-browser")
     require(portaudio_missing())
-    message = _error(_invoke(*common, "--audio", "No Such Microphone 3000"))
+    message = _error(invoke(*common, "--audio", "No Such Microphone 3000"))
     assert message.startswith("no audio input device for input 'No Such Microphone 3000'; input devices: ")
-    assert "sound file not found" in _error(_invoke(*common, "--audio", tmp_path / "missing.wav"))
+    assert "sound file not found" in _error(invoke(*common, "--audio", tmp_path / "missing.wav"))
     broken = tmp_path / "broken.flac"
     broken.write_bytes(b"fLaC but not really")
-    assert "cannot read sound file" in _error(_invoke(*common, "--audio", broken))
+    assert "cannot read sound file" in _error(invoke(*common, "--audio", broken))
     assert _tree(root) == []
 
 
 def test_bad_names_and_flags(root: Path, image: Path) -> None:
-    assert "invalid character name" in _error(_invoke("../evil", "--image", image, "--root", root, "--no-ui"))
-    assert "--face-box" in _error(_invoke("cat", "--image", image, "--root", root, "--no-ui", "--face-box", "1,2"))
-    assert "out of range" in _error(_invoke("cat", "--image", image, "--root", root, "--no-ui", "--scale", "9"))
+    assert "invalid character name" in _error(invoke("../evil", "--image", image, "--root", root, "--no-ui"))
+    assert "--face-box" in _error(invoke("cat", "--image", image, "--root", root, "--no-ui", "--face-box", "1,2"))
+    assert "out of range" in _error(invoke("cat", "--image", image, "--root", root, "--no-ui", "--scale", "9"))
     assert _tree(root) == []
 
 

@@ -20,6 +20,7 @@ def _other() -> None:  # a second command keeps `bench` a named subcommand, as i
     pass
 
 
+@pytest.mark.slow  # a benchmark run of the tiny stream
 def test_bench_tiny_reports_speed_latency_and_memory() -> None:
     result = CliRunner().invoke(app, ["bench", "--tiny", "--iterations", "3", "--json"])
     assert result.exit_code == 0, result.output
@@ -33,6 +34,7 @@ def test_bench_tiny_reports_speed_latency_and_memory() -> None:
     assert "output fps" in result.stderr
 
 
+@pytest.mark.slow  # a benchmark run per latency mode
 def test_bench_reports_latency_in_frames_and_ms_per_mode() -> None:
     result = CliRunner().invoke(app, ["bench", "--tiny", "--iterations", "2", "--latency", "all", "--json"])
     assert result.exit_code == 0, result.output
@@ -55,6 +57,7 @@ def test_bench_rejects_bad_options_before_building(args: list[str], message: str
     assert message in str(result.exception)
 
 
+@pytest.mark.slow  # a benchmark run of the tiny stream
 def test_bench_unavailable_backend_falls_back_and_says_so() -> None:
     """TensorRT needs CUDA: on this CPU the run falls back to eager torch and reports what ran."""
     result = CliRunner().invoke(app, ["bench", "--tiny", "--iterations", "1", "--backend", "tensorrt", "--json"])

@@ -39,6 +39,7 @@ def _random_state(name: str, drop_pe: bool = False) -> dict[str, torch.Tensor]:
     }
 
 
+@pytest.mark.slow  # full-size random weights, loaded
 @pytest.mark.parametrize("drop_pe", [False, True])
 def test_full_size_random_motion_unet_loads_strictly(tmp_path: Path, full_models: RainModels, drop_pe: bool) -> None:
     state = _random_state("motion_unet", drop_pe)
@@ -57,6 +58,7 @@ def test_full_size_random_motion_unet_loads_strictly(tmp_path: Path, full_models
         assert pe[0, 1, 1].item() == pytest.approx(torch.cos(torch.tensor(1.0)).item(), abs=1e-6)
 
 
+@pytest.mark.slow  # full-size random weights, loaded
 def test_full_size_reference_unet_pose_guider_taesdv_load(tmp_path: Path, full_models: RainModels) -> None:
     for name in ("reference_unet", "pose_guider", "taesdv"):
         path = tmp_path / f"{name}.pth"

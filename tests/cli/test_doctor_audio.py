@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from rain_vtuber.cli.doctor import check_audio_inputs
-from tests.microphone import Pulse
+from tests.microphone import Pulse, pulse, pulse_server  # noqa: F401 (fixtures)
 
 REPO = Path(__file__).resolve().parents[2]
 

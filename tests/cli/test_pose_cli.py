@@ -19,6 +19,7 @@ from rain_vtuber.cli import pose
 from rain_vtuber.errors import RainError
 from rain_vtuber.landmarks import PoseRenderer, load_calibration
 from rain_vtuber.landmarks.dots import COLORS
+from rain_vtuber.utils.ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 CALIBRATION = REPO / "calibration" / "default.yaml"
@@ -99,12 +100,6 @@ def test_bench_and_bad_input(app: typer.Typer, tmp_path: Path) -> None:
     assert result.exit_code != 0 and "does not exist" in str(result.exception)
 
 
-def _free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _lip_span(image: np.ndarray) -> int:
     rows = np.flatnonzero(np.all(image == (0, 0, 255), axis=2).any(axis=1))
     return int(rows.max() - rows.min() + 1)
@@ -112,7 +107,7 @@ def _lip_span(image: np.ndarray) -> int:
 
 def test_live_vmc_source_opens_the_mouth(app: typer.Typer, tmp_path: Path) -> None:
     """Live path over real UDP: a VMC sender holding jawOpen = 1 opens the inner-lip dots."""
-    port = _free_udp_port()
+    port = free_port()
     stop = threading.Event()
 
     def send() -> None:

@@ -12,7 +12,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -25,6 +24,9 @@ from rain_vtuber.daemon.control import send_command
 from rain_vtuber.daemon.lan import lan_addresses
 from rain_vtuber.daemon.soak import make_demo_characters
 from rain_vtuber.errors import RainError
+from tests.waiting import wait_until
+
+pytestmark = pytest.mark.e2e  # network namespaces and a daemon subprocess
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = REPO.parent / "shared" / "golden" / "tiny"
@@ -118,17 +120,12 @@ def _send(lan: TwoPcs, address: str, *args: Any, token: str | None = TOKEN) -> t
 
 def _wait_status(lan: TwoPcs, proc: subprocess.Popen, ready: Callable[[dict[str, Any]], bool], what: str) -> None:
     """Ask /rain/status across the link until `ready(status)`; fail if the daemon dies or BOOT_S pass."""
-    deadline = time.monotonic() + BOOT_S
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, f"daemon exited with {proc.returncode}"
-        try:
-            state, text = _send(lan, "/rain/status")
-            if state == "ok" and ready(json.loads(text)):
-                return
-        except RainError:  # not listening yet
-            pass
-        time.sleep(0.5)
-    pytest.fail(f"timed out after {BOOT_S:g} s waiting for {what}")
+
+    def answered() -> bool:
+        state, text = _send(lan, "/rain/status")
+        return state == "ok" and ready(json.loads(text))
+
+    wait_until(answered, BOOT_S, poll_s=0.5, what=what, alive=proc, ignore=RainError)  # RainError: not listening yet
 
 
 def test_control_across_the_link_needs_the_token(lan: TwoPcs, daemon: subprocess.Popen, daemon_config: Path) -> None:

@@ -41,6 +41,7 @@ def read_rgb(path: Path) -> np.ndarray:
     return cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
 
 
+@pytest.mark.slow  # 24 frames of the tiny stream, twice (the CLI's and the expected)
 def test_pose_folder_to_png_folder(tmp_path: Path) -> None:
     out = tmp_path / "frames"
     result = invoke("--poses", str(GOLDEN / "pose_png"), "--reference", str(GOLDEN / "reference_input.png"), "--out", str(out))
@@ -53,6 +54,7 @@ def test_pose_folder_to_png_folder(tmp_path: Path) -> None:
     assert not np.array_equal(frames[0], frames[-1])
 
 
+@pytest.mark.slow  # 10 frames of the tiny stream, twice, and two mp4 round trips
 def test_pose_video_to_mp4(tmp_path: Path) -> None:
     video = tmp_path / "poses.mp4"
     writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 16, (128, 128))

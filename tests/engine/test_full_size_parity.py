@@ -2,7 +2,8 @@
 
 The full-size random weights are regenerated in memory straight into our models by the normative
 procedure (golden_full README 2), then every stored stage is compared at the README's suggested
-tolerances (section 8). Needs ~15 GB of RAM and minutes: `python -m pytest -m slow tests/engine_full`.
+tolerances (section 8). Needs ~15 GB of RAM and minutes:
+`python -m pytest -m slow tests/engine/test_full_size_parity.py`.
 """
 
 from __future__ import annotations
