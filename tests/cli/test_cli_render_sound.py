@@ -42,6 +42,7 @@ def video(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
+@pytest.mark.slow  # three renders on the tiny weights
 def test_silence_changes_nothing_and_speech_changes_the_frames(video: Path, tmp_path: Path) -> None:
     quiet = write_wav(tmp_path / "quiet.wav", np.zeros(SAMPLE_RATE, np.float32))
     speech = write_wav(tmp_path / "speech.wav", syllables(count=2, on_s=0.4, off_s=0.1))
