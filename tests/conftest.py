@@ -57,10 +57,14 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "requires(missing): needs a real component; skip locally, fail under CI=true")
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if "shared" in item.fixturenames:
             item.add_marker(requires(missing_path(SHARED)))
+    if not config.option.file_or_dir:  # the testpaths, every test file: count the tiers before -m or -k select
+        marked = {tier: sum(item.get_closest_marker(tier) is not None for item in items) for tier in ("slow", "e2e")}
+        config.rain_tiers = {**marked, "quick": len(items) - marked["slow"] - marked["e2e"]}  # type: ignore[attr-defined]
 
 
 @pytest.hookimpl(wrapper=True)

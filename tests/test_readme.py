@@ -7,6 +7,8 @@ import re
 import threading
 from pathlib import Path
 
+import pytest
+
 from rain_vtuber.daemon.config import DaemonConfig
 from rain_vtuber.daemon.daemon import Daemon
 from rain_vtuber.daemon.soak import make_demo_characters
@@ -27,6 +29,17 @@ def test_the_daemon_config_table_lists_every_key_and_only_keys_that_exist() -> N
     assert documented == set(DaemonConfig.model_fields), (
         f"undocumented: {sorted(set(DaemonConfig.model_fields) - documented)}; "
         f"no such key: {sorted(documented - set(DaemonConfig.model_fields))}")
+
+
+def test_the_readme_counts_the_tests_of_each_tier(request: pytest.FixtureRequest) -> None:
+    """`slow` (N tests), `e2e` (N tests) and the quick loop's N in "The two commands" are the marks' counts."""
+    tiers = getattr(request.config, "rain_tiers", None)
+    if tiers is None:
+        pytest.skip("counted only when the run collects the whole suite (no file arguments)")
+    text = _section("## The two commands")
+    counts = {tier: int(n) for tier, n in re.findall(r"- `(slow|e2e)` \((\d+) tests\)", text)}
+    counts["quick"] = int(re.search(r"the other (\d+) tests", text).group(1))
+    assert counts == tiers, f"README says {counts}, the marks say {tiers}"
 
 
 def test_the_status_example_shows_every_key_the_daemon_reports(tmp_path: Path) -> None:
