@@ -32,7 +32,7 @@ def _folders() -> dict[str, Path]:
     return {
         "cache": paths.cache_home(),
         "log_file": config.log_file,
-        "state_file": config.memory_path(),
+        "state_file": config.state_path(),
         "characters": paths.character_folders().homes[1].characters,
         "calibration": paths.character_folders().homes[1].calibration,
     }

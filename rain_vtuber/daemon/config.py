@@ -141,7 +141,7 @@ class DaemonConfig(BaseModel):
             for entry in self.outputs
         ]
 
-    def memory_path(self) -> Path:
+    def state_path(self) -> Path:
         return self.state_file or default_state_file(self.control_port)
 
     def key_colour(self) -> tuple[int, int, int] | None:

@@ -20,7 +20,7 @@ from rain_vtuber import __version__
 from rain_vtuber.daemon.characters import CharacterRegistry
 from rain_vtuber.daemon.config import DaemonConfig
 from rain_vtuber.daemon.control import Command, ControlServer
-from rain_vtuber.daemon.memory import Memory, load_memory, save_memory
+from rain_vtuber.daemon.state_file import load_state, save_state
 from rain_vtuber.daemon.pipeline import Pipeline
 from rain_vtuber.errors import RainError
 
@@ -35,34 +35,34 @@ class Daemon:
         self.config = config
         self.stop = stop
         self.started = time.monotonic()
-        self.memory = load_memory(config.memory_path())
+        self.saved = load_state(config.state_path())
         self.registry = self._open_registry()
         self.pipeline = Pipeline(config, self.registry, stop, engine)
 
     def _open_registry(self) -> CharacterRegistry:
         """The remembered character when it still exists, else the configured one; remembered recenters applied."""
-        cfg, remembered = self.config, self.memory.character
+        cfg, remembered = self.config, self.saved.character
         registry = None
         if remembered is not None and remembered != cfg.character:
             try:
                 registry = CharacterRegistry(cfg.characters_dir, cfg.calibration_dir, remembered)
-                log.info("back on character %s (remembered in %s)", remembered, cfg.memory_path())
+                log.info("back on character %s (remembered in %s)", remembered, cfg.state_path())
             except RainError as err:
                 log.warning("the remembered character is gone (%s); starting with %s", err, cfg.character)
         if registry is None:
             registry = CharacterRegistry(cfg.characters_dir, cfg.calibration_dir, cfg.character)
-        self._apply_memory(registry)
+        self._apply_saved(registry)
         return registry
 
-    def _apply_memory(self, registry: CharacterRegistry) -> None:
+    def _apply_saved(self, registry: CharacterRegistry) -> None:
         for name in registry.names():
             entry = registry.get(name)
-            entry.calibration = self.memory.apply(name, entry.calibration)
+            entry.calibration = self.saved.apply(name, entry.calibration)
 
     def _remember(self, **changes: object) -> None:
         for key, value in changes.items():
-            setattr(self.memory, key, value)
-        save_memory(self.memory, self.config.memory_path())
+            setattr(self.saved, key, value)
+        save_state(self.saved, self.config.state_path())
 
     def commands(self) -> dict[str, Command]:
         return {
@@ -100,7 +100,7 @@ class Daemon:
         framing = self.pipeline.recenter().framing
         entry = self.registry.current
         entry.calibration = entry.calibration.model_copy(update={"framing": framing})  # kept across switches
-        self._remember(neutral={**self.memory.neutral, entry.name: (framing.neutral_x, framing.neutral_y)})
+        self._remember(neutral={**self.saved.neutral, entry.name: (framing.neutral_x, framing.neutral_y)})
         return "recentered"
 
     def set_latency(self, mode: str) -> str:
@@ -119,7 +119,7 @@ class Daemon:
 
     def reload(self) -> str:
         errors = self.registry.reload()
-        self._apply_memory(self.registry)
+        self._apply_saved(self.registry)
         self.pipeline.set_calibration(self.registry.current)
         if errors:
             raise RainError("kept the previous calibration for: " + " | ".join(errors))

@@ -10,7 +10,6 @@ The files are rewritten when a step starts ("running") and ends, so a run killed
 from __future__ import annotations
 
 import json
-import sys
 import time
 import traceback
 from dataclasses import dataclass, field

@@ -12,7 +12,6 @@ import time
 
 import numpy as np
 import pytest
-import pytest
 
 from rain_vtuber.audio import AudioCalibration, AudioSettings, LipSync
 from rain_vtuber.daemon.sampler import Sampler

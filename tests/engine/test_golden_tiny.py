@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 
-from rain_vtuber.engine import ReplayNoise
 from rain_vtuber.engine.engine import RainEngine
 from rain_vtuber.engine.golden_replay import STREAM_ATOL
 from rain_vtuber.stream.reference import clip_pixels

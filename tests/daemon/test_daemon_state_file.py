@@ -1,5 +1,5 @@
-"""Faults survived on disk: the daemon's memory of character and recenter across restarts, a full
-disk while saving (calibration, memory, reference cache), a corrupted reference-state cache."""
+"""Faults survived on disk: the daemon's state file (character and recenter) across restarts, a full
+disk while saving (calibration, state file, reference cache), a corrupted reference-state cache."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from PIL import Image
 
 from rain_vtuber.daemon.config import DaemonConfig
 from rain_vtuber.daemon.daemon import Daemon
-from rain_vtuber.daemon.memory import Memory, load_memory, save_memory
+from rain_vtuber.daemon.state_file import SavedState, load_state, save_state
 from rain_vtuber.daemon.soak import make_demo_characters
 from rain_vtuber.engine import RainEngine
 from rain_vtuber.landmarks import Calibration, load_calibration, save_calibration
@@ -27,12 +27,12 @@ def _daemon(root: Path, character: str = "alice") -> Daemon:
         make_demo_characters(root, {"alice": (240, 240, 240), "bob": (30, 160, 90)})
     config = DaemonConfig(characters_dir=characters, calibration_dir=calibration, character=character,
                           state_file=root / "state.json", log_file=None)
-    return Daemon(config, threading.Event())  # outputs open only on start: the registry and memory are under test
+    return Daemon(config, threading.Event())  # outputs open only on start: the registry and the state file are under test
 
 
 def test_a_restart_comes_back_on_the_remembered_character_and_recenter(tmp_path: Path) -> None:
     first = _daemon(tmp_path)
-    assert first.registry.active == "alice" and first.memory == Memory()
+    assert first.registry.active == "alice" and first.saved == SavedState()
     first._remember(character="bob", neutral={"bob": (0.3, 0.6)})  # what switch and recenter store
     second = _daemon(tmp_path)
     assert second.registry.active == "bob"
@@ -44,31 +44,31 @@ def test_a_restart_comes_back_on_the_remembered_character_and_recenter(tmp_path:
 
 
 def test_a_remembered_character_that_is_gone_falls_back_to_the_config(tmp_path: Path, caplog) -> None:
-    save_memory(Memory("carol"), tmp_path / "state.json")
+    save_state(SavedState("carol"), tmp_path / "state.json")
     assert _daemon(tmp_path).registry.active == "alice"
     assert "remembered character is gone" in caplog.text
 
 
 @pytest.mark.parametrize("garbage", [b"{not json", b"[1, 2]", b'{"neutral": {"bob": "x"}}', b"\xff\xfe"])
-def test_a_corrupted_memory_file_is_forgotten(tmp_path: Path, garbage: bytes, caplog) -> None:
+def test_a_corrupted_state_file_is_forgotten(tmp_path: Path, garbage: bytes, caplog) -> None:
     (tmp_path / "state.json").write_bytes(garbage)
-    assert load_memory(tmp_path / "state.json") == Memory()
+    assert load_state(tmp_path / "state.json") == SavedState()
     assert "ignoring the daemon state file" in caplog.text
 
 
-def test_full_disk_keeps_the_old_calibration_and_memory(full_disk: FullDisk, caplog) -> None:
-    calibration, memory = full_disk.path / "alice.yaml", full_disk.path / "state.json"
+def test_full_disk_keeps_the_old_calibration_and_state_file(full_disk: FullDisk, caplog) -> None:
+    calibration, state = full_disk.path / "alice.yaml", full_disk.path / "state.json"
     save_calibration(Calibration(), calibration)
-    save_memory(Memory("alice"), memory)
-    before = calibration.read_bytes(), memory.read_bytes()
+    save_state(SavedState("alice"), state)
+    before = calibration.read_bytes(), state.read_bytes()
     full_disk.fill()
     changed = Calibration().model_copy(update={"framing": Calibration().framing.model_copy(update={"scale": 2.0})})
     with pytest.raises(OSError, match="No space left"):
         save_calibration(changed, calibration)
-    save_memory(Memory("bob"), memory)  # the daemon logs it and streams on
+    save_state(SavedState("bob"), state)  # the daemon logs it and streams on
     assert "cannot save the daemon state" in caplog.text
-    assert (calibration.read_bytes(), memory.read_bytes()) == before
-    assert load_calibration(calibration) == Calibration() and load_memory(memory) == Memory("alice")
+    assert (calibration.read_bytes(), state.read_bytes()) == before
+    assert load_calibration(calibration) == Calibration() and load_state(state) == SavedState("alice")
     assert not [p.name for p in full_disk.path.iterdir() if p.name.endswith(".tmp")]
 
 

@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class Memory:
+class SavedState:
     """The remembered state; `neutral` maps a character to its recentred (neutral_x, neutral_y)."""
 
     character: str | None = None
@@ -33,22 +33,22 @@ class Memory:
         return calibration.model_copy(update={"framing": framing})
 
 
-def load_memory(path: Path) -> Memory:
-    """The memory in `path`; an absent or unreadable file is logged and forgotten, never fatal."""
+def load_state(path: Path) -> SavedState:
+    """The state saved in `path`; an absent or unreadable file is logged and forgotten, never fatal."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         neutral = {str(k): (float(v[0]), float(v[1])) for k, v in data.get("neutral", {}).items()}
-        return Memory(data.get("character"), {k: v for k, v in neutral.items() if all(0 <= c <= 1 for c in v)})
+        return SavedState(data.get("character"), {k: v for k, v in neutral.items() if all(0 <= c <= 1 for c in v)})
     except FileNotFoundError:
-        return Memory()
+        return SavedState()
     except (OSError, ValueError, TypeError, AttributeError, IndexError, KeyError) as err:
         log.warning("ignoring the daemon state file %s (%s); starting from the config", path, err)
-        return Memory()
+        return SavedState()
 
 
-def save_memory(memory: Memory, path: Path) -> None:
+def save_state(state: SavedState, path: Path) -> None:
     """Write atomically (temp file + rename): a crash or a full disk leaves the previous file whole."""
-    text = json.dumps({"character": memory.character, "neutral": memory.neutral}, indent=1)
+    text = json.dumps({"character": state.character, "neutral": state.neutral}, indent=1)
     try:
         atomic_write(path, text)
     except OSError as err:
